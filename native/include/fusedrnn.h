@@ -1,0 +1,189 @@
+/*
+ * fusedrnn.h - the C ABI of libfusedrnn: LSTM / GRU / Elman RNN inference with PyTorch semantics.
+ *
+ * This is the only header the binding generator reads. It stays plain C99: fixed-width integers, no unions,
+ * no function pointers, no bitfields, no macros in signatures other than FRNN_API.
+ *
+ * Conventions:
+ *  - Every function returns an frnn_status (except frnn_last_error and frnn_abi_version); results go through
+ *    out-parameters. On failure, frnn_last_error() returns a message describing it.
+ *  - Objects are opaque handles with a create/destroy pair; destroy accepts NULL. A destroyed or foreign
+ *    handle passed back returns FRNN_STATUS_INVALID_HANDLE (unless its address has since been reused by a
+ *    new object of the same type).
+ *  - Buffers are float pointers with explicit element counts; the library checks every count it is given.
+ *  - A model is immutable after creation and may be used by many threads at once, each with its own
+ *    workspace. A workspace must be used by one thread at a time.
+ *  - Reserved fields must be zero.
+ */
+#ifndef FUSEDRNN_H
+#define FUSEDRNN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#if defined(FUSEDRNN_BUILDING)
+#define FRNN_API __declspec(dllexport)
+#else
+#define FRNN_API __declspec(dllimport)
+#endif
+#else
+#define FRNN_API __attribute__((visibility("default")))
+#endif
+
+/** Version of this ABI; bumped on any incompatible change to a signature, struct or enum. */
+#define FRNN_ABI_VERSION 1
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Result of every call. */
+typedef enum frnn_status {
+    FRNN_STATUS_OK = 0,
+    FRNN_STATUS_INVALID_ARGUMENT = 1, /* a value is out of range or inconsistent with another */
+    FRNN_STATUS_NULL_POINTER = 2,     /* a required pointer is NULL */
+    FRNN_STATUS_SHAPE_MISMATCH = 3,   /* a buffer or weight element count does not match the shapes */
+    FRNN_STATUS_INVALID_HANDLE = 4,   /* a handle that is not live (destroyed, or never created here) */
+    FRNN_STATUS_OUT_OF_MEMORY = 5,
+    FRNN_STATUS_UNSUPPORTED = 6,      /* valid request this build cannot serve */
+    FRNN_STATUS_INTERNAL = 7          /* a bug in the library */
+} frnn_status;
+
+/** Recurrent cell type; the numeric values are part of the ABI. */
+typedef enum frnn_cell_kind {
+    FRNN_CELL_LSTM = 0,
+    FRNN_CELL_GRU = 1,
+    FRNN_CELL_RNN_TANH = 2,
+    FRNN_CELL_RNN_RELU = 3
+} frnn_cell_kind;
+
+/** Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments. */
+typedef struct frnn_model_spec {
+    int32_t cell_kind;      /* an frnn_cell_kind value */
+    int32_t input_size;     /* features of x, >= 1 */
+    int32_t hidden_size;    /* H, >= 1 */
+    int32_t num_layers;     /* L, >= 1 */
+    int32_t num_directions; /* D: 1, or 2 for bidirectional */
+    int32_t proj_size;      /* 0 = no projection; LSTM only, 1 <= proj_size < hidden_size */
+    int32_t num_threads;    /* 0 = library default; stored, not yet used */
+    uint8_t has_bias;       /* 1 = bias_ih and bias_hh are given, 0 = no biases */
+    uint8_t reserved[3];    /* must be zero */
+} frnn_model_spec;
+
+/**
+ * Weights of one layer and direction, in PyTorch's layout (row-major, gate order LSTM i,f,g,o; GRU r,z,n).
+ * With G = 4 (LSTM), 3 (GRU) or 1 (RNN), H = hidden_size, Hout = proj_size if > 0 else H,
+ * in = input_size for layer 0 else num_directions * Hout:
+ *   weight_ih [G*H, in], weight_hh [G*H, Hout], bias_ih [G*H], bias_hh [G*H], weight_hr [Hout, H].
+ * Absent tensors (biases when has_bias is 0, weight_hr without projection) are NULL with count 0.
+ */
+typedef struct frnn_layer_weights {
+    const float* weight_ih;
+    int64_t weight_ih_count;
+    const float* weight_hh;
+    int64_t weight_hh_count;
+    const float* bias_ih;
+    int64_t bias_ih_count;
+    const float* bias_hh;
+    int64_t bias_hh_count;
+    const float* weight_hr;
+    int64_t weight_hr_count;
+} frnn_layer_weights;
+
+/**
+ * Buffers of one forward call. T = seq_len, B = batch, L = num_layers, D = num_directions.
+ *   x  [T, B, input_size]   ([B, T, input_size] when batch_first)     required
+ *   h0 [L*D, B, Hout]       NULL = zero initial state                 (layer-major whatever batch_first)
+ *   c0 [L*D, B, H]          NULL = zero initial cell state; LSTM only
+ *   lengths [B]             NULL = every row runs T steps; else each in 1..T, any order. Row b runs its
+ *                           first lengths[b] steps (PackedSequence semantics); y is zero past them.
+ *   y  [T, B, D*Hout]       ([B, T, D*Hout] when batch_first); NULL = not written
+ *   hn [L*D, B, Hout]       NULL = not written
+ *   cn [L*D, B, H]          NULL = not written; LSTM only
+ * An absent buffer has count 0. hn may be the same buffer as h0 and cn the same as c0 (state updated in
+ * place); no other buffers may overlap.
+ */
+typedef struct frnn_forward_args {
+    int32_t seq_len;
+    int32_t batch;
+    uint8_t batch_first;
+    uint8_t reserved[7]; /* must be zero */
+    const float* x;
+    int64_t x_count;
+    const float* h0;
+    int64_t h0_count;
+    const float* c0;
+    int64_t c0_count;
+    const int32_t* lengths;
+    int64_t lengths_count;
+    float* y;
+    int64_t y_count;
+    float* hn;
+    int64_t hn_count;
+    float* cn;
+    int64_t cn_count;
+} frnn_forward_args;
+
+/** A model: spec plus weights packed for the kernels. */
+typedef struct frnn_model frnn_model;
+
+/** Scratch memory of forward calls for one model, reused across calls. */
+typedef struct frnn_workspace frnn_workspace;
+
+/**
+ * Message of the last failed call on this thread, or "" if none has failed. Successful calls leave it
+ * unchanged. The pointer is valid until the next failing call on this thread.
+ */
+FRNN_API const char* frnn_last_error(void);
+
+/** FRNN_ABI_VERSION of the library that is loaded; compare with the header the caller was built against. */
+FRNN_API uint32_t frnn_abi_version(void);
+
+/**
+ * Size in bytes of the named struct (e.g. "frnn_forward_args") as this library was compiled.
+ * Unknown names give FRNN_STATUS_INVALID_ARGUMENT.
+ */
+FRNN_API frnn_status frnn_struct_size(const char* struct_name, int64_t* out_size);
+
+/**
+ * Offset in bytes of a field of the named struct as this library was compiled.
+ * Unknown struct or field names give FRNN_STATUS_INVALID_ARGUMENT.
+ */
+FRNN_API frnn_status frnn_struct_field_offset(const char* struct_name, const char* field_name, int64_t* out_offset);
+
+/** Name of the kernel instruction set in use (e.g. "reference"); a static string. */
+FRNN_API frnn_status frnn_isa_name(const char** out_name);
+
+/**
+ * Creates a model. weights holds weights_count = num_layers * num_directions entries, entry
+ * layer * num_directions + direction (direction 1 is the reverse one). The weights are copied and packed;
+ * the caller's buffers are not kept.
+ */
+FRNN_API frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_layer_weights* weights, int32_t weights_count, frnn_model** out_model);
+
+/** Destroys a model; NULL is accepted. Workspaces created for it must no longer be used with it. */
+FRNN_API frnn_status frnn_model_destroy(frnn_model* model);
+
+/** Copies the spec the model was created with. */
+FRNN_API frnn_status frnn_model_get_spec(const frnn_model* model, frnn_model_spec* out_spec);
+
+/**
+ * Creates a workspace for one model. It grows on demand inside frnn_model_forward when seq_len or batch
+ * exceed what it has served before, so repeated calls with the same shapes do not allocate.
+ */
+FRNN_API frnn_status frnn_workspace_create(const frnn_model* model, frnn_workspace** out_workspace);
+
+/** Destroys a workspace; NULL is accepted. */
+FRNN_API frnn_status frnn_workspace_destroy(frnn_workspace* workspace);
+
+/**
+ * Runs the model over a sequence (see frnn_forward_args). workspace must have been created for this model.
+ */
+FRNN_API frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspace, const frnn_forward_args* args);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* FUSEDRNN_H */

@@ -1,0 +1,93 @@
+// The exported C functions: each one is a guard_api_call around C++ that validates its arguments first.
+#include <fusedrnn.h>
+
+#include "common/error.h"
+#include "common/model.h"
+#include "common/shape_checks.h"
+#include "common/struct_layout.h"
+#include "common/workspace.h"
+#include "cpu/dispatch.h"
+#include "cpu/forward.h"
+
+#include <memory>
+
+using namespace fusedrnn;
+
+const char* frnn_last_error(void) { return last_error_message(); }
+
+uint32_t frnn_abi_version(void) { return FRNN_ABI_VERSION; }
+
+frnn_status frnn_struct_size(const char* struct_name, int64_t* out_size) {
+    return guard_api_call("frnn_struct_size", [&] {
+        require_not_null(out_size, "out_size");
+        *out_size = struct_size(struct_name);
+    });
+}
+
+frnn_status frnn_struct_field_offset(const char* struct_name, const char* field_name, int64_t* out_offset) {
+    return guard_api_call("frnn_struct_field_offset", [&] {
+        require_not_null(out_offset, "out_offset");
+        *out_offset = struct_field_offset(struct_name, field_name);
+    });
+}
+
+frnn_status frnn_isa_name(const char** out_name) {
+    return guard_api_call("frnn_isa_name", [&] {
+        require_not_null(out_name, "out_name");
+        *out_name = cpu::active_kernels().isa_name;
+    });
+}
+
+frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_layer_weights* weights, int32_t weights_count,
+                              frnn_model** out_model) {
+    return guard_api_call("frnn_model_create", [&] {
+        require_not_null(out_model, "out_model");
+        *out_model = nullptr;
+        *out_model = model_registry().adopt(create_model(spec, weights, weights_count));
+    });
+}
+
+frnn_status frnn_model_destroy(frnn_model* model) {
+    return guard_api_call("frnn_model_destroy", [&] {
+        if (model != nullptr) {
+            model_registry().destroy(model, "model");
+        }
+    });
+}
+
+frnn_status frnn_model_get_spec(const frnn_model* model, frnn_model_spec* out_spec) {
+    return guard_api_call("frnn_model_get_spec", [&] {
+        require_not_null(out_spec, "out_spec");
+        *out_spec = model_registry().require_live(model, "model").spec;
+    });
+}
+
+frnn_status frnn_workspace_create(const frnn_model* model, frnn_workspace** out_workspace) {
+    return guard_api_call("frnn_workspace_create", [&] {
+        require_not_null(out_workspace, "out_workspace");
+        *out_workspace = nullptr;
+        auto workspace = std::make_unique<frnn_workspace>();
+        workspace->model_serial = model_registry().require_live(model, "model").serial;
+        *out_workspace = workspace_registry().adopt(std::move(workspace));
+    });
+}
+
+frnn_status frnn_workspace_destroy(frnn_workspace* workspace) {
+    return guard_api_call("frnn_workspace_destroy", [&] {
+        if (workspace != nullptr) {
+            workspace_registry().destroy(workspace, "workspace");
+        }
+    });
+}
+
+frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspace, const frnn_forward_args* args) {
+    return guard_api_call("frnn_model_forward", [&] {
+        const frnn_model& live_model = model_registry().require_live(model, "model");
+        frnn_workspace& live_workspace = workspace_registry().require_live(workspace, "workspace");
+        if (live_workspace.model_serial != live_model.serial) {
+            fail(FRNN_STATUS_INVALID_ARGUMENT, "workspace was created for another model; create one per model");
+        }
+        const ForwardShape call = validate_forward_args(live_model.shape, args);
+        cpu::forward(live_model, live_workspace, call, *args);
+    });
+}

@@ -1,0 +1,29 @@
+#pragma once
+
+#include "common/handle_registry.h"
+#include "common/model_shape.h"
+#include "common/weight_packing.h"
+
+#include <fusedrnn.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+// The object behind an frnn_model handle. Immutable after creation, so concurrent forwards may share it.
+struct frnn_model {
+    frnn_model_spec spec;
+    fusedrnn::ModelShape shape;
+    uint64_t serial;  // unique per model ever created; ties workspaces to their model even if an address is reused
+    std::vector<fusedrnn::PackedLayer> layers;  // index layer * num_directions + direction
+};
+
+namespace fusedrnn {
+
+// Validates spec and weights and packs them.
+std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn_layer_weights* weights,
+                                         int32_t weights_count);
+
+HandleRegistry<frnn_model>& model_registry();
+
+}  // namespace fusedrnn

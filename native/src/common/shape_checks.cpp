@@ -1,0 +1,278 @@
+#include "common/shape_checks.h"
+
+#include "common/checked_math.h"
+#include "common/error.h"
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+namespace fusedrnn {
+namespace {
+
+using std::to_string;
+
+struct Factor {
+    const char* name;
+    int64_t value;
+};
+
+// Expected element count of a buffer as the product of named factors.
+struct ExpectedCount {
+    std::initializer_list<Factor> factors;
+
+    int64_t value(const char* what) const {
+        int64_t product = 1;
+        for (const Factor& factor : factors) {
+            product = checked_product({product, factor.value}, what);
+        }
+        return product;
+    }
+
+    // "num_layers*batch = 2*3 = 6"
+    std::string describe(int64_t product) const {
+        std::string names;
+        std::string values;
+        for (const Factor& factor : factors) {
+            names += (names.empty() ? "" : "*") + std::string(factor.name);
+            values += (values.empty() ? "" : "*") + to_string(factor.value);
+        }
+        return factors.size() == 1 ? names + " = " + to_string(product)
+                                   : names + " = " + values + " = " + to_string(product);
+    }
+};
+
+// The helpers take C strings and format only when failing: forward calls validate without allocating.
+void require_count(const char* count_name, int64_t actual, const char* owner, const ExpectedCount& expected) {
+    int64_t expected_value = expected.value(count_name);
+    if (actual != expected_value) {
+        fail(FRNN_STATUS_SHAPE_MISMATCH, std::string(count_name) + " is " + to_string(actual) + " but " + owner +
+                                             " needs " + expected.describe(expected_value));
+    }
+}
+
+void require_range(const char* name, int64_t value, int64_t min, int64_t max) {
+    if (value < min || value > max) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, std::string(name) + " is " + to_string(value) + " but must be in " +
+                                               to_string(min) + ".." + to_string(max));
+    }
+}
+
+template <std::size_t N>
+void require_zero_reserved(const uint8_t (&reserved)[N], const char* name) {
+    for (std::size_t index = 0; index < N; ++index) {
+        if (reserved[index] != 0) {
+            fail(FRNN_STATUS_INVALID_ARGUMENT, std::string(name) + "[" + to_string(index) + "] is " +
+                                                   to_string(reserved[index]) + " but reserved fields must be zero");
+        }
+    }
+}
+
+const char* cell_kind_name(frnn_cell_kind kind) {
+    switch (kind) {
+    case FRNN_CELL_LSTM: return "LSTM";
+    case FRNN_CELL_GRU: return "GRU";
+    case FRNN_CELL_RNN_TANH: return "RNN_TANH";
+    case FRNN_CELL_RNN_RELU: return "RNN_RELU";
+    }
+    return "unknown";
+}
+
+// A tensor that must be present with `expected` elements.
+void require_tensor(const std::string& name, const float* data, int64_t count, const std::string& owner,
+                    const ExpectedCount& expected) {
+    if (data == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, name + " is NULL but " + owner + " needs it");
+    }
+    require_count((name + "_count").c_str(), count, owner.c_str(), expected);
+}
+
+// A tensor that must be absent (NULL, count 0) because `reason`.
+void require_absent_tensor(const std::string& name, const float* data, int64_t count, const char* reason) {
+    if (data != nullptr || count != 0) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, name + " must be NULL with count 0 because " + reason + " (got " +
+                                               (data != nullptr ? "a pointer" : "NULL") + " with count " +
+                                               to_string(count) + ")");
+    }
+}
+
+// An optional buffer: NULL with count 0, or present with the expected count.
+template <class T>
+bool check_optional_buffer(const char* name, const char* count_name, const T* data, int64_t count,
+                           const ExpectedCount& expected) {
+    if (data == nullptr) {
+        if (count != 0) {
+            fail(FRNN_STATUS_INVALID_ARGUMENT, std::string(name) + " is NULL but " + count_name + " is " +
+                                                   to_string(count) + "; an absent buffer has count 0");
+        }
+        return false;
+    }
+    require_count(count_name, count, "the model", expected);
+    return true;
+}
+
+// A buffer only LSTM has (c0, cn): must be absent for the other cells.
+void require_no_cell_state_buffer(const char* name, const float* data, int64_t count) {
+    if (data != nullptr || count != 0) {
+        require_absent_tensor(name, data, count, "only LSTM has a cell state");
+    }
+}
+
+struct ByteRange {
+    const char* name;
+    uintptr_t begin;
+    uintptr_t end;
+    bool written;
+    int state_slot;  // the same non-zero value for h0/hn (1) and c0/cn (2), which may share memory
+};
+
+template <class T>
+ByteRange byte_range(const char* name, const T* data, int64_t count, bool written, int state_slot = 0) {
+    auto begin = reinterpret_cast<uintptr_t>(data);
+    return {name, begin, begin + static_cast<uintptr_t>(count) * sizeof(T), written, state_slot};
+}
+
+// Outputs must not overlap anything else, except that state may be updated in place (hn == h0, cn == c0).
+void require_no_overlap(const frnn_forward_args& args) {
+    const ByteRange ranges[] = {
+        byte_range("x", args.x, args.x_count, false),
+        byte_range("h0", args.h0, args.h0_count, false, 1),
+        byte_range("c0", args.c0, args.c0_count, false, 2),
+        byte_range("lengths", args.lengths, args.lengths_count, false),
+        byte_range("y", args.y, args.y_count, true),
+        byte_range("hn", args.hn, args.hn_count, true, 1),
+        byte_range("cn", args.cn, args.cn_count, true, 2),
+    };
+    for (const ByteRange& a : ranges) {
+        for (const ByteRange& b : ranges) {
+            // Absent buffers have count 0, hence empty ranges that overlap nothing.
+            bool overlap = &a < &b && a.begin < b.end && b.begin < a.end;
+            bool in_place_state = a.state_slot != 0 && a.state_slot == b.state_slot && a.begin == b.begin &&
+                                  a.end == b.end;
+            if (overlap && (a.written || b.written) && !in_place_state) {
+                fail(FRNN_STATUS_INVALID_ARGUMENT, std::string(a.name) + " and " + b.name +
+                                                       " overlap; only hn == h0 and cn == c0 may share memory");
+            }
+        }
+    }
+}
+
+}  // namespace
+
+ModelShape validate_spec(const frnn_model_spec* spec) {
+    require_not_null(spec, "spec");
+    require_range("spec->cell_kind", spec->cell_kind, FRNN_CELL_LSTM, FRNN_CELL_RNN_RELU);
+    require_range("spec->input_size", spec->input_size, 1, INT32_MAX);
+    require_range("spec->hidden_size", spec->hidden_size, 1, INT32_MAX);
+    require_range("spec->num_layers", spec->num_layers, 1, INT32_MAX);
+    require_range("spec->num_directions", spec->num_directions, 1, 2);
+    require_range("spec->num_threads", spec->num_threads, 0, INT32_MAX);
+    require_range("spec->has_bias", spec->has_bias, 0, 1);
+    require_zero_reserved(spec->reserved, "spec->reserved");
+
+    auto kind = static_cast<frnn_cell_kind>(spec->cell_kind);
+    if (spec->proj_size != 0) {
+        if (kind != FRNN_CELL_LSTM) {
+            fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->proj_size is " + to_string(spec->proj_size) + " but " +
+                                                   cell_kind_name(kind) + " has no projection; only LSTM does (use 0)");
+        }
+        // PyTorch requires 0 < proj_size < hidden_size.
+        require_range("spec->proj_size", spec->proj_size, 1, int64_t{spec->hidden_size} - 1);
+    }
+
+    ModelShape shape{};
+    shape.cell_kind = kind;
+    shape.gate_count = kind == FRNN_CELL_LSTM ? 4 : kind == FRNN_CELL_GRU ? 3 : 1;
+    shape.input_size = spec->input_size;
+    shape.hidden_size = spec->hidden_size;
+    shape.output_size = spec->proj_size > 0 ? spec->proj_size : spec->hidden_size;
+    shape.num_layers = spec->num_layers;
+    shape.num_directions = spec->num_directions;
+    shape.has_bias = spec->has_bias != 0;
+    shape.has_projection = spec->proj_size > 0;
+    return shape;
+}
+
+void validate_weights(const ModelShape& shape, const frnn_layer_weights* weights, int32_t weights_count) {
+    require_not_null(weights, "weights");
+    require_count("weights_count", weights_count, "the spec",
+                  {{{"num_layers", shape.num_layers}, {"num_directions", shape.num_directions}}});
+
+    const Factor gates{"gates", shape.gate_count};
+    const Factor hidden{"hidden_size", shape.hidden_size};
+    const Factor hidden_out{shape.has_projection ? "proj_size" : "hidden_size", shape.output_size};
+    for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
+        for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
+            const int64_t index = layer * shape.num_directions + direction;
+            const frnn_layer_weights& entry = weights[index];
+            const std::string prefix = "weights[" + to_string(index) + "].";
+            const std::string owner = "layer " + to_string(layer) + (direction == 0 ? "" : " reverse");
+            const Factor layer_input{layer == 0 ? "input_size" : "num_directions*out_size",
+                                     shape.layer_input_size(layer)};
+
+            require_tensor(prefix + "weight_ih", entry.weight_ih, entry.weight_ih_count, owner,
+                           {{gates, hidden, layer_input}});
+            require_tensor(prefix + "weight_hh", entry.weight_hh, entry.weight_hh_count, owner,
+                           {{gates, hidden, hidden_out}});
+            if (shape.has_bias) {
+                require_tensor(prefix + "bias_ih", entry.bias_ih, entry.bias_ih_count, owner, {{gates, hidden}});
+                require_tensor(prefix + "bias_hh", entry.bias_hh, entry.bias_hh_count, owner, {{gates, hidden}});
+            } else {
+                require_absent_tensor(prefix + "bias_ih", entry.bias_ih, entry.bias_ih_count, "spec->has_bias is 0");
+                require_absent_tensor(prefix + "bias_hh", entry.bias_hh, entry.bias_hh_count, "spec->has_bias is 0");
+            }
+            if (shape.has_projection) {
+                require_tensor(prefix + "weight_hr", entry.weight_hr, entry.weight_hr_count, owner,
+                               {{hidden_out, hidden}});
+            } else {
+                require_absent_tensor(prefix + "weight_hr", entry.weight_hr, entry.weight_hr_count,
+                                      "spec->proj_size is 0");
+            }
+        }
+    }
+}
+
+ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_args* args) {
+    require_not_null(args, "args");
+    require_range("args->seq_len", args->seq_len, 1, INT32_MAX);
+    require_range("args->batch", args->batch, 1, INT32_MAX);
+    require_range("args->batch_first", args->batch_first, 0, 1);
+    require_zero_reserved(args->reserved, "args->reserved");
+
+    const Factor seq_len{"seq_len", args->seq_len};
+    const Factor batch{"batch", args->batch};
+    const Factor layers_directions{"num_layers*num_directions", shape.num_layers * shape.num_directions};
+    const Factor hidden{"hidden_size", shape.hidden_size};
+    const Factor out_size{shape.has_projection ? "proj_size" : "hidden_size", shape.output_size};
+    const Factor output_width{"num_directions*out_size", shape.num_directions * shape.output_size};
+
+    if (args->x == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, "x is NULL");
+    }
+    require_count("x_count", args->x_count, "the model", {{seq_len, batch, {"input_size", shape.input_size}}});
+    check_optional_buffer("h0", "h0_count", args->h0, args->h0_count, {{layers_directions, batch, out_size}});
+    check_optional_buffer("y", "y_count", args->y, args->y_count, {{seq_len, batch, output_width}});
+    check_optional_buffer("hn", "hn_count", args->hn, args->hn_count, {{layers_directions, batch, out_size}});
+    if (shape.has_cell_state()) {
+        check_optional_buffer("c0", "c0_count", args->c0, args->c0_count, {{layers_directions, batch, hidden}});
+        check_optional_buffer("cn", "cn_count", args->cn, args->cn_count, {{layers_directions, batch, hidden}});
+    } else {
+        require_no_cell_state_buffer("c0", args->c0, args->c0_count);
+        require_no_cell_state_buffer("cn", args->cn, args->cn_count);
+    }
+    if (check_optional_buffer("lengths", "lengths_count", args->lengths, args->lengths_count, {{batch}})) {
+        for (int32_t row = 0; row < args->batch; ++row) {
+            int32_t length = args->lengths[row];
+            if (length < 1 || length > args->seq_len) {
+                require_range(("lengths[" + to_string(row) + "]").c_str(), length, 1, args->seq_len);
+            }
+        }
+    }
+    require_no_overlap(*args);
+
+    // Sizes the kernels address must fit in int64 (the workspace adds a few more of the same order).
+    checked_product({args->seq_len, args->batch, shape.gate_rows(), shape.num_directions}, "seq_len*batch*gates*hidden_size");
+    return {args->seq_len, args->batch, args->batch_first != 0};
+}
+
+}  // namespace fusedrnn

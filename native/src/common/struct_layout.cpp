@@ -1,0 +1,95 @@
+#include "common/struct_layout.h"
+
+#include "common/error.h"
+
+#include <fusedrnn.h>
+
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+namespace fusedrnn {
+namespace {
+
+struct FieldLayout {
+    const char* name;
+    std::size_t offset;
+};
+
+struct StructLayout {
+    const char* name;
+    std::size_t size;
+    const FieldLayout* fields;
+    std::size_t field_count;
+};
+
+#define FRNN_FIELD(type, field) FieldLayout{#field, offsetof(type, field)}
+
+const FieldLayout model_spec_fields[] = {
+    FRNN_FIELD(frnn_model_spec, cell_kind),   FRNN_FIELD(frnn_model_spec, input_size),
+    FRNN_FIELD(frnn_model_spec, hidden_size), FRNN_FIELD(frnn_model_spec, num_layers),
+    FRNN_FIELD(frnn_model_spec, num_directions), FRNN_FIELD(frnn_model_spec, proj_size),
+    FRNN_FIELD(frnn_model_spec, num_threads), FRNN_FIELD(frnn_model_spec, has_bias),
+    FRNN_FIELD(frnn_model_spec, reserved),
+};
+
+const FieldLayout layer_weights_fields[] = {
+    FRNN_FIELD(frnn_layer_weights, weight_ih), FRNN_FIELD(frnn_layer_weights, weight_ih_count),
+    FRNN_FIELD(frnn_layer_weights, weight_hh), FRNN_FIELD(frnn_layer_weights, weight_hh_count),
+    FRNN_FIELD(frnn_layer_weights, bias_ih),   FRNN_FIELD(frnn_layer_weights, bias_ih_count),
+    FRNN_FIELD(frnn_layer_weights, bias_hh),   FRNN_FIELD(frnn_layer_weights, bias_hh_count),
+    FRNN_FIELD(frnn_layer_weights, weight_hr), FRNN_FIELD(frnn_layer_weights, weight_hr_count),
+};
+
+const FieldLayout forward_args_fields[] = {
+    FRNN_FIELD(frnn_forward_args, seq_len),  FRNN_FIELD(frnn_forward_args, batch),
+    FRNN_FIELD(frnn_forward_args, batch_first), FRNN_FIELD(frnn_forward_args, reserved),
+    FRNN_FIELD(frnn_forward_args, x),        FRNN_FIELD(frnn_forward_args, x_count),
+    FRNN_FIELD(frnn_forward_args, h0),       FRNN_FIELD(frnn_forward_args, h0_count),
+    FRNN_FIELD(frnn_forward_args, c0),       FRNN_FIELD(frnn_forward_args, c0_count),
+    FRNN_FIELD(frnn_forward_args, lengths),  FRNN_FIELD(frnn_forward_args, lengths_count),
+    FRNN_FIELD(frnn_forward_args, y),        FRNN_FIELD(frnn_forward_args, y_count),
+    FRNN_FIELD(frnn_forward_args, hn),       FRNN_FIELD(frnn_forward_args, hn_count),
+    FRNN_FIELD(frnn_forward_args, cn),       FRNN_FIELD(frnn_forward_args, cn_count),
+};
+
+#undef FRNN_FIELD
+
+template <std::size_t N>
+constexpr StructLayout describe(const char* name, std::size_t size, const FieldLayout (&fields)[N]) {
+    return {name, size, fields, N};
+}
+
+const StructLayout struct_layouts[] = {
+    describe("frnn_model_spec", sizeof(frnn_model_spec), model_spec_fields),
+    describe("frnn_layer_weights", sizeof(frnn_layer_weights), layer_weights_fields),
+    describe("frnn_forward_args", sizeof(frnn_forward_args), forward_args_fields),
+};
+
+const StructLayout& find_struct(const char* struct_name) {
+    require_not_null(struct_name, "struct_name");
+    for (const StructLayout& layout : struct_layouts) {
+        if (std::strcmp(layout.name, struct_name) == 0) {
+            return layout;
+        }
+    }
+    fail(FRNN_STATUS_INVALID_ARGUMENT, std::string("unknown struct '") + struct_name +
+                                           "'; known: frnn_model_spec, frnn_layer_weights, frnn_forward_args");
+}
+
+}  // namespace
+
+int64_t struct_size(const char* struct_name) { return static_cast<int64_t>(find_struct(struct_name).size); }
+
+int64_t struct_field_offset(const char* struct_name, const char* field_name) {
+    const StructLayout& layout = find_struct(struct_name);
+    require_not_null(field_name, "field_name");
+    for (std::size_t index = 0; index < layout.field_count; ++index) {
+        if (std::strcmp(layout.fields[index].name, field_name) == 0) {
+            return static_cast<int64_t>(layout.fields[index].offset);
+        }
+    }
+    fail(FRNN_STATUS_INVALID_ARGUMENT, std::string("struct '") + struct_name + "' has no field '" + field_name + "'");
+}
+
+}  // namespace fusedrnn

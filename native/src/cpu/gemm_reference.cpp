@@ -1,0 +1,21 @@
+#include "cpu/kernels.h"
+
+namespace fusedrnn::cpu {
+
+void gemm_nt_reference(int64_t rows, int64_t columns, int64_t depth, const float* a, const float* b,
+                       const float* bias, float* c) {
+    for (int64_t row = 0; row < rows; ++row) {
+        const float* a_row = a + row * depth;
+        float* c_row = c + row * columns;
+        for (int64_t column = 0; column < columns; ++column) {
+            const float* b_row = b + column * depth;
+            float sum = 0.0f;
+            for (int64_t k = 0; k < depth; ++k) {
+                sum += a_row[k] * b_row[k];
+            }
+            c_row[column] = bias[column] + sum;
+        }
+    }
+}
+
+}  // namespace fusedrnn::cpu

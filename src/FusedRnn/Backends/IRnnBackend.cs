@@ -1,0 +1,25 @@
+namespace FusedRnn.Backends;
+
+/// <summary>A named way to execute networks (managed, cpu, cuda).</summary>
+public interface IRnnBackend
+{
+    /// <summary>The name users choose it by.</summary>
+    string Name { get; }
+
+    /// <summary>Null when the backend can run on this machine, else why not (what is missing).</summary>
+    string? UnavailableReason { get; }
+
+    /// <summary>Packs <paramref name="weights"/> into this backend's layout.</summary>
+    RnnExecutor Load(RnnWeights weights, RnnOptions options);
+}
+
+/// <summary>
+/// Marks an assembly that provides backends; <see cref="RnnBackends"/> finds it by assembly name, so the core
+/// library needs no reference to native code.
+/// </summary>
+[AttributeUsage(AttributeTargets.Assembly, AllowMultiple = true)]
+public sealed class RnnBackendProviderAttribute(Type backendType) : Attribute
+{
+    /// <summary>A public type implementing <see cref="IRnnBackend"/> with a parameterless constructor.</summary>
+    public Type BackendType { get; } = backendType;
+}

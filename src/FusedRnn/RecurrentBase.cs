@@ -1,0 +1,62 @@
+using FusedRnn.Backends;
+
+namespace FusedRnn;
+
+/// <summary>What modules and cells share: weights loaded into one backend, workspaces, and disposal.</summary>
+public abstract class RecurrentBase : IDisposable
+{
+    private readonly RnnExecutor _executor;
+    private bool _disposed;
+
+    private protected RecurrentBase(RnnWeights weights, RnnOptions? options, Func<CellKind, bool> acceptsKind, string expected)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        if (!acceptsKind(weights.Spec.Kind))
+            throw new InvalidWeightsException(nameof(weights), $"the weights describe a {weights.Spec.Kind.DisplayName()}, not {expected}");
+        Options = options ?? RnnOptions.Default;
+        IRnnBackend backend = RnnBackends.Resolve(Options.Backend);
+        Backend = backend.Name;
+        _executor = backend.Load(weights, Options);
+    }
+
+    /// <summary>The architecture.</summary>
+    public RnnSpec Spec => _executor.Spec;
+
+    /// <summary>The backend actually running (never <c>auto</c>).</summary>
+    public string Backend { get; }
+
+    /// <summary>The options this was created with.</summary>
+    public RnnOptions Options { get; }
+
+    /// <summary>
+    /// Scratch memory for the allocation-free overloads. Use one per thread; it grows to the largest call and is then
+    /// reused. Dispose it when done.
+    /// </summary>
+    public RnnWorkspace CreateWorkspace() => Executor.CreateWorkspace();
+
+    private protected RnnExecutor Executor
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _executor;
+        }
+    }
+
+    private protected void CheckWorkspace(RnnWorkspace workspace)
+    {
+        ArgumentNullException.ThrowIfNull(workspace);
+        ObjectDisposedException.ThrowIf(workspace.IsDisposed, workspace);
+        if (!ReferenceEquals(workspace.Owner, _executor))
+            throw new ArgumentException("the workspace was created by another module or cell; use this one's CreateWorkspace()", nameof(workspace));
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _executor.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

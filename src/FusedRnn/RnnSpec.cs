@@ -1,0 +1,60 @@
+namespace FusedRnn;
+
+/// <summary>
+/// The architecture of a recurrent network, in PyTorch's terms: what the weights describe, independent of
+/// the data layout of a call (batch-first is a module option, not part of the spec).
+/// </summary>
+/// <param name="Kind">Cell kind (LSTM, GRU, RNN with tanh or relu).</param>
+/// <param name="InputSize">Features per input step, <c>input_size</c>.</param>
+/// <param name="HiddenSize">Units per layer and direction, <c>hidden_size</c>.</param>
+/// <param name="NumLayers">Stacked layers, <c>num_layers</c>.</param>
+/// <param name="Bidirectional">Whether each layer also runs backwards in time.</param>
+/// <param name="Bias">Whether the layers have <c>bias_ih</c>/<c>bias_hh</c>.</param>
+/// <param name="ProjSize">LSTM projection size <c>proj_size</c> (0: none); must be below <paramref name="HiddenSize"/>.</param>
+public sealed record RnnSpec(
+    CellKind Kind,
+    int InputSize,
+    int HiddenSize,
+    int NumLayers = 1,
+    bool Bidirectional = false,
+    bool Bias = true,
+    int ProjSize = 0)
+{
+    /// <summary>1, or 2 when bidirectional.</summary>
+    public int Directions => Bidirectional ? 2 : 1;
+
+    /// <summary>Size of h: <see cref="ProjSize"/> when projecting, else <see cref="HiddenSize"/>.</summary>
+    public int OutputSize => ProjSize > 0 ? ProjSize : HiddenSize;
+
+    /// <summary>Gate blocks per layer (4, 3 or 1).</summary>
+    public int GateCount => Kind.GateCount();
+
+    /// <summary>Features of one output step: directions × <see cref="OutputSize"/>.</summary>
+    public int OutputFeatures => Directions * OutputSize;
+
+    /// <summary>Number of (layer, direction) pairs; also the first dimension of h_n and c_n.</summary>
+    public int LayerDirectionCount => NumLayers * Directions;
+
+    /// <summary>Input features of layer <paramref name="layer"/>: the input size, then the previous layer's output.</summary>
+    public int LayerInputSize(int layer) => layer == 0 ? InputSize : OutputFeatures;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
+    public RnnSpec Validate()
+    {
+        if (!Enum.IsDefined(Kind)) throw new ArgumentException($"unknown cell kind {(int)Kind}", nameof(Kind));
+        if (InputSize < 1) throw new ArgumentOutOfRangeException(nameof(InputSize), InputSize, "input size must be at least 1");
+        if (HiddenSize < 1) throw new ArgumentOutOfRangeException(nameof(HiddenSize), HiddenSize, "hidden size must be at least 1");
+        if (NumLayers < 1) throw new ArgumentOutOfRangeException(nameof(NumLayers), NumLayers, "number of layers must be at least 1");
+        if (ProjSize < 0) throw new ArgumentOutOfRangeException(nameof(ProjSize), ProjSize, "projection size cannot be negative");
+        if (ProjSize > 0 && Kind != CellKind.Lstm)
+            throw new ArgumentException($"proj_size is only supported by LSTM, not {Kind.DisplayName()}", nameof(ProjSize));
+        if (ProjSize >= HiddenSize && ProjSize > 0)
+            throw new ArgumentOutOfRangeException(nameof(ProjSize), ProjSize, $"proj_size must be smaller than hidden_size ({HiddenSize}), as in PyTorch");
+        return this;
+    }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Kind.DisplayName()}(input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}, " +
+        $"bidirectional={Bidirectional}, bias={Bias}" + (ProjSize > 0 ? $", proj_size={ProjSize})" : ")");
+}

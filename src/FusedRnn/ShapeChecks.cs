@@ -1,0 +1,70 @@
+namespace FusedRnn;
+
+/// <summary>
+/// Every size check of a forward call, in one place, before any backend runs: a wrong size becomes a
+/// <see cref="ShapeMismatchException"/> naming the argument and the shape the model needs.
+/// </summary>
+internal static class ShapeChecks
+{
+    public static void CheckSequence(
+        RnnSpec spec, bool batchFirst, int seqLen, int batch,
+        int inputLength, int h0Length, int c0Length, ReadOnlySpan<int> lengths,
+        int outputLength, int hnLength, int cnLength, bool outputsRequired)
+    {
+        if (seqLen < 1) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "sequence length must be at least 1");
+        if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch size must be at least 1");
+        string stepMajor = batchFirst ? "batch, seq_len" : "seq_len, batch";
+        int[] inputShape = batchFirst ? [batch, seqLen, spec.InputSize] : [seqLen, batch, spec.InputSize];
+        int[] outputShape = batchFirst ? [batch, seqLen, spec.OutputFeatures] : [seqLen, batch, spec.OutputFeatures];
+        int[] hiddenShape = [spec.LayerDirectionCount, batch, spec.OutputSize];
+        int[] cellShape = [spec.LayerDirectionCount, batch, spec.HiddenSize];
+        const string hiddenMeaning = "num_layers*num_directions, batch, ";
+        CheckLength("input", inputLength, inputShape, $"{stepMajor}, input_size", required: true);
+        CheckLength("h0", h0Length, hiddenShape, hiddenMeaning + (spec.ProjSize > 0 ? "proj_size" : "hidden_size"), required: false);
+        CheckCellState(spec, "c0", c0Length, cellShape, required: false);
+        CheckLengths(lengths, seqLen, batch);
+        CheckLength("output", outputLength, outputShape, $"{stepMajor}, num_directions*{(spec.ProjSize > 0 ? "proj_size" : "hidden_size")}", outputsRequired);
+        CheckLength("hn", hnLength, hiddenShape, hiddenMeaning + (spec.ProjSize > 0 ? "proj_size" : "hidden_size"), outputsRequired);
+        CheckCellState(spec, "cn", cnLength, cellShape, outputsRequired);
+    }
+
+    /// <summary>A span argument: empty is allowed unless required, otherwise its length must match.</summary>
+    public static void CheckLength(string name, int length, int[] shape, string meaning, bool required)
+    {
+        long expected = Tensor.ElementCount(shape);
+        if (length == 0 && !required) return;
+        if (length != expected)
+            throw new ShapeMismatchException(name, Tensor.FormatShape(shape), $"has {length} elements instead of {expected}", meaning);
+    }
+
+    /// <summary>A tensor argument: its shape must match exactly.</summary>
+    public static void CheckTensor(string name, Tensor? tensor, int[] shape, string meaning)
+    {
+        if (tensor is null || tensor.HasShape(shape)) return;
+        throw new ShapeMismatchException(name, Tensor.FormatShape(shape), $"has shape {Tensor.FormatShape(tensor.Shape)}", meaning);
+    }
+
+    public static void CheckLengths(ReadOnlySpan<int> lengths, int seqLen, int batch)
+    {
+        if (lengths.IsEmpty) return;
+        if (lengths.Length != batch)
+            throw new ShapeMismatchException("lengths", $"[{batch}]", $"has {lengths.Length} elements", "one length per batch row");
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            if (lengths[b] < 1 || lengths[b] > seqLen)
+                throw new ArgumentOutOfRangeException("lengths", lengths[b], $"lengths[{b}] = {lengths[b]} is outside 1..{seqLen} (the sequence length)");
+        }
+    }
+
+    private static void CheckCellState(RnnSpec spec, string name, int length, int[] shape, bool required)
+    {
+        if (spec.Kind.HasCellState())
+        {
+            CheckLength(name, length, shape, "num_layers*num_directions, batch, hidden_size", required);
+            return;
+        }
+
+        if (length != 0)
+            throw new ArgumentException($"{name} was given but a {spec.Kind.DisplayName()} has no cell state", name);
+    }
+}

@@ -1,0 +1,95 @@
+namespace FusedRnn;
+
+/// <summary>
+/// A dense row-major float32 tensor: a view of caller memory plus a shape. Wrapping memory never copies it, so an
+/// array produced elsewhere can be passed in as is.
+/// </summary>
+public sealed class Tensor
+{
+    private readonly int[] _shape;
+
+    /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
+    /// <exception cref="ArgumentException">The shape has a negative dimension or does not match the data length.</exception>
+    public Tensor(Memory<float> data, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        long count = ElementCount(shape);
+        if (count != data.Length)
+            throw new ArgumentException($"shape {FormatShape(shape)} holds {count} elements but the data has {data.Length}", nameof(data));
+        Memory = data;
+        _shape = (int[])shape.Clone();
+    }
+
+    /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
+    public Tensor(float[] data, params int[] shape)
+        : this(new Memory<float>(data ?? throw new ArgumentNullException(nameof(data))), shape)
+    {
+    }
+
+    /// <summary>A new tensor of zeros.</summary>
+    public static Tensor Zeros(params int[] shape) => new(new float[checked((int)ElementCount(shape))], shape);
+
+    /// <summary>The elements, row-major.</summary>
+    public Memory<float> Memory { get; }
+
+    /// <summary>The elements as a span.</summary>
+    public Span<float> Span => Memory.Span;
+
+    /// <summary>The dimensions.</summary>
+    public ReadOnlySpan<int> Shape => _shape;
+
+    /// <summary>Number of dimensions.</summary>
+    public int Rank => _shape.Length;
+
+    /// <summary>Number of elements.</summary>
+    public int Length => Memory.Length;
+
+    /// <summary>Size of dimension <paramref name="axis"/>.</summary>
+    public int Dim(int axis) => _shape[axis];
+
+    /// <summary>The element at a full index.</summary>
+    public float this[params int[] index]
+    {
+        get => Span[Offset(index)];
+        set => Span[Offset(index)] = value;
+    }
+
+    /// <summary>A copy of the elements.</summary>
+    public float[] ToArray() => Memory.ToArray();
+
+    /// <summary>Whether the shape equals <paramref name="dims"/>.</summary>
+    public bool HasShape(params int[] dims) => _shape.AsSpan().SequenceEqual(dims);
+
+    /// <inheritdoc />
+    public override string ToString() => $"Tensor{FormatShape(_shape)}";
+
+    /// <summary>Formats a shape as PyTorch prints it, e.g. <c>[2, 3, 4]</c>.</summary>
+    public static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
+
+    internal static long ElementCount(ReadOnlySpan<int> shape)
+    {
+        long count = 1;
+        foreach (int dim in shape)
+        {
+            if (dim < 0) throw new ArgumentException($"shape {FormatShape(shape)} has a negative dimension", nameof(shape));
+            count = checked(count * dim);
+        }
+
+        return count;
+    }
+
+    private int Offset(int[] index)
+    {
+        if (index.Length != _shape.Length)
+            throw new ArgumentException($"index has {index.Length} dimensions, tensor has {_shape.Length}", nameof(index));
+        int offset = 0;
+        for (int axis = 0; axis < index.Length; axis++)
+        {
+            if ((uint)index[axis] >= (uint)_shape[axis])
+                throw new IndexOutOfRangeException($"index {index[axis]} is outside dimension {axis} of size {_shape[axis]}");
+            offset = offset * _shape[axis] + index[axis];
+        }
+
+        return offset;
+    }
+}

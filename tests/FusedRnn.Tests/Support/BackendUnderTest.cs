@@ -1,0 +1,30 @@
+using FusedRnn.Backends.Managed;
+
+namespace FusedRnn.Tests.Support;
+
+/// <summary>
+/// One way of running the library that the shared suites cover: every backend available here, and the managed
+/// backend at every vector width this machine can execute. A new backend is proven by adding it to <see cref="All"/>.
+/// </summary>
+public sealed record BackendUnderTest(string Name, RnnOptions Options)
+{
+    public static IReadOnlyList<BackendUnderTest> All { get; } = Discover();
+
+    public static TheoryData<string> Names => [.. All.Select(b => b.Name)];
+
+    public static BackendUnderTest Get(string name) => All.Single(b => b.Name == name);
+
+    public RnnOptions With(bool batchFirst) => Options with { BatchFirst = batchFirst };
+
+    public override string ToString() => Name;
+
+    private static List<BackendUnderTest> Discover()
+    {
+        var all = new List<BackendUnderTest>();
+        foreach (SimdLevel level in Enum.GetValues<SimdLevel>().Where(l => l <= ManagedBackend.DefaultLevel))
+            all.Add(new($"managed-{level.ToString().ToLowerInvariant()}", new RnnOptions { Backend = RnnBackends.Managed, ManagedSimdLevel = level }));
+        foreach (BackendStatus status in RnnBackends.Describe().Where(s => s.IsAvailable && s.Name != RnnBackends.Managed))
+            all.Add(new(status.Name, new RnnOptions { Backend = status.Name }));
+        return all;
+    }
+}

@@ -72,7 +72,7 @@ public abstract class RecurrentCell : RecurrentBase
         CheckWorkspace(workspace);
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch size must be at least 1");
         RnnSpec spec = executor.Spec;
-        int[] stateShape = [batch, spec.HiddenSize];
+        ReadOnlySpan<int> stateShape = [batch, spec.HiddenSize];
         ShapeChecks.CheckLength(nameof(input), input.Length, [batch, spec.InputSize], "batch, input_size", required: true);
         ShapeChecks.CheckLength(nameof(hidden), hidden.Length, stateShape, "batch, hidden_size", required: false);
         ShapeChecks.CheckLength(nameof(hiddenOut), hiddenOut.Length, stateShape, "batch, hidden_size", required: true);

@@ -14,22 +14,24 @@ internal static class ShapeChecks
         if (seqLen < 1) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "sequence length must be at least 1");
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch size must be at least 1");
         string stepMajor = batchFirst ? "batch, seq_len" : "seq_len, batch";
-        int[] inputShape = batchFirst ? [batch, seqLen, spec.InputSize] : [seqLen, batch, spec.InputSize];
-        int[] outputShape = batchFirst ? [batch, seqLen, spec.OutputFeatures] : [seqLen, batch, spec.OutputFeatures];
-        int[] hiddenShape = [spec.LayerDirectionCount, batch, spec.OutputSize];
-        int[] cellShape = [spec.LayerDirectionCount, batch, spec.HiddenSize];
+        string hiddenFeatures = spec.ProjSize > 0 ? "proj_size" : "hidden_size";
+        int first = batchFirst ? batch : seqLen, second = batchFirst ? seqLen : batch;
+        ReadOnlySpan<int> inputShape = [first, second, spec.InputSize];
+        ReadOnlySpan<int> outputShape = [first, second, spec.OutputFeatures];
+        ReadOnlySpan<int> hiddenShape = [spec.LayerDirectionCount, batch, spec.OutputSize];
+        ReadOnlySpan<int> cellShape = [spec.LayerDirectionCount, batch, spec.HiddenSize];
         const string hiddenMeaning = "num_layers*num_directions, batch, ";
-        CheckLength("input", inputLength, inputShape, $"{stepMajor}, input_size", required: true);
-        CheckLength("h0", h0Length, hiddenShape, hiddenMeaning + (spec.ProjSize > 0 ? "proj_size" : "hidden_size"), required: false);
+        CheckLength("input", inputLength, inputShape, stepMajor + ", input_size", required: true);
+        CheckLength("h0", h0Length, hiddenShape, hiddenMeaning + hiddenFeatures, required: false);
         CheckCellState(spec, "c0", c0Length, cellShape, required: false);
         CheckLengths(lengths, seqLen, batch);
-        CheckLength("output", outputLength, outputShape, $"{stepMajor}, num_directions*{(spec.ProjSize > 0 ? "proj_size" : "hidden_size")}", outputsRequired);
-        CheckLength("hn", hnLength, hiddenShape, hiddenMeaning + (spec.ProjSize > 0 ? "proj_size" : "hidden_size"), outputsRequired);
+        CheckLength("output", outputLength, outputShape, stepMajor + ", num_directions*" + hiddenFeatures, outputsRequired);
+        CheckLength("hn", hnLength, hiddenShape, hiddenMeaning + hiddenFeatures, outputsRequired);
         CheckCellState(spec, "cn", cnLength, cellShape, outputsRequired);
     }
 
-    /// <summary>A span argument: empty is allowed unless required, otherwise its length must match.</summary>
-    public static void CheckLength(string name, int length, int[] shape, string meaning, bool required)
+    /// <summary>A span argument: empty is allowed unless required, otherwise its length must match. Allocates only to throw.</summary>
+    public static void CheckLength(string name, int length, ReadOnlySpan<int> shape, string meaning, bool required)
     {
         long expected = Tensor.ElementCount(shape);
         if (length == 0 && !required) return;
@@ -56,7 +58,7 @@ internal static class ShapeChecks
         }
     }
 
-    private static void CheckCellState(RnnSpec spec, string name, int length, int[] shape, bool required)
+    private static void CheckCellState(RnnSpec spec, string name, int length, ReadOnlySpan<int> shape, bool required)
     {
         if (spec.Kind.HasCellState())
         {

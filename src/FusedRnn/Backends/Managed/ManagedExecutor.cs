@@ -154,15 +154,19 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
 
         Span<int> order = ws.RowOrder.AsSpan(0, batch);
         Span<int> sorted = ws.SortedLengths.AsSpan(0, batch);
+        // Insertion sort, longest first and stable: allocation-free, and batches are small next to the work per row.
         for (int b = 0; b < batch; b++)
         {
-            order[b] = b;
-            sorted[b] = lengths.IsEmpty ? -seqLen : -lengths[b];
-        }
+            int length = lengths.IsEmpty ? seqLen : lengths[b], slot = b;
+            for (; slot > 0 && sorted[slot - 1] < length; slot--)
+            {
+                sorted[slot] = sorted[slot - 1];
+                order[slot] = order[slot - 1];
+            }
 
-        // Descending by length: sort the negated lengths ascending, carrying the row indices along.
-        if (!lengths.IsEmpty) sorted.Sort(order);
-        for (int b = 0; b < batch; b++) sorted[b] = -sorted[b];
+            sorted[slot] = length;
+            order[slot] = b;
+        }
     }
 
     private readonly record struct DirectionPass(int Layer, int Direction, int SeqLen, int Batch, bool InputBatchFirst, bool OutputBatchFirst);

@@ -1,0 +1,41 @@
+# The same verbs as build.sh, for PowerShell (Windows or pwsh on Linux/macOS).
+#   ./build.ps1            build everything (Release)
+#   ./build.ps1 test       build, then run every test suite
+#   ./build.ps1 run [ARGS] build, then run the CLI with ARGS (no ARGS: `fusedrnn demo`)
+#   ./build.ps1 bindings   regenerate the P/Invoke bindings
+param([string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$CliArgs)
+$ErrorActionPreference = "Stop"
+Set-Location $PSScriptRoot
+$Config = if ($env:CONFIG) { $env:CONFIG } else { "Release" }
+$Artifacts = Join-Path $PSScriptRoot "artifacts"
+$NativeBuild = Join-Path $Artifacts "native/$($Config.ToLower())"
+
+function Invoke-Checked([string]$File, [string[]]$Arguments) {
+    & $File @Arguments
+    if ($LASTEXITCODE -ne 0) { throw "$File $($Arguments -join ' ') failed with exit code $LASTEXITCODE" }
+}
+
+function Build-All {
+    if (-not (Get-Command dotnet -ErrorAction SilentlyContinue)) { throw "the .NET 10 SDK is required; 'dotnet' is not on PATH" }
+    if ((Test-Path native/CMakeLists.txt) -and (Get-Command cmake -ErrorAction SilentlyContinue)) {
+        Invoke-Checked cmake @("-S", "native", "-B", $NativeBuild, "-DCMAKE_BUILD_TYPE=$Config")
+        Invoke-Checked cmake @("--build", $NativeBuild, "--config", $Config)
+    }
+    Invoke-Checked dotnet @("build", "Interop.sln", "-c", $Config, "-nologo", "-v:q", "-p:FusedRnnNativeDir=$NativeBuild")
+}
+
+switch ($Verb) {
+    "build" { Build-All }
+    "test" {
+        Build-All
+        if (Test-Path native/CMakeLists.txt) { Invoke-Checked ctest @("--test-dir", $NativeBuild, "--output-on-failure", "-C", $Config) }
+        Invoke-Checked dotnet @("test", "Interop.sln", "-c", $Config, "--no-build", "-nologo", "-v:q", "-p:FusedRnnNativeDir=$NativeBuild")
+    }
+    "run" {
+        Build-All
+        if (-not $CliArgs) { $CliArgs = @("demo") }
+        Invoke-Checked dotnet (@((Join-Path $Artifacts "bin/FusedRnn.Cli/$($Config.ToLower())/fusedrnn.dll")) + $CliArgs)
+    }
+    "bindings" { Invoke-Checked dotnet @("run", "--project", "src/FusedRnn.BindGen", "-c", $Config, "--", "--config", "src/FusedRnn.BindGen/bindgen.json") }
+    default { throw "unknown verb '$Verb'; try: build, test, run [ARGS], bindings" }
+}

@@ -1,0 +1,53 @@
+using FusedRnn.Backends;
+using FusedRnn.Tests.Support;
+
+namespace FusedRnn.Tests;
+
+/// <summary>The caller-owned-output overloads allocate nothing once the workspace has grown.</summary>
+public class AllocationTests
+{
+    public static TheoryData<string> BackendNames() => BackendUnderTest.Names;
+
+    [Theory]
+    [MemberData(nameof(BackendNames))]
+    public void SequenceForwardAllocatesNothingAfterWarmUp(string backendName)
+    {
+        var spec = new RnnSpec(CellKind.Lstm, 6, 9, NumLayers: 3, Bidirectional: true, ProjSize: 5);
+        using var lstm = new Lstm(RandomNetworks.Create(spec, 3), BackendUnderTest.Get(backendName).Options);
+        using RnnWorkspace workspace = lstm.CreateWorkspace();
+        const int seqLen = 7, batch = 5;
+        var x = new float[seqLen * batch * 6];
+        var y = new float[seqLen * batch * spec.OutputFeatures];
+        var hn = new float[spec.LayerDirectionCount * batch * 5];
+        var cn = new float[spec.LayerDirectionCount * batch * 9];
+        int[] lengths = [7, 2, 5, 7, 1];
+        x.AsSpan().Fill(0.25f);
+
+        lstm.Forward(x, seqLen, batch, y, hn, cn, workspace, hn, cn, lengths);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) lstm.Forward(x, seqLen, batch, y, hn, cn, workspace, hn, cn, lengths);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Contains(y, v => v != 0);
+    }
+
+    [Theory]
+    [MemberData(nameof(BackendNames))]
+    public void CellStepAllocatesNothingAfterWarmUp(string backendName)
+    {
+        using var cell = new GruCell(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 4, 33), 4), BackendUnderTest.Get(backendName).Options);
+        using RnnWorkspace workspace = cell.CreateWorkspace();
+        var x = new float[2 * 4];
+        var h = new float[2 * 33];
+        x.AsSpan().Fill(0.5f);
+
+        cell.Step(x, 2, h, default, h, default, workspace);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 50; i++) cell.Step(x, 2, h, default, h, default, workspace);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Contains(h, v => v != 0);
+    }
+}

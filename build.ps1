@@ -2,7 +2,6 @@
 #   ./build.ps1            build everything (Release)
 #   ./build.ps1 test       build, then run every test suite
 #   ./build.ps1 run [ARGS] build, then run the CLI with ARGS (no ARGS: `fusedrnn demo`)
-#   ./build.ps1 bindings   regenerate the P/Invoke bindings
 param([string]$Verb = "build", [Parameter(ValueFromRemainingArguments = $true)][string[]]$CliArgs)
 $ErrorActionPreference = "Stop"
 Set-Location $PSScriptRoot
@@ -21,7 +20,7 @@ function Build-All {
         Invoke-Checked cmake @("-S", "native", "-B", $NativeBuild, "-DCMAKE_BUILD_TYPE=$Config")
         Invoke-Checked cmake @("--build", $NativeBuild, "--config", $Config)
     }
-    Invoke-Checked dotnet @("build", "Interop.sln", "-c", $Config, "-nologo", "-v:q", "-p:FusedRnnNativeDir=$NativeBuild")
+    Invoke-Checked dotnet @("build", "Interop.sln", "-c", $Config, "-nologo", "-v:q")
 }
 
 switch ($Verb) {
@@ -29,13 +28,12 @@ switch ($Verb) {
     "test" {
         Build-All
         if (Test-Path native/CMakeLists.txt) { Invoke-Checked ctest @("--test-dir", $NativeBuild, "--output-on-failure", "-C", $Config) }
-        Invoke-Checked dotnet @("test", "Interop.sln", "-c", $Config, "--no-build", "-nologo", "-v:q", "-p:FusedRnnNativeDir=$NativeBuild")
+        Invoke-Checked dotnet @("test", "Interop.sln", "-c", $Config, "--no-build", "-nologo", "-v:q")
     }
     "run" {
         Build-All
         if (-not $CliArgs) { $CliArgs = @("demo") }
         Invoke-Checked dotnet (@((Join-Path $Artifacts "bin/FusedRnn.Cli/$($Config.ToLower())/fusedrnn.dll")) + $CliArgs)
     }
-    "bindings" { Invoke-Checked dotnet @("run", "--project", "src/FusedRnn.BindGen", "-c", $Config, "--", "--config", "src/FusedRnn.BindGen/bindgen.json") }
-    default { throw "unknown verb '$Verb'; try: build, test, run [ARGS], bindings" }
+    default { throw "unknown verb '$Verb'; try: build, test, run [ARGS]" }
 }

@@ -3,7 +3,6 @@
 #   ./build.sh            build everything (Release)
 #   ./build.sh test       build, then run every test suite (native CTest + xunit)
 #   ./build.sh run [ARGS] build, then run the CLI with ARGS (no ARGS: `fusedrnn demo`)
-#   ./build.sh bindings   regenerate the P/Invoke bindings from native/include/fusedrnn.h
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$(pwd)
@@ -46,7 +45,7 @@ build_native() {
 
 build_managed() {
     log "managed projects ($CONFIG)"
-    dotnet build Interop.sln -c "$CONFIG" -nologo -v:q -p:FusedRnnNativeDir="$NATIVE_BUILD"
+    dotnet build Interop.sln -c "$CONFIG" -nologo -v:q
 }
 
 build_all() {
@@ -63,7 +62,7 @@ run_tests() {
         ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$(nproc)"
     fi
     log "managed tests (xunit)"
-    dotnet test Interop.sln -c "$CONFIG" --no-build -nologo -v:q -p:FusedRnnNativeDir="$NATIVE_BUILD"
+    dotnet test Interop.sln -c "$CONFIG" --no-build -nologo -v:q
 }
 
 verb=${1:-build}
@@ -76,12 +75,6 @@ case "$verb" in
         [ $# -eq 0 ] && set -- demo
         exec dotnet "$ARTIFACTS/bin/FusedRnn.Cli/${CONFIG,,}/fusedrnn.dll" "$@"
         ;;
-    bindings)
-        ensure_packages
-        ensure_dotnet
-        log "regenerating bindings"
-        dotnet run --project src/FusedRnn.BindGen -c "$CONFIG" -- --config src/FusedRnn.BindGen/bindgen.json
-        ;;
-    -h|--help|help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) echo "unknown verb '$verb'; try: build, test, run [ARGS], bindings" >&2; exit 2 ;;
+    -h|--help|help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "unknown verb '$verb'; try: build, test, run [ARGS]" >&2; exit 2 ;;
 esac

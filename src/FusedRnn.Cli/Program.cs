@@ -1,1 +1,3 @@
-return 0;
+using FusedRnn.Cli;
+
+return CliApplication.Run(args, Console.Out, Console.Error, stdoutIsTerminal: !Console.IsOutputRedirected);

@@ -13,20 +13,19 @@ internal static class ShapeChecks
     {
         if (seqLen < 1) throw new ArgumentOutOfRangeException(nameof(seqLen), seqLen, "sequence length must be at least 1");
         if (batch < 1) throw new ArgumentOutOfRangeException(nameof(batch), batch, "batch size must be at least 1");
-        string stepMajor = batchFirst ? "batch, seq_len" : "seq_len, batch";
-        string hiddenFeatures = spec.ProjSize > 0 ? "proj_size" : "hidden_size";
         int first = batchFirst ? batch : seqLen, second = batchFirst ? seqLen : batch;
         ReadOnlySpan<int> inputShape = [first, second, spec.InputSize];
         ReadOnlySpan<int> outputShape = [first, second, spec.OutputFeatures];
         ReadOnlySpan<int> hiddenShape = [spec.LayerDirectionCount, batch, spec.OutputSize];
         ReadOnlySpan<int> cellShape = [spec.LayerDirectionCount, batch, spec.HiddenSize];
-        const string hiddenMeaning = "num_layers*num_directions, batch, ";
-        CheckLength("input", inputLength, inputShape, stepMajor + ", input_size", required: true);
-        CheckLength("h0", h0Length, hiddenShape, hiddenMeaning + hiddenFeatures, required: false);
+        // Constant strings only: this runs on every call of the allocation-free overloads.
+        string hiddenMeaning = spec.ProjSize > 0 ? "num_layers*num_directions, batch, proj_size" : "num_layers*num_directions, batch, hidden_size";
+        CheckLength("input", inputLength, inputShape, batchFirst ? "batch, seq_len, input_size" : "seq_len, batch, input_size", required: true);
+        CheckLength("h0", h0Length, hiddenShape, hiddenMeaning, required: false);
         CheckCellState(spec, "c0", c0Length, cellShape, required: false);
         CheckLengths(lengths, seqLen, batch);
-        CheckLength("output", outputLength, outputShape, stepMajor + ", num_directions*" + hiddenFeatures, outputsRequired);
-        CheckLength("hn", hnLength, hiddenShape, hiddenMeaning + hiddenFeatures, outputsRequired);
+        CheckLength("output", outputLength, outputShape, batchFirst ? "batch, seq_len, num_directions*output features" : "seq_len, batch, num_directions*output features", outputsRequired);
+        CheckLength("hn", hnLength, hiddenShape, hiddenMeaning, outputsRequired);
         CheckCellState(spec, "cn", cnLength, cellShape, outputsRequired);
     }
 

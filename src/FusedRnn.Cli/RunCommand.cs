@@ -1,0 +1,141 @@
+using System.CommandLine;
+using System.Diagnostics;
+using FusedRnn.IO;
+
+namespace FusedRnn.Cli;
+
+/// <summary><c>fusedrnn run</c>: one forward pass from .npy files to .npy files, with PyTorch's shapes.</summary>
+internal sealed class RunCommand : Command
+{
+    readonly Option<string> _weights = new("--weights")
+    {
+        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors",
+        Required = true,
+    };
+
+    readonly Option<string?> _prefix = new("--prefix")
+    {
+        Description = "Name prefix of the module's tensors, e.g. 'rnn.' (found automatically when the file holds only the module)",
+    };
+
+    readonly Option<string> _input = new("--input")
+    {
+        Description = "x as float32 .npy: [seq_len, batch, input_size] ([batch, seq_len, input_size] with --batch-first), or [seq_len, input_size]",
+        Required = true,
+    };
+
+    readonly Option<string?> _h0 = new("--h0") { Description = "Initial hidden state as float32 .npy (default: zeros)" };
+
+    readonly Option<string?> _c0 = new("--c0") { Description = "Initial cell state as float32 .npy, LSTM only (default: zeros)" };
+
+    readonly Option<string?> _lengths = new("--lengths")
+    {
+        Description = "Valid steps of each batch row as int32 or int64 .npy, each in 1..seq_len (PackedSequence semantics)",
+    };
+
+    readonly Option<bool> _batchFirst = new("--batch-first") { Description = "x and y are [batch, seq_len, features]" };
+
+    readonly Option<string> _nonlinearity = CommonOptions.AcceptOnly(
+        new Option<string>("--nonlinearity")
+        {
+            Description = "Nonlinearity of an Elman RNN, which the file cannot tell",
+            HelpName = "tanh|relu",
+            DefaultValueFactory = _ => "tanh",
+        },
+        "nonlinearity", ["tanh", "relu"]);
+
+    readonly Option<string> _output = new("--output") { Description = "Where to write y as float32 .npy", Required = true };
+
+    readonly Option<string?> _hn = new("--hn") { Description = "Where to write h_n as float32 .npy" };
+
+    readonly Option<string?> _cn = new("--cn") { Description = "Where to write c_n as float32 .npy (LSTM only)" };
+
+    readonly Option<string> _backend = CommonOptions.Backend(
+        new Option<string>("--backend") { Description = "The backend to run on", DefaultValueFactory = _ => RnnBackends.Auto },
+        [.. RnnBackends.Names, RnnBackends.Auto]);
+
+    readonly Option<bool> _verbose = new("--verbose") { Description = "Print a one-line summary: model, backend, shapes, time" };
+
+    public RunCommand(CliConsole console)
+        : base("run", "Run a model over sequences read from .npy files and write y, h_n and c_n as .npy files")
+    {
+        Options.Add(_weights);
+        Options.Add(_prefix);
+        Options.Add(_input);
+        Options.Add(_h0);
+        Options.Add(_c0);
+        Options.Add(_lengths);
+        Options.Add(_batchFirst);
+        Options.Add(_nonlinearity);
+        Options.Add(_output);
+        Options.Add(_hn);
+        Options.Add(_cn);
+        Options.Add(_backend);
+        Options.Add(_verbose);
+        SetAction(parseResult => console.Guard(() => Execute(parseResult, console)));
+    }
+
+    int Execute(ParseResult parseResult, CliConsole console)
+    {
+        var options = new RnnOptions { Backend = parseResult.GetRequiredValue(_backend), BatchFirst = parseResult.GetValue(_batchFirst) };
+        RnnNonlinearity nonlinearity = parseResult.GetRequiredValue(_nonlinearity).Trim().Equals("relu", StringComparison.OrdinalIgnoreCase)
+            ? RnnNonlinearity.Relu
+            : RnnNonlinearity.Tanh;
+        string weightsPath = CommonOptions.ExistingFile(parseResult.GetRequiredValue(_weights), _weights);
+        using RecurrentModule module = RecurrentModule.Load(weightsPath, parseResult.GetValue(_prefix), options, nonlinearity);
+        RejectCellStateOptions(parseResult, module.Spec);
+
+        Tensor input = ReadTensor(parseResult.GetRequiredValue(_input), _input);
+        Tensor? h0 = ReadOptionalTensor(parseResult.GetValue(_h0), _h0);
+        Tensor? c0 = ReadOptionalTensor(parseResult.GetValue(_c0), _c0);
+        int[]? lengths = parseResult.GetValue(_lengths) is { } lengthsPath ? ReadLengths(lengthsPath) : null;
+
+        long start = Stopwatch.GetTimestamp();
+        SequenceOutput result = module.Forward(input, h0, c0, lengths);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+
+        Write(parseResult.GetRequiredValue(_output), result.Output);
+        if (parseResult.GetValue(_hn) is { } hnPath) Write(hnPath, result.HiddenState);
+        if (parseResult.GetValue(_cn) is { } cnPath) Write(cnPath, result.CellState!);
+        if (parseResult.GetValue(_verbose))
+        {
+            string cellState = result.CellState is { } cn ? $", c_n {Tensor.FormatShape(cn.Shape)}" : "";
+            console.Out.WriteLine(
+                $"{module.Spec} on {module.Backend}: x {Tensor.FormatShape(input.Shape)} -> y {Tensor.FormatShape(result.Output.Shape)}, " +
+                $"h_n {Tensor.FormatShape(result.HiddenState.Shape)}{cellState} in {elapsed.TotalMilliseconds:F3} ms");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Only an LSTM has a cell state; asking for one of anything else is a mistake worth reporting.</summary>
+    void RejectCellStateOptions(ParseResult parseResult, RnnSpec spec)
+    {
+        if (spec.Kind.HasCellState()) return;
+        foreach (Option<string?> option in new[] { _c0, _cn })
+        {
+            if (parseResult.GetValue(option) is not null)
+                throw new CliException($"{option.Name} was given but the model is a {spec.Kind.DisplayName()}, which has no cell state (only an LSTM has one)", ExitCodes.Usage);
+        }
+    }
+
+    static Tensor? ReadOptionalTensor(string? path, Option option) => path is null ? null : ReadTensor(path, option);
+
+    static Tensor ReadTensor(string path, Option option)
+    {
+        NpyArray<float> array = Npy.ReadFloat32(CommonOptions.ExistingFile(path, option));
+        return new Tensor(array.Data, array.Shape);
+    }
+
+    int[] ReadLengths(string path)
+    {
+        NpyArray<long> array = Npy.ReadIntegers(CommonOptions.ExistingFile(path, _lengths));
+        if (array.Shape.Length != 1)
+            throw new CliException($"{_lengths.Name}: {path} has shape {Tensor.FormatShape(array.Shape)}; expected one length per batch row, [batch]");
+        return [.. array.Data.Select((length, row) => length is >= int.MinValue and <= int.MaxValue
+            ? (int)length
+            : throw new CliException($"{_lengths.Name}: lengths[{row}] = {length} does not fit in a 32-bit integer"))];
+    }
+
+    static void Write(string path, Tensor tensor) => Npy.WriteFloat32(path, tensor.Span, tensor.Shape);
+}

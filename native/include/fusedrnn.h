@@ -12,7 +12,8 @@
  *    new object of the same type).
  *  - Buffers are float pointers with explicit element counts; the library checks every count it is given.
  *  - A model is immutable after creation and may be used by many threads at once, each with its own
- *    workspace. A workspace must be used by one thread at a time.
+ *    workspace. A workspace must be used by one thread at a time. Destroying an object while another
+ *    thread is still using it is the caller's error.
  *  - Reserved fields must be zero.
  */
 #ifndef FUSEDRNN_H
@@ -179,6 +180,7 @@ FRNN_API frnn_status frnn_workspace_destroy(frnn_workspace* workspace);
 
 /**
  * Runs the model over a sequence (see frnn_forward_args). workspace must have been created for this model.
+ * On failure no output buffer has been written.
  */
 FRNN_API frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspace, const frnn_forward_args* args);
 

@@ -125,9 +125,14 @@ TEST(ModelCreate, RejectsTensorsTheSpecDoesNotHave) {
     EXPECT_FAILS(with_projection_weights.create(&model), FRNN_STATUS_INVALID_ARGUMENT,
                  "weights[0].weight_hr must be NULL with count 0 because spec->proj_size is 0");
 
-    SmallLstm missing_projection;
-    missing_projection.spec.proj_size = 2;
-    EXPECT_FAILS(missing_projection.create(&model), FRNN_STATUS_NULL_POINTER, "weights[0].weight_hr is NULL");
+    const frnn_model_spec projected = make_spec(FRNN_CELL_LSTM, 3, 5, 1, 1, 2);
+    std::mt19937 generator(11);
+    std::vector<LayerTensors> layers = random_weights(projected, generator);
+    layers[0].weight_hr.clear();
+    std::vector<frnn_layer_weights> views = view_weights(layers);
+    EXPECT_FAILS(frnn_model_create(&projected, views.data(), 1, &model), FRNN_STATUS_NULL_POINTER,
+                 "weights[0].weight_hr is NULL but layer 0 needs it");
+    EXPECT_EQ(model, nullptr);
 }
 
 TEST(ModelCreate, AcceptsSpecsAtTheLimits) {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <random>
 #include <string>
@@ -156,23 +157,55 @@ struct ForwardBuffers {
     }
 };
 
-// |got - expected| <= 1e-5 * max(1, |expected|) element-wise, the project's tolerance against references.
+// The project's tolerance against references: |got - expected| <= 1e-5 * max(1, |expected|) element-wise.
+constexpr double reference_tolerance = 1e-5;
+
+// Against a float64 evaluation of the same equations on the same float32 weights and inputs. The library
+// computes in double and rounds only its outputs, so it lands within about half a float32 ulp (6e-8 relative).
+constexpr double float64_reference_tolerance = 2e-6;
+
+// The largest |got - expected| / max(1, |expected|) over all elements, the quantity the tolerances bound.
 template <class Reference>
-::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<Reference>& expected) {
+double worst_error(const std::vector<float>& got, const std::vector<Reference>& expected) {
+    double worst = 0.0;
+    for (std::size_t index = 0; index < std::min(got.size(), expected.size()); ++index) {
+        const double reference = static_cast<double>(expected[index]);
+        const double difference = std::fabs(static_cast<double>(got[index]) - reference);
+        worst = std::max(worst, difference / std::max(1.0, std::fabs(reference)));
+    }
+    return worst;
+}
+
+template <class Reference>
+::testing::AssertionResult all_close(const std::vector<float>& got, const std::vector<Reference>& expected,
+                                     double relative_tolerance = reference_tolerance) {
     if (got.size() != expected.size()) {
         return ::testing::AssertionFailure() << "size " << got.size() << " != expected " << expected.size();
     }
     for (std::size_t index = 0; index < got.size(); ++index) {
         const double reference = static_cast<double>(expected[index]);
-        const double tolerance = 1e-5 * std::max(1.0, std::fabs(reference));
+        const double tolerance = relative_tolerance * std::max(1.0, std::fabs(reference));
         const double difference = std::fabs(static_cast<double>(got[index]) - reference);
         if (!(difference <= tolerance)) {
             return ::testing::AssertionFailure() << "element " << index << ": got " << got[index] << ", expected "
                                                  << reference << " (difference " << difference << " > " << tolerance
-                                                 << ")";
+                                                 << "; worst relative error " << worst_error(got, expected) << ")";
         }
     }
     return ::testing::AssertionSuccess();
+}
+
+// Records a number as a test property (in --gtest_output=xml/json), e.g. a worst error, to watch headroom.
+inline void record_property(const std::string& key, double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.3g", value);
+    ::testing::Test::RecordProperty(key, text);
+}
+
+template <class Reference>
+void record_worst_error(const std::string& output_name, const std::vector<float>& got,
+                        const std::vector<Reference>& expected) {
+    record_property("worst_error_" + output_name, worst_error(got, expected));
 }
 
 }  // namespace fusedrnn::test

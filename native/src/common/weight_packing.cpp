@@ -30,9 +30,9 @@ PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_
     packed.input_size = shape.layer_input_size(layer);
     packed.weight_ih = interleave_gate_rows(weights.weight_ih, gates, hidden, packed.input_size);
     packed.weight_hh = interleave_gate_rows(weights.weight_hh, gates, hidden, shape.output_size);
-    packed.input_bias = AlignedFloats(to_size(gates * hidden));
+    packed.input_bias = AlignedDoubles(to_size(gates * hidden));
     if (shape.cell_kind == FRNN_CELL_GRU) {
-        packed.new_gate_bias = AlignedFloats(to_size(hidden));
+        packed.new_gate_bias = AlignedDoubles(to_size(hidden));
     }
     if (shape.has_bias) {
         const int64_t gru_new_gate = shape.cell_kind == FRNN_CELL_GRU ? 2 : -1;
@@ -40,10 +40,12 @@ PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_
             for (int64_t unit = 0; unit < hidden; ++unit) {
                 const int64_t row = gate * hidden + unit;
                 const bool folds_recurrent_bias = gate != gru_new_gate;
+                const double recurrent_bias = static_cast<double>(weights.bias_hh[row]);
+                // The sum of two floats is exact in double (for any biases of sane magnitude).
                 packed.input_bias.data()[unit * gates + gate] =
-                    weights.bias_ih[row] + (folds_recurrent_bias ? weights.bias_hh[row] : 0.0f);
+                    static_cast<double>(weights.bias_ih[row]) + (folds_recurrent_bias ? recurrent_bias : 0.0);
                 if (!folds_recurrent_bias) {
-                    packed.new_gate_bias.data()[unit] = weights.bias_hh[row];
+                    packed.new_gate_bias.data()[unit] = recurrent_bias;
                 }
             }
         }

@@ -1,6 +1,8 @@
 // Weights of one layer and direction in the layout the CPU kernels stream: gate rows interleaved per hidden
 // unit (row j*G + g holds PyTorch's row g*H + j), so the input projection of one unit's G gates is contiguous
-// and one fused pass per unit reads its recurrent rows back to back.
+// and one fused pass per unit reads its recurrent rows back to back. Weight matrices stay float32 (the kernels
+// widen them as they load them); biases are float64 because b_ih + b_hh is folded once here, and rounding that
+// sum to float32 would already cost up to half an ulp that the recurrence then amplifies.
 #pragma once
 
 #include "common/aligned_buffer.h"
@@ -16,8 +18,8 @@ struct PackedLayer {
     AlignedFloats weight_hh;       // [H*G, Hout], unit-interleaved
     // Added once to the input projection: b_ih + b_hh, except GRU's n gate which only gets b_ih because b_hn
     // sits inside the reset product. Zero without biases. [H*G], unit-interleaved.
-    AlignedFloats input_bias;
-    AlignedFloats new_gate_bias;   // GRU only: b_hn [H]; zero without biases
+    AlignedDoubles input_bias;
+    AlignedDoubles new_gate_bias;  // GRU only: b_hn [H]; zero without biases
     AlignedFloats weight_hr;       // LSTM projection only: [Hout, H], as given
 };
 

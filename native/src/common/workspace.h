@@ -6,16 +6,18 @@
 #include <cstddef>
 #include <cstdint>
 
-// The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call.
+// The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call. It holds
+// doubles: the state, gate pre-activations and layer outputs are computed and kept in float64 (see "Precision"
+// in native/README.md).
 struct frnn_workspace {
     uint64_t model_serial;  // the model it was created for
-    fusedrnn::AlignedFloats arena;
+    fusedrnn::AlignedDoubles arena;
 
-    // At least `count` floats; reallocates only when the arena is smaller, so steady-state calls don't allocate.
-    float* reserve(std::size_t count) {
+    // At least `count` doubles; reallocates only when the arena is smaller, so steady-state calls don't allocate.
+    double* reserve(std::size_t count) {
         if (arena.size() < count) {
-            arena = fusedrnn::AlignedFloats();  // free first: old and new never coexist
-            arena = fusedrnn::AlignedFloats(count);
+            arena = fusedrnn::AlignedDoubles();  // free first: old and new never coexist
+            arena = fusedrnn::AlignedDoubles(count);
         }
         return arena.data();
     }

@@ -4,30 +4,39 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <limits>
+#include <new>
 
 namespace fusedrnn::cpu {
 namespace {
 
-// Scratch of one forward call, carved from the workspace arena.
+// Scratch of one forward call, carved from the workspace arena. All of it is double: x is widened once on entry
+// and only y, hn and cn are rounded back to float32 (see "Precision" in native/README.md).
 struct ForwardBuffers {
-    float* input_projection;   // [T*B, G*H]: one layer and direction's input projection for all steps
-    float* layer_outputs[2];   // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
-    float* hidden[2];          // [B, Hout]: h before and after a step
-    float* cell;               // [B, H]
-    float* projection_scratch; // [B, H]
+    double* input;              // [T*B, input_size]: x, widened
+    double* input_projection;   // [T*B, G*H]: one layer and direction's input projection for all steps
+    double* layer_outputs[2];   // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
+    double* hidden[2];          // [B, Hout]: h before and after a step
+    double* cell;               // [B, H]
+    double* projection_scratch; // [B, H]
 };
 
 ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model, const ForwardShape& call) {
     // Each buffer starts on a 64-byte boundary so vector kernels can use aligned loads.
-    constexpr std::size_t floats_per_line = AlignedFloats::alignment / sizeof(float);
+    constexpr std::size_t doubles_per_line = AlignedDoubles::alignment / sizeof(double);
     std::size_t total = 0;
     auto place = [&](int64_t count) {
-        std::size_t offset = total;
-        total += (static_cast<std::size_t>(count) + floats_per_line - 1) / floats_per_line * floats_per_line;
+        const std::size_t offset = total;
+        const std::size_t lines = (static_cast<std::size_t>(count) + doubles_per_line - 1) / doubles_per_line;
+        if (lines > (std::numeric_limits<std::size_t>::max() - total) / doubles_per_line) {
+            throw std::bad_alloc();  // more than any address space holds
+        }
+        total += lines * doubles_per_line;
         return offset;
     };
     const int64_t rows = call.seq_len * call.batch;
     const int64_t intermediate_outputs = std::min<int64_t>(model.num_layers - 1, 2);
+    const std::size_t input_at = place(rows * model.input_size);
     const std::size_t projection_at = place(rows * model.gate_rows());
     std::size_t layer_output_at[2] = {0, 0};
     for (int64_t index = 0; index < intermediate_outputs; ++index) {
@@ -37,8 +46,9 @@ ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model,
     const std::size_t cell_at = place(model.has_cell_state() ? call.batch * model.hidden_size : 0);
     const std::size_t scratch_at = place(model.has_projection ? call.batch * model.hidden_size : 0);
 
-    float* base = workspace.reserve(total);
-    return {base + projection_at,
+    double* base = workspace.reserve(total);
+    return {base + input_at,
+            base + projection_at,
             {base + layer_output_at[0], base + layer_output_at[1]},
             {base + hidden_at[0], base + hidden_at[1]},
             base + cell_at,
@@ -55,18 +65,28 @@ RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
     return nullptr;  // unreachable: the spec was validated
 }
 
-// Copies the initial state slice of one layer and direction, or zeros when the caller gave none.
-void load_state(const float* initial, int64_t slice, int64_t slice_size, float* state) {
-    if (initial != nullptr) {
-        std::copy_n(initial + slice * slice_size, slice_size, state);
-    } else {
-        std::fill_n(state, slice_size, 0.0f);
+void widen(const float* source, int64_t count, double* destination) {
+    for (int64_t index = 0; index < count; ++index) {
+        destination[index] = static_cast<double>(source[index]);
     }
 }
 
-void store_state(const float* state, int64_t slice, int64_t slice_size, float* final_state) {
+// Widens the initial state slice of one layer and direction, or zeros when the caller gave none.
+void load_state(const float* initial, int64_t slice, int64_t slice_size, double* state) {
+    if (initial != nullptr) {
+        widen(initial + slice * slice_size, slice_size, state);
+    } else {
+        std::fill_n(state, slice_size, 0.0);
+    }
+}
+
+// Rounds the final state slice to float32 into the caller's buffer, if there is one.
+void store_state(const double* state, int64_t slice, int64_t slice_size, float* final_state) {
     if (final_state != nullptr) {
-        std::copy_n(state, slice_size, final_state + slice * slice_size);
+        float* destination = final_state + slice * slice_size;
+        for (int64_t index = 0; index < slice_size; ++index) {
+            destination[index] = static_cast<float>(state[index]);
+        }
     }
 }
 
@@ -88,10 +108,13 @@ void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardSh
     const int64_t hidden_slice = call.batch * shape.output_size;
     const int64_t cell_slice = call.batch * shape.hidden_size;
 
-    const float* layer_input = args.x;
+    widen(args.x, rows * shape.input_size, buffers.input);
+    const double* layer_input = buffers.input;
     for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
         const bool is_last_layer = layer == shape.num_layers - 1;
-        float* layer_output = is_last_layer ? args.y : buffers.layer_outputs[layer % 2];
+        // Layers below the last write the next layer's input in double; the last one writes y (maybe absent).
+        double* layer_output = is_last_layer ? nullptr : buffers.layer_outputs[layer % 2];
+        float* y = is_last_layer ? args.y : nullptr;
         for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
             const int64_t slice = layer * shape.num_directions + direction;
             const PackedLayer& weights = model.layers[static_cast<std::size_t>(slice)];
@@ -122,9 +145,9 @@ void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardSh
                 step.input_projection = buffers.input_projection + time * time_step * gate_rows;
                 step.h_prev = buffers.hidden[step_index % 2];
                 step.h_next = buffers.hidden[(step_index + 1) % 2];
-                step.output = layer_output != nullptr
-                                  ? layer_output + time * time_step * output_width + direction * shape.output_size
-                                  : nullptr;
+                const int64_t output_offset = time * time_step * output_width + direction * shape.output_size;
+                step.layer_output = layer_output != nullptr ? layer_output + output_offset : nullptr;
+                step.y = y != nullptr ? y + output_offset : nullptr;
                 step_function(step);
             }
 

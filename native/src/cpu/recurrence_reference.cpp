@@ -1,5 +1,6 @@
 // Reference recurrent steps: one pass per hidden unit computes that unit's gate pre-activations (input
-// projection + recurrent dot products), activations and state update; gates are never stored.
+// projection + recurrent dot products), activations and state update; gates are never stored. Everything is
+// double but the weights, which are widened as they are read.
 #include "cpu/kernels.h"
 
 #include <algorithm>
@@ -8,12 +9,12 @@
 namespace fusedrnn::cpu {
 namespace {
 
-float sigmoid(float value) { return 1.0f / (1.0f + std::exp(-value)); }
+double sigmoid(double value) { return 1.0 / (1.0 + std::exp(-value)); }
 
-float dot(const float* a, const float* b, int64_t count) {
-    float sum = 0.0f;
+double dot(const float* weights, const double* values, int64_t count) {
+    double sum = 0.0;
     for (int64_t index = 0; index < count; ++index) {
-        sum += a[index] * b[index];
+        sum += static_cast<double>(weights[index]) * values[index];
     }
     return sum;
 }
@@ -24,18 +25,26 @@ bool is_active(const RecurrentStep& step, int64_t row) {
 
 // A row past its length: state carries over unchanged, output is zero (as pad_packed_sequence pads).
 void hold_row(const RecurrentStep& step, int64_t row) {
-    const float* h_prev = step.h_prev + row * step.output_size;
+    const double* h_prev = step.h_prev + row * step.output_size;
     std::copy(h_prev, h_prev + step.output_size, step.h_next + row * step.output_size);
-    if (step.output != nullptr) {
-        float* output = step.output + row * step.output_stride;
-        std::fill(output, output + step.output_size, 0.0f);
+    if (step.layer_output != nullptr) {
+        std::fill_n(step.layer_output + row * step.output_stride, step.output_size, 0.0);
+    }
+    if (step.y != nullptr) {
+        std::fill_n(step.y + row * step.output_stride, step.output_size, 0.0f);
     }
 }
 
 void write_output(const RecurrentStep& step, int64_t row) {
-    if (step.output != nullptr) {
-        const float* h_next = step.h_next + row * step.output_size;
-        std::copy(h_next, h_next + step.output_size, step.output + row * step.output_stride);
+    const double* h_next = step.h_next + row * step.output_size;
+    if (step.layer_output != nullptr) {
+        std::copy(h_next, h_next + step.output_size, step.layer_output + row * step.output_stride);
+    }
+    if (step.y != nullptr) {
+        float* y = step.y + row * step.output_stride;
+        for (int64_t index = 0; index < step.output_size; ++index) {
+            y[index] = static_cast<float>(h_next[index]);
+        }
     }
 }
 
@@ -56,9 +65,9 @@ template <class Activation>
 void rnn_step(const RecurrentStep& step, Activation activation) {
     const int64_t hidden = step.hidden_size;
     step_rows(step, [&](int64_t row) {
-        const float* projection = step.input_projection + row * step.input_projection_stride;
-        const float* h_prev = step.h_prev + row * hidden;
-        float* h_next = step.h_next + row * hidden;
+        const double* projection = step.input_projection + row * step.input_projection_stride;
+        const double* h_prev = step.h_prev + row * hidden;
+        double* h_next = step.h_next + row * hidden;
         for (int64_t unit = 0; unit < hidden; ++unit) {
             h_next[unit] = activation(projection[unit] + dot(step.weight_hh + unit * hidden, h_prev, hidden));
         }
@@ -71,19 +80,19 @@ void lstm_step_reference(const RecurrentStep& step) {
     const int64_t hidden = step.hidden_size;
     const int64_t state = step.output_size;
     step_rows(step, [&](int64_t row) {
-        const float* projection = step.input_projection + row * step.input_projection_stride;
-        const float* h_prev = step.h_prev + row * state;
-        float* c = step.c + row * hidden;
-        float* h_next = step.h_next + row * state;
+        const double* projection = step.input_projection + row * step.input_projection_stride;
+        const double* h_prev = step.h_prev + row * state;
+        double* c = step.c + row * hidden;
+        double* h_next = step.h_next + row * state;
         // With projection the cell output o*tanh(c) is an intermediate that W_hr maps to h.
-        float* cell_output = step.weight_hr != nullptr ? step.projection_scratch + row * hidden : h_next;
+        double* cell_output = step.weight_hr != nullptr ? step.projection_scratch + row * hidden : h_next;
         for (int64_t unit = 0; unit < hidden; ++unit) {
-            const float* gate_projection = projection + unit * 4;
+            const double* gate_projection = projection + unit * 4;
             const float* weights = step.weight_hh + unit * 4 * state;
-            float input_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, state));
-            float forget_gate = sigmoid(gate_projection[1] + dot(weights + state, h_prev, state));
-            float candidate = std::tanh(gate_projection[2] + dot(weights + 2 * state, h_prev, state));
-            float output_gate = sigmoid(gate_projection[3] + dot(weights + 3 * state, h_prev, state));
+            const double input_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, state));
+            const double forget_gate = sigmoid(gate_projection[1] + dot(weights + state, h_prev, state));
+            const double candidate = std::tanh(gate_projection[2] + dot(weights + 2 * state, h_prev, state));
+            const double output_gate = sigmoid(gate_projection[3] + dot(weights + 3 * state, h_prev, state));
             c[unit] = forget_gate * c[unit] + input_gate * candidate;
             cell_output[unit] = output_gate * std::tanh(c[unit]);
         }
@@ -98,27 +107,27 @@ void lstm_step_reference(const RecurrentStep& step) {
 void gru_step_reference(const RecurrentStep& step) {
     const int64_t hidden = step.hidden_size;
     step_rows(step, [&](int64_t row) {
-        const float* projection = step.input_projection + row * step.input_projection_stride;
-        const float* h_prev = step.h_prev + row * hidden;
-        float* h_next = step.h_next + row * hidden;
+        const double* projection = step.input_projection + row * step.input_projection_stride;
+        const double* h_prev = step.h_prev + row * hidden;
+        double* h_next = step.h_next + row * hidden;
         for (int64_t unit = 0; unit < hidden; ++unit) {
-            const float* gate_projection = projection + unit * 3;
+            const double* gate_projection = projection + unit * 3;
             const float* weights = step.weight_hh + unit * 3 * hidden;
-            float reset_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, hidden));
-            float update_gate = sigmoid(gate_projection[1] + dot(weights + hidden, h_prev, hidden));
-            float recurrent_new = dot(weights + 2 * hidden, h_prev, hidden) + step.new_gate_bias[unit];
-            float new_gate = std::tanh(gate_projection[2] + reset_gate * recurrent_new);
-            h_next[unit] = (1.0f - update_gate) * new_gate + update_gate * h_prev[unit];
+            const double reset_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, hidden));
+            const double update_gate = sigmoid(gate_projection[1] + dot(weights + hidden, h_prev, hidden));
+            const double recurrent_new = dot(weights + 2 * hidden, h_prev, hidden) + step.new_gate_bias[unit];
+            const double new_gate = std::tanh(gate_projection[2] + reset_gate * recurrent_new);
+            h_next[unit] = (1.0 - update_gate) * new_gate + update_gate * h_prev[unit];
         }
     });
 }
 
 void rnn_tanh_step_reference(const RecurrentStep& step) {
-    rnn_step(step, [](float value) { return std::tanh(value); });
+    rnn_step(step, [](double value) { return std::tanh(value); });
 }
 
 void rnn_relu_step_reference(const RecurrentStep& step) {
-    rnn_step(step, [](float value) { return std::max(value, 0.0f); });
+    rnn_step(step, [](double value) { return std::max(value, 0.0); });
 }
 
 }  // namespace fusedrnn::cpu

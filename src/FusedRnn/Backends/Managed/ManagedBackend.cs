@@ -50,10 +50,10 @@ public sealed class ManagedBackend : IRnnBackend
         ArgumentNullException.ThrowIfNull(weights);
         return level switch
         {
-            SimdLevel.Vector512 => new ManagedExecutor<Simd512, Vector512<double>>(weights, level),
-            SimdLevel.Vector256 => new ManagedExecutor<Simd256, Vector256<double>>(weights, level),
-            SimdLevel.Vector128 => new ManagedExecutor<Simd128, Vector128<double>>(weights, level),
-            _ => new ManagedExecutor<SimdScalar, double>(weights, SimdLevel.Scalar),
+            SimdLevel.Vector512 => new ManagedExecutor<Simd512, Vector512<double>>(weights),
+            SimdLevel.Vector256 => new ManagedExecutor<Simd256, Vector256<double>>(weights),
+            SimdLevel.Vector128 => new ManagedExecutor<Simd128, Vector128<double>>(weights),
+            _ => new ManagedExecutor<SimdScalar, double>(weights),
         };
     }
 }

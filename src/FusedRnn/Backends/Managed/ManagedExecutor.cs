@@ -26,10 +26,9 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
     private readonly int _hiddenStride;
     private readonly int _outputStride;
 
-    public ManagedExecutor(RnnWeights weights, SimdLevel level)
+    public ManagedExecutor(RnnWeights weights)
         : base(weights.Spec)
     {
-        Level = level;
         RnnSpec spec = weights.Spec;
         _gates = spec.GateCount;
         _blocks = PackedPanels.BlockCount(spec.HiddenSize, _width);
@@ -40,8 +39,6 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         for (int index = 0; index < _layers.Length; index++)
             _layers[index] = Pack(spec, index / spec.Directions, weights.Layers[index]);
     }
-
-    public SimdLevel Level { get; }
 
     private sealed record PackedLayer(
         PackedPanels InputWeights,

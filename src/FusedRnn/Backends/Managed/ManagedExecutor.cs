@@ -82,7 +82,7 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         int seqLen = request.SeqLen, batch = request.Batch, rows = seqLen * batch;
         Prepare(ws, seqLen, batch, request.Lengths);
         Span<double> input = ws.Input.AsSpan(0, request.Input.Length);
-        for (int i = 0; i < input.Length; i++) input[i] = request.Input[i];
+        Widen(request.Input, input);
 
         bool inputBatchFirst = request.BatchFirst;
         for (int layer = 0; layer < Spec.NumLayers; layer++)
@@ -123,9 +123,7 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
                 return;
             }
 
-            if (Final.IsEmpty) return;
-            Span<float> target = Final.Slice(offset, values.Length);
-            for (int i = 0; i < values.Length; i++) target[i] = (float)values[i];
+            if (!Final.IsEmpty) Narrow(values, Final.Slice(offset, values.Length));
         }
     }
 

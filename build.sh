@@ -3,6 +3,7 @@
 #   ./build.sh            build everything (Release)
 #   ./build.sh test       build, then run every test suite (native CTest + xunit)
 #   ./build.sh run [ARGS] build, then run the CLI with ARGS (no ARGS: `fusedrnn demo`)
+#   ./build.sh bindings   regenerate src/FusedRnn.Native/Interop/*.g.cs from native/include/fusedrnn.h
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$(pwd)
@@ -20,7 +21,9 @@ ensure_packages() {
     command -v g++ >/dev/null || missing+=(g++)
     command -v make >/dev/null || missing+=(make)
     [ -f /usr/include/gtest/gtest.h ] || missing+=(libgtest-dev)
+    # The binding generator (and its drift test) parses the C header with libclang and clang's own headers.
     [ -e /usr/lib/llvm-14/lib/libclang-14.so.1 ] || missing+=(libclang1-14)
+    compgen -G "/usr/lib/llvm-14/lib/clang/*/include/stddef.h" >/dev/null || missing+=(libclang-common-14-dev)
     [ ${#missing[@]} -eq 0 ] && return 0
     log "installing ${missing[*]}"
     local sudo=""
@@ -63,6 +66,13 @@ run_tests() {
     fi
     log "managed tests (xunit)"
     dotnet test Interop.sln -c "$CONFIG" --no-build -nologo -v:q
+    # The native kernel set is chosen once per process: rerun the cross-backend suites with each lower one forced.
+    local isa
+    for isa in avx2 scalar; do
+        log "parity and reference tests with FUSEDRNN_ISA=$isa"
+        FUSEDRNN_ISA=$isa dotnet test tests/FusedRnn.Tests -c "$CONFIG" --no-build -nologo -v:q \
+            --filter "FullyQualifiedName~ParityTests|FullyQualifiedName~ReferenceTests|FullyQualifiedName~ConcurrencyTests"
+    done
 }
 
 verb=${1:-build}
@@ -75,6 +85,11 @@ case "$verb" in
         [ $# -eq 0 ] && set -- demo
         exec dotnet "$ARTIFACTS/bin/FusedRnn.Cli/${CONFIG,,}/fusedrnn.dll" "$@"
         ;;
-    -h|--help|help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) echo "unknown verb '$verb'; try: build, test, run [ARGS]" >&2; exit 2 ;;
+    bindings)
+        ensure_packages
+        ensure_dotnet
+        dotnet run --project src/FusedRnn.BindGen -c "$CONFIG" -- --repo "$ROOT"
+        ;;
+    -h|--help|help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "unknown verb '$verb'; try: build, test, run [ARGS], bindings" >&2; exit 2 ;;
 esac

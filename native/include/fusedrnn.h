@@ -1,8 +1,9 @@
 /*
  * fusedrnn.h - the C ABI of libfusedrnn: LSTM / GRU / Elman RNN inference with PyTorch semantics.
  *
- * This is the only header the binding generator reads. It stays plain C99: fixed-width integers, no unions,
- * no function pointers, no bitfields, no macros in signatures other than FRNN_API.
+ * This is the only header the binding generator reads. It stays plain C99: fixed-width integers, bool for flags
+ * (one byte), no unions, no function pointers, no bitfields, no macros in signatures other than FRNN_API.
+ * Doc comments (slash-star-star, or slash-star-star-less-than after a member) become the docs of the generated C#.
  *
  * Conventions:
  *  - Every function returns an frnn_status (except frnn_last_error and frnn_abi_version); results go through
@@ -19,6 +20,7 @@
 #ifndef FUSEDRNN_H
 #define FUSEDRNN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,13 +44,13 @@ extern "C" {
 /** Result of every call. */
 typedef enum frnn_status {
     FRNN_STATUS_OK = 0,
-    FRNN_STATUS_INVALID_ARGUMENT = 1, /* a value is out of range or inconsistent with another */
-    FRNN_STATUS_NULL_POINTER = 2,     /* a required pointer is NULL */
-    FRNN_STATUS_SHAPE_MISMATCH = 3,   /* a buffer or weight element count does not match the shapes */
-    FRNN_STATUS_INVALID_HANDLE = 4,   /* a handle that is not live (destroyed, or never created here) */
+    FRNN_STATUS_INVALID_ARGUMENT = 1, /**< a value is out of range or inconsistent with another */
+    FRNN_STATUS_NULL_POINTER = 2,     /**< a required pointer is NULL */
+    FRNN_STATUS_SHAPE_MISMATCH = 3,   /**< a buffer or weight element count does not match the shapes */
+    FRNN_STATUS_INVALID_HANDLE = 4,   /**< a handle that is not live (destroyed, or never created here) */
     FRNN_STATUS_OUT_OF_MEMORY = 5,
-    FRNN_STATUS_UNSUPPORTED = 6,      /* valid request this build cannot serve */
-    FRNN_STATUS_INTERNAL = 7          /* a bug in the library */
+    FRNN_STATUS_UNSUPPORTED = 6,      /**< valid request this build cannot serve */
+    FRNN_STATUS_INTERNAL = 7          /**< a bug in the library */
 } frnn_status;
 
 /** Recurrent cell type; the numeric values are part of the ABI. */
@@ -61,15 +63,15 @@ typedef enum frnn_cell_kind {
 
 /** Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments. */
 typedef struct frnn_model_spec {
-    int32_t cell_kind;      /* an frnn_cell_kind value */
-    int32_t input_size;     /* features of x, >= 1 */
-    int32_t hidden_size;    /* H, >= 1 */
-    int32_t num_layers;     /* L, >= 1 */
-    int32_t num_directions; /* D: 1, or 2 for bidirectional */
-    int32_t proj_size;      /* 0 = no projection; LSTM only, 1 <= proj_size < hidden_size */
-    int32_t num_threads;    /* 0 = library default; stored, not yet used */
-    uint8_t has_bias;       /* 1 = bias_ih and bias_hh are given, 0 = no biases */
-    uint8_t reserved[3];    /* must be zero */
+    int32_t cell_kind;      /**< an frnn_cell_kind value */
+    int32_t input_size;     /**< features of x, >= 1 */
+    int32_t hidden_size;    /**< H, >= 1 */
+    int32_t num_layers;     /**< L, >= 1 */
+    int32_t num_directions; /**< D: 1, or 2 for bidirectional */
+    int32_t proj_size;      /**< 0 = no projection; LSTM only, 1 <= proj_size < hidden_size */
+    int32_t num_threads;    /**< 0 = library default; stored, not yet used */
+    bool has_bias;          /**< true = bias_ih and bias_hh are given, false = no biases */
+    uint8_t reserved[3];    /**< must be zero */
 } frnn_model_spec;
 
 /**
@@ -108,8 +110,8 @@ typedef struct frnn_layer_weights {
 typedef struct frnn_forward_args {
     int32_t seq_len;
     int32_t batch;
-    uint8_t batch_first;
-    uint8_t reserved[7]; /* must be zero */
+    bool batch_first;    /**< x and y are [B, T, ...] instead of [T, B, ...] */
+    uint8_t reserved[7]; /**< must be zero */
     const float* x;
     int64_t x_count;
     const float* h0;

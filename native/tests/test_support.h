@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <string>
@@ -33,6 +34,23 @@ inline int64_t gate_count(int32_t cell_kind) {
     return cell_kind == FRNN_CELL_LSTM ? 4 : cell_kind == FRNN_CELL_GRU ? 3 : 1;
 }
 
+// num_threads of the models the tests make: FUSEDRNN_TEST_THREADS (CTest runs the suites with 1, 2 and 3),
+// else 0, the library default.
+inline int32_t test_thread_count() {
+    const char* threads = std::getenv("FUSEDRNN_TEST_THREADS");
+    return threads != nullptr ? static_cast<int32_t>(std::atoi(threads)) : 0;
+}
+
+// The kernel set the FUSEDRNN_ISA environment variable names ("scalar" is "reference"), or "" if none.
+inline std::string requested_isa() {
+    const char* forced = std::getenv("FUSEDRNN_ISA");
+    const std::string name = forced != nullptr ? forced : "";
+    if (name == "scalar") {
+        return "reference";
+    }
+    return name == "avx512" || name == "avx2" || name == "reference" ? name : "";
+}
+
 inline frnn_model_spec make_spec(frnn_cell_kind kind, int32_t input_size, int32_t hidden_size, int32_t num_layers = 1,
                                  int32_t num_directions = 1, int32_t proj_size = 0, bool has_bias = true) {
     frnn_model_spec spec{};
@@ -42,7 +60,8 @@ inline frnn_model_spec make_spec(frnn_cell_kind kind, int32_t input_size, int32_
     spec.num_layers = num_layers;
     spec.num_directions = num_directions;
     spec.proj_size = proj_size;
-    spec.has_bias = has_bias ? 1 : 0;
+    spec.has_bias = has_bias;
+    spec.num_threads = test_thread_count();
     return spec;
 }
 

@@ -23,6 +23,7 @@ internal static class CliApplication
             new RunCommand(console),
             new InfoCommand(console),
             new DemoCommand(console),
+            new BenchCommand(console),
         };
         root.SetAction(parseResult => new HelpAction().Invoke(parseResult));
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using FusedRnn.Backends;
+using FusedRnn.Cli.Benchmarking;
 using Spectre.Console;
 
 namespace FusedRnn.Cli;
@@ -155,31 +155,16 @@ internal sealed class DemoCommand : Command
             using RnnWorkspace workspace = module.CreateWorkspace();
             Outputs outputs = NewOutputs();
 
-            long warmUpStart = Stopwatch.GetTimestamp();
-            for (int run = 0; run < MinimumRuns || Stopwatch.GetElapsedTime(warmUpStart) < WarmUpTime; run++)
-                Forward(module, workspace, outputs);
-
-            var sequenceSeconds = new List<double>();
-            long measureStart = Stopwatch.GetTimestamp();
-            while (sequenceSeconds.Count < MinimumRuns || Stopwatch.GetElapsedTime(measureStart) < MeasureTime)
-            {
-                long start = Stopwatch.GetTimestamp();
-                Forward(module, workspace, outputs);
-                sequenceSeconds.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-            }
-
-            double totalSeconds = Stopwatch.GetElapsedTime(measureStart).TotalSeconds;
-            sequenceSeconds.Sort();
-            double MicrosecondsPerStep(double quantile) =>
-                sequenceSeconds[(int)Math.Ceiling(quantile * sequenceSeconds.Count) - 1] * 1e6 / steps;
+            LatencySample sample = LatencySample.Measure(() => Forward(module, workspace, outputs), WarmUpTime, MeasureTime, MinimumRuns);
+            double MicrosecondsPerStep(double quantile) => sample.QuantileSeconds(quantile) * 1e6 / steps;
             return new Measurement(
                 MaxAbsDifference(reference.Output, outputs.Output),
                 MaxAbsDifference(reference.Hidden, outputs.Hidden),
                 MaxAbsDifference(reference.Cell, outputs.Cell),
                 MicrosecondsPerStep(0.5),
                 MicrosecondsPerStep(0.99),
-                sequenceSeconds.Count / totalSeconds,
-                sequenceSeconds.Count);
+                sample.Count / sample.TotalSeconds,
+                sample.Count);
         }
 
         Outputs NewOutputs() => new(

@@ -100,7 +100,7 @@ internal sealed record SystemFacts(
         foreach (BackendStatus backend in Backends)
         {
             IRenderable status = backend.IsAvailable
-                ? new Markup("[green]available[/]")
+                ? new Markup($"[green]available[/]: {Markup.Escape(backend.Description ?? "")}")
                 : new Markup($"[yellow]unavailable[/]: {Markup.Escape(backend.UnavailableReason!)}");
             backends.AddRow(new Text(backend.Name), status);
         }
@@ -120,7 +120,7 @@ internal sealed record SystemFacts(
         foreach ((string name, bool supported) in CpuFeatures) features[name] = supported;
         var backends = new JsonArray();
         foreach (BackendStatus backend in Backends)
-            backends.Add(new JsonObject { ["name"] = backend.Name, ["available"] = backend.IsAvailable, ["reason"] = backend.UnavailableReason });
+            backends.Add(new JsonObject { ["name"] = backend.Name, ["available"] = backend.IsAvailable, ["reason"] = backend.UnavailableReason, ["description"] = backend.Description });
         return new JsonObject
         {
             ["version"] = Version,

@@ -6,6 +6,7 @@ namespace FusedRnn;
 public abstract class RecurrentBase : IDisposable
 {
     private readonly RnnExecutor _executor;
+    private RnnWorkspace? _sharedWorkspace;
     private bool _disposed;
 
     private protected RecurrentBase(RnnWeights weights, RnnOptions? options, Func<CellKind, bool> acceptsKind, string expected)
@@ -34,6 +35,21 @@ public abstract class RecurrentBase : IDisposable
     /// </summary>
     public RnnWorkspace CreateWorkspace() => Executor.CreateWorkspace();
 
+    /// <summary>
+    /// A workspace for the allocating overloads: the one this object keeps when no other thread holds it, else a fresh
+    /// one. Reusing it spares the backend's setup (scratch memory, worker threads). Give it back with
+    /// <see cref="ReturnWorkspace"/>.
+    /// </summary>
+    private protected RnnWorkspace RentWorkspace() => Interlocked.Exchange(ref _sharedWorkspace, null) ?? Executor.CreateWorkspace();
+
+    /// <summary>Keeps <paramref name="workspace"/> for the next call, or disposes it when one is kept already.</summary>
+    private protected void ReturnWorkspace(RnnWorkspace workspace)
+    {
+        if (Interlocked.CompareExchange(ref _sharedWorkspace, workspace, null) is not null) workspace.Dispose();
+        // A Dispose that ran meanwhile may have missed it.
+        if (_disposed) Interlocked.Exchange(ref _sharedWorkspace, null)?.Dispose();
+    }
+
     private protected RnnExecutor Executor
     {
         get
@@ -56,6 +72,7 @@ public abstract class RecurrentBase : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
+        Interlocked.Exchange(ref _sharedWorkspace, null)?.Dispose();
         _executor.Dispose();
         GC.SuppressFinalize(this);
     }

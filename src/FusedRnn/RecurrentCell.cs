@@ -46,9 +46,16 @@ public abstract class RecurrentCell : RecurrentBase
 
         var hOut = Tensor.Zeros(StateShape(spec.HiddenSize));
         Tensor? cOut = spec.Kind.HasCellState() ? Tensor.Zeros(StateShape(spec.HiddenSize)) : null;
-        using RnnWorkspace workspace = Executor.CreateWorkspace();
-        Step(input.Span, batch, hidden is null ? default : hidden.Span, cell is null ? default : cell.Span,
-            hOut.Span, cOut is null ? default : cOut.Span, workspace);
+        RnnWorkspace workspace = RentWorkspace();
+        try
+        {
+            Step(input.Span, batch, hidden is null ? default : hidden.Span, cell is null ? default : cell.Span,
+                hOut.Span, cOut is null ? default : cOut.Span, workspace);
+        }
+        finally
+        {
+            ReturnWorkspace(workspace);
+        }
         return new CellOutput(hOut, cOut);
     }
 

@@ -76,9 +76,16 @@ public abstract class RecurrentModule : RecurrentBase
         var output = Tensor.Zeros(outputShape);
         var hn = Tensor.Zeros(hiddenShape);
         Tensor? cn = spec.Kind.HasCellState() ? Tensor.Zeros(cellShape) : null;
-        using RnnWorkspace workspace = Executor.CreateWorkspace();
-        Forward(input.Span, seqLen, batch, output.Span, hn.Span, cn is null ? default : cn.Span, workspace,
-            h0 is null ? default : h0.Span, c0 is null ? default : c0.Span, lengths);
+        RnnWorkspace workspace = RentWorkspace();
+        try
+        {
+            Forward(input.Span, seqLen, batch, output.Span, hn.Span, cn is null ? default : cn.Span, workspace,
+                h0 is null ? default : h0.Span, c0 is null ? default : c0.Span, lengths);
+        }
+        finally
+        {
+            ReturnWorkspace(workspace);
+        }
         return new SequenceOutput(output, hn, cn);
     }
 

@@ -7,7 +7,8 @@ namespace FusedRnn;
 /// <summary>Whether a backend can run here and, if not, why.</summary>
 /// <param name="Name">The backend's name.</param>
 /// <param name="UnavailableReason">Null when available.</param>
-public sealed record BackendStatus(string Name, string? UnavailableReason)
+/// <param name="Description">What runs (library, path, instruction set), or null when the backend is not installed.</param>
+public sealed record BackendStatus(string Name, string? UnavailableReason, string? Description)
 {
     /// <summary>Whether the backend can run on this machine.</summary>
     public bool IsAvailable => UnavailableReason is null;
@@ -38,7 +39,9 @@ public static class RnnBackends
 
     /// <summary>Every backend with its availability on this machine.</summary>
     public static IReadOnlyList<BackendStatus> Describe() =>
-        [.. Names.Select(name => new BackendStatus(name, Find(name) is { } backend ? backend.UnavailableReason : MissingReason(name)))];
+        [.. Names.Select(name => Find(name) is { } backend
+            ? new BackendStatus(name, backend.UnavailableReason, backend.Description)
+            : new BackendStatus(name, MissingReason(name), null))];
 
     /// <summary>The backend called <paramref name="name"/>, or for <c>auto</c> the fastest available one.</summary>
     /// <exception cref="ArgumentException">The name is not a backend.</exception>

@@ -12,8 +12,16 @@ public sealed record RnnOptions
     /// <summary>Whether x and y are <c>[B, T, F]</c> instead of <c>[T, B, F]</c> (PyTorch's <c>batch_first</c>).</summary>
     public bool BatchFirst { get; init; }
 
-    /// <summary>Worker threads a backend may use; 0 lets it choose.</summary>
-    public int Threads { get; init; }
+    /// <summary>
+    /// Threads a forward call may use, the caller's included; 0 (the default) lets the backend choose (the cpu backend:
+    /// one per physical core), 1 runs on the calling thread alone.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public int Threads
+    {
+        get;
+        init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(Threads), value, "thread count cannot be negative (0 = backend default)");
+    }
 
     /// <summary>Caps the managed kernels' vector width (tests use it to cover every path in one process).</summary>
     internal Backends.Managed.SimdLevel? ManagedSimdLevel { get; init; }

@@ -167,7 +167,6 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     require_range("spec->num_layers", spec->num_layers, 1, INT32_MAX);
     require_range("spec->num_directions", spec->num_directions, 1, 2);
     require_range("spec->num_threads", spec->num_threads, 0, INT32_MAX);
-    require_range("spec->has_bias", spec->has_bias, 0, 1);
     require_zero_reserved(spec->reserved, "spec->reserved");
 
     auto kind = static_cast<frnn_cell_kind>(spec->cell_kind);
@@ -188,7 +187,7 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     shape.output_size = spec->proj_size > 0 ? spec->proj_size : spec->hidden_size;
     shape.num_layers = spec->num_layers;
     shape.num_directions = spec->num_directions;
-    shape.has_bias = spec->has_bias != 0;
+    shape.has_bias = spec->has_bias;
     shape.has_projection = spec->proj_size > 0;
     return shape;
 }
@@ -236,7 +235,6 @@ ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_a
     require_not_null(args, "args");
     require_range("args->seq_len", args->seq_len, 1, INT32_MAX);
     require_range("args->batch", args->batch, 1, INT32_MAX);
-    require_range("args->batch_first", args->batch_first, 0, 1);
     require_zero_reserved(args->reserved, "args->reserved");
 
     const Factor seq_len{"seq_len", args->seq_len};
@@ -272,7 +270,7 @@ ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_a
 
     // Sizes the kernels address must fit in int64 (the workspace adds a few more of the same order).
     checked_product({args->seq_len, args->batch, shape.gate_rows(), shape.num_directions}, "seq_len*batch*gates*hidden_size");
-    return {args->seq_len, args->batch, args->batch_first != 0};
+    return {args->seq_len, args->batch, args->batch_first};
 }
 
 }  // namespace fusedrnn

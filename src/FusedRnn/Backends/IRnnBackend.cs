@@ -9,6 +9,9 @@ public interface IRnnBackend
     /// <summary>Null when the backend can run on this machine, else why not (what is missing).</summary>
     string? UnavailableReason { get; }
 
+    /// <summary>What runs, for <c>fusedrnn info</c> and bug reports (library, path, instruction set).</summary>
+    string Description { get; }
+
     /// <summary>Packs <paramref name="weights"/> into this backend's layout.</summary>
     RnnExecutor Load(RnnWeights weights, RnnOptions options);
 }

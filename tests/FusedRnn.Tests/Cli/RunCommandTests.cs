@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using FusedRnn.IO;
 using FusedRnn.Tests.Support;
 
@@ -12,14 +11,17 @@ public sealed class RunCommandTests : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Theory]
-    [InlineData("lstm_packed_bidirectional")]
-    [InlineData("gru_deep_bidirectional_batch_first")]
-    [InlineData("lstm_projection")]
-    public void WritesPyTorchOutputs(string caseName)
+    [InlineData("lstm_packed_bidirectional", RnnBackends.Auto)]
+    [InlineData("gru_deep_bidirectional_batch_first", RnnBackends.Auto)]
+    [InlineData("lstm_projection", RnnBackends.Auto)]
+    [InlineData("lstm_packed_bidirectional", RnnBackends.Cpu)]
+    [InlineData("gru_packed_bidirectional", RnnBackends.Cpu)]
+    [InlineData("lstm_packed_bidirectional", RnnBackends.Managed)]
+    public void WritesPyTorchOutputs(string caseName, string backend)
     {
         var reference = new ReferenceCase(caseName);
 
-        CliResult result = CliHarness.Invoke(ArgumentsFor(reference));
+        CliResult result = CliHarness.Invoke([.. ArgumentsFor(reference), "--backend", backend]);
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Empty(result.Stdout);
@@ -27,17 +29,19 @@ public sealed class RunCommandTests : IDisposable
         AssertOutputsMatch(reference);
     }
 
-    [Fact]
-    public void VerbosePrintsOneSummaryLine()
+    [Theory]
+    [InlineData(RnnBackends.Managed)]
+    [InlineData(RnnBackends.Cpu)]
+    public void VerbosePrintsOneSummaryLine(string backend)
     {
         var reference = new ReferenceCase("lstm_projection");
 
-        CliResult result = CliHarness.Invoke([.. ArgumentsFor(reference), "--verbose", "--backend", "managed"]);
+        CliResult result = CliHarness.Invoke([.. ArgumentsFor(reference), "--verbose", "--backend", backend]);
 
         Assert.Equal(0, result.ExitCode);
         string line = Assert.Single(result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.Contains("LSTM(input_size=5, hidden_size=8", line, StringComparison.Ordinal);
-        Assert.Contains("on managed", line, StringComparison.Ordinal);
+        Assert.Contains($"on {backend}", line, StringComparison.Ordinal);
         Assert.Contains("-> y [4, 2, 6]", line, StringComparison.Ordinal);
         Assert.Contains(" ms", line, StringComparison.Ordinal);
     }
@@ -46,23 +50,11 @@ public sealed class RunCommandTests : IDisposable
     public async Task RunsAsAProcess()
     {
         var reference = new ReferenceCase("lstm_projection");
-        // The SDK names the dotnet executable that runs the tests; "dotnet" on the PATH is the fallback.
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "fusedrnn.dll"));
-        foreach (string argument in ArgumentsFor(reference)) start.ArgumentList.Add(argument);
+        ProcessResult result = await ChildProcess.RunAsync(ChildProcess.Dotnet,
+            [Path.Combine(AppContext.BaseDirectory, "fusedrnn.dll"), .. ArgumentsFor(reference)], TimeSpan.FromMinutes(1));
 
-        using Process process = Process.Start(start)!;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-        Task<string> stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-        await process.WaitForExitAsync(timeout.Token);
-
-        Assert.True(process.ExitCode == 0, $"exit code {process.ExitCode}; stderr: {await stderr}");
-        Assert.Empty(await stdout);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Empty(result.Stdout);
         AssertOutputsMatch(reference);
     }
 

@@ -20,6 +20,9 @@ public sealed class ManagedBackend : IRnnBackend
     /// <inheritdoc />
     public string? UnavailableReason => null;
 
+    /// <inheritdoc />
+    public string Description => $"C# {DefaultLevel} kernels";
+
     /// <summary>The widest width this machine accelerates, capped by <c>FUSEDRNN_ISA</c>.</summary>
     public static SimdLevel DefaultLevel
     {

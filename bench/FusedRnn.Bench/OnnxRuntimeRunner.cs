@@ -1,0 +1,120 @@
+using FusedRnn.Bench.Onnx;
+using FusedRnn.Cli.Benchmarking;
+using Microsoft.ML.OnnxRuntime;
+
+namespace FusedRnn.Bench;
+
+/// <summary>
+/// The peer: the same workload and weights as one ONNX model in ONNX Runtime, every input and output bound once to
+/// pinned buffers through an <see cref="OrtIoBinding"/>, so a call allocates no tensors (what ORT itself does inside a
+/// run is its own).
+/// </summary>
+internal sealed class OnnxRuntimeRunner : WorkloadRunner
+{
+    public const string Name = "onnxruntime";
+
+    readonly InferenceSession _session;
+    readonly RunOptions _runOptions = new();
+    readonly List<IDisposable> _owned = [];
+
+    // A step carries its state by alternating two bindings: state A in and B out, then B in and A out.
+    readonly OrtIoBinding[] _bindings;
+    readonly float[][] _hidden;
+    readonly float[][] _cell;
+    readonly float[] _output = [];
+    int _phase;
+
+    /// <param name="threads">ORT's intra-op threads (0: ORT's default).</param>
+    public OnnxRuntimeRunner(Workload workload, int threads)
+        : base(workload)
+    {
+        RnnSpec spec = workload.Spec;
+        using var options = new SessionOptions
+        {
+            IntraOpNumThreads = threads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        _session = new InferenceSession(OnnxModelBuilder.Build(workload, workload.CreateWeights()), options);
+        OrtValue input = Pin(workload.CreateInput(), workload.Steps, workload.Batch, spec.InputSize);
+
+        if (workload.Mode == WorkloadMode.Step)
+        {
+            int stateLength = workload.Batch * spec.HiddenSize;
+            bool hasCell = spec.Kind.HasCellState();
+            _hidden = [new float[stateLength], new float[stateLength]];
+            _cell = hasCell ? [new float[stateLength], new float[stateLength]] : [[], []];
+            OrtValue[] hidden = [.. _hidden.Select(state => Pin(state, 1, workload.Batch, spec.HiddenSize))];
+            OrtValue[] cell = hasCell ? [.. _cell.Select(state => Pin(state, 1, workload.Batch, spec.HiddenSize))] : [];
+            _bindings = new OrtIoBinding[2];
+            for (int from = 0; from < 2; from++)
+            {
+                OrtIoBinding binding = NewBinding(input);
+                binding.BindInput(OnnxModelBuilder.InitialHidden, hidden[from]);
+                binding.BindOutput(OnnxModelBuilder.FinalHidden, hidden[1 - from]);
+                if (hasCell)
+                {
+                    binding.BindInput(OnnxModelBuilder.InitialCell, cell[from]);
+                    binding.BindOutput(OnnxModelBuilder.FinalCell, cell[1 - from]);
+                }
+
+                _bindings[from] = binding;
+            }
+        }
+        else
+        {
+            _hidden = _cell = [];
+            _output = new float[workload.Steps * workload.Batch * spec.OutputFeatures];
+            long[] outputShape = spec.Directions == 1
+                ? [workload.Steps, 1, workload.Batch, spec.HiddenSize]
+                : [workload.Steps, workload.Batch, spec.OutputFeatures];
+            OrtIoBinding binding = NewBinding(input);
+            binding.BindOutput(OnnxModelBuilder.Output, Pin(_output, outputShape));
+            _bindings = [binding];
+        }
+    }
+
+    public override string Engine => Name;
+
+    public override IReadOnlyList<(string Name, float[] Values)> Results =>
+        Workload.Mode == WorkloadMode.Sequence ? [("y", _output)]
+        : Workload.Spec.Kind.HasCellState() ? [("h", _hidden[_phase]), ("c", _cell[_phase])]
+        : [("h", _hidden[_phase])];
+
+    public override void Run()
+    {
+        _session.RunWithBinding(_runOptions, _bindings[_phase]);
+        // After a step the state lives in the other buffer, which the other binding reads next.
+        if (Workload.Mode == WorkloadMode.Step) _phase = 1 - _phase;
+    }
+
+    public override void ResetState()
+    {
+        foreach (float[] state in _hidden.Concat(_cell)) Array.Clear(state);
+        _phase = 0;
+    }
+
+    public override void Dispose()
+    {
+        foreach (IDisposable owned in Enumerable.Reverse(_owned)) owned.Dispose();
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+
+    OrtIoBinding NewBinding(OrtValue input)
+    {
+        OrtIoBinding binding = _session.CreateIoBinding();
+        _owned.Add(binding);
+        binding.BindInput(OnnxModelBuilder.Input, input);
+        return binding;
+    }
+
+    /// <summary>An ORT tensor over <paramref name="data"/>'s memory (pinned until disposed), not a copy.</summary>
+    OrtValue Pin(float[] data, params long[] shape)
+    {
+        OrtValue value = OrtValue.CreateTensorValueFromMemory(data, shape);
+        _owned.Add(value);
+        return value;
+    }
+}

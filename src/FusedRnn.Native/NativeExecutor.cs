@@ -1,0 +1,134 @@
+using System.Buffers;
+using FusedRnn.Backends;
+using FusedRnn.Native.Interop;
+
+namespace FusedRnn.Native;
+
+/// <summary>A network loaded into libfusedrnn: the library copies and packs the weights once at creation.</summary>
+internal sealed unsafe class NativeExecutor : RnnExecutor
+{
+    private readonly ModelSafeHandle model;
+
+    public NativeExecutor(RnnWeights weights, int threads)
+        : base(weights.Spec)
+    {
+        RnnSpec spec = weights.Spec;
+        FrnnModelSpec nativeSpec = new()
+        {
+            CellKind = (int)ToNative(spec.Kind),
+            InputSize = spec.InputSize,
+            HiddenSize = spec.HiddenSize,
+            NumLayers = spec.NumLayers,
+            NumDirections = spec.Directions,
+            ProjSize = spec.ProjSize,
+            NumThreads = threads,
+            HasBias = spec.Bias,
+        };
+
+        // The library copies the weights during frnn_model_create; they only need pinning for the call.
+        var pins = new List<MemoryHandle>();
+        try
+        {
+            var layers = new FrnnLayerWeights[weights.Layers.Count];
+            for (int i = 0; i < layers.Length; i++)
+            {
+                LayerWeights layer = weights.Layers[i];
+                layers[i] = new FrnnLayerWeights
+                {
+                    WeightIh = Pin(layer.WeightIh, pins), WeightIhCount = layer.WeightIh.Length,
+                    WeightHh = Pin(layer.WeightHh, pins), WeightHhCount = layer.WeightHh.Length,
+                    BiasIh = Pin(layer.BiasIh, pins), BiasIhCount = layer.BiasIh?.Length ?? 0,
+                    BiasHh = Pin(layer.BiasHh, pins), BiasHhCount = layer.BiasHh?.Length ?? 0,
+                    WeightHr = Pin(layer.WeightHr, pins), WeightHrCount = layer.WeightHr?.Length ?? 0,
+                };
+            }
+            FrnnModelHandle created;
+            fixed (FrnnLayerWeights* layerPointer = layers)
+            {
+                NativeCall.Check(FrnnNative.frnn_model_create(&nativeSpec, layerPointer, layers.Length, &created),
+                    nameof(FrnnNative.frnn_model_create));
+            }
+            model = ModelSafeHandle.Own(created);
+        }
+        finally
+        {
+            pins.ForEach(pin => pin.Dispose());
+        }
+    }
+
+    public override RnnWorkspace CreateWorkspace() => new NativeWorkspace(this, WorkspaceSafeHandle.Create(model));
+
+    public override void Forward(in ForwardRequest request, RnnWorkspace workspace)
+    {
+        WorkspaceSafeHandle workspaceHandle = ((NativeWorkspace)workspace).Handle;
+        fixed (float* x = request.Input)
+        fixed (float* h0 = request.InitialHidden)
+        fixed (float* c0 = request.InitialCell)
+        fixed (int* lengths = request.Lengths)
+        fixed (float* y = request.Output)
+        fixed (float* hn = request.FinalHidden)
+        fixed (float* cn = request.FinalCell)
+        {
+            // Empty spans pin to null: absent buffers travel as NULL with count 0, as the C ABI wants.
+            FrnnForwardArgs args = new()
+            {
+                SeqLen = request.SeqLen,
+                Batch = request.Batch,
+                BatchFirst = request.BatchFirst,
+                X = x, XCount = request.Input.Length,
+                H0 = h0, H0Count = request.InitialHidden.Length,
+                C0 = c0, C0Count = request.InitialCell.Length,
+                Lengths = lengths, LengthsCount = request.Lengths.Length,
+                Y = y, YCount = request.Output.Length,
+                Hn = hn, HnCount = request.FinalHidden.Length,
+                Cn = cn, CnCount = request.FinalCell.Length,
+            };
+            // References keep both handles alive should another thread dispose them during the call.
+            bool modelReferenced = false, workspaceReferenced = false;
+            try
+            {
+                model.DangerousAddRef(ref modelReferenced);
+                workspaceHandle.DangerousAddRef(ref workspaceReferenced);
+                NativeCall.Check(FrnnNative.frnn_model_forward(model.Value, workspaceHandle.Value, &args),
+                    nameof(FrnnNative.frnn_model_forward));
+            }
+            finally
+            {
+                if (workspaceReferenced) workspaceHandle.DangerousRelease();
+                if (modelReferenced) model.DangerousRelease();
+            }
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) model.Dispose();
+    }
+
+    private static float* Pin(float[]? values, List<MemoryHandle> pins)
+    {
+        if (values is null) return null;
+        MemoryHandle pin = values.AsMemory().Pin();
+        pins.Add(pin);
+        return (float*)pin.Pointer;
+    }
+
+    private static FrnnCellKind ToNative(CellKind kind) => kind switch
+    {
+        CellKind.Lstm => FrnnCellKind.Lstm,
+        CellKind.Gru => FrnnCellKind.Gru,
+        CellKind.RnnTanh => FrnnCellKind.RnnTanh,
+        CellKind.RnnRelu => FrnnCellKind.RnnRelu,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no native cell kind"),
+    };
+
+    private sealed class NativeWorkspace(NativeExecutor owner, WorkspaceSafeHandle handle) : RnnWorkspace(owner)
+    {
+        public WorkspaceSafeHandle Handle { get; } = handle;
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) Handle.Dispose();
+        }
+    }
+}

@@ -1,0 +1,69 @@
+using FusedRnn.Native.Interop;
+using Microsoft.Win32.SafeHandles;
+
+namespace FusedRnn.Native;
+
+/// <summary>Owns an <c>frnn_model</c>; releasing it calls <c>frnn_model_destroy</c>.</summary>
+internal sealed class ModelSafeHandle : SafeHandleZeroOrMinusOneIsInvalid
+{
+    public ModelSafeHandle()
+        : base(ownsHandle: true)
+    {
+    }
+
+    public FrnnModelHandle Value => new(handle);
+
+    /// <summary>Takes ownership of a model <c>frnn_model_create</c> returned.</summary>
+    public static ModelSafeHandle Own(FrnnModelHandle model)
+    {
+        var owner = new ModelSafeHandle();
+        owner.SetHandle(model.Value);
+        return owner;
+    }
+
+    protected override bool ReleaseHandle() => FrnnNative.frnn_model_destroy(new FrnnModelHandle(handle)) == FrnnStatus.Ok;
+}
+
+/// <summary>
+/// Owns an <c>frnn_workspace</c>; releasing it calls <c>frnn_workspace_destroy</c>. It holds a reference on its
+/// model's handle, so the model outlives every workspace created for it, even when finalizers run in any order.
+/// </summary>
+internal sealed class WorkspaceSafeHandle : SafeHandleZeroOrMinusOneIsInvalid
+{
+    private ModelSafeHandle? model;
+
+    public WorkspaceSafeHandle()
+        : base(ownsHandle: true)
+    {
+    }
+
+    public FrnnWorkspaceHandle Value => new(handle);
+
+    /// <summary>Creates a workspace for <paramref name="model"/>.</summary>
+    public static unsafe WorkspaceSafeHandle Create(ModelSafeHandle model)
+    {
+        var owner = new WorkspaceSafeHandle();
+        bool referenced = false;
+        try
+        {
+            model.DangerousAddRef(ref referenced);
+            FrnnWorkspaceHandle workspace;
+            NativeCall.Check(FrnnNative.frnn_workspace_create(model.Value, &workspace), nameof(FrnnNative.frnn_workspace_create));
+            owner.SetHandle(workspace.Value);
+            owner.model = model;
+            return owner;
+        }
+        catch
+        {
+            if (referenced) model.DangerousRelease();
+            throw;
+        }
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        bool released = FrnnNative.frnn_workspace_destroy(new FrnnWorkspaceHandle(handle)) == FrnnStatus.Ok;
+        model?.DangerousRelease();
+        return released;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Text.Json;
+using FusedRnn.Cli;
+using FusedRnn.Cli.Benchmarking;
+
+namespace FusedRnn.Tests.Cli;
+
+public class BenchCommandTests
+{
+    // Short enough to keep the suite fast; the warm-up and the minimum number of calls still apply.
+    const string ShortDuration = "0.05";
+
+    [Fact]
+    public void JsonIsOneLineWithTheDocumentedFields()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--backend", "managed", "--threads", "1",
+            "--duration", ShortDuration, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Empty(result.Stderr);
+        string line = Assert.Single(result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using JsonDocument json = JsonDocument.Parse(line);
+        JsonElement root = json.RootElement;
+        Assert.Equal(["workload", "backend", "threads", "median_us", "p99_us", "iterations"], root.EnumerateObject().Select(property => property.Name));
+        Assert.Equal("lstm-step-b1-h64", root.GetProperty("workload").GetString());
+        Assert.Equal(RnnBackends.Managed, root.GetProperty("backend").GetString());
+        Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        double median = root.GetProperty("median_us").GetDouble();
+        Assert.True(median > 0, $"median {median}");
+        Assert.True(root.GetProperty("p99_us").GetDouble() >= median);
+        Assert.True(root.GetProperty("iterations").GetInt32() >= 10);
+    }
+
+    [Fact]
+    public void AutoReportsTheBackendThatRan()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--workload", "gru-step-b1-h256", "--duration", ShortDuration, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using JsonDocument json = JsonDocument.Parse(result.Stdout);
+        string? backend = json.RootElement.GetProperty("backend").GetString();
+        Assert.Contains(backend, RnnBackends.Names);
+        Assert.Equal(0, json.RootElement.GetProperty("threads").GetInt32());
+    }
+
+    [Fact]
+    public void TimesAWholeSequenceAsATable()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--workload", "lstm-seq-b1-t100-h128", "--backend", "managed", "--duration", ShortDuration);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("lstm-seq-b1-t100-h128", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("median µs", result.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain('\u001b', result.Stdout);
+    }
+
+    [Fact]
+    public void ListNamesEveryWorkload()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--list");
+
+        Assert.Equal(0, result.ExitCode);
+        foreach (string name in Workload.Names) Assert.Contains(name, result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownWorkloadListsTheValidNames() =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h65")
+            .AssertFails(ExitCodes.Usage, "unknown workload 'lstm-step-b1-h65' for --workload; choose one of lstm-step-b1-h64, lstm-step-b1-h256");
+
+    [Fact]
+    public void MissingWorkload() =>
+        CliHarness.Invoke("bench").AssertFails(ExitCodes.Usage, "--workload is required; choose one of lstm-step-b1-h64");
+
+    [Fact]
+    public void UnknownBackend() =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--backend", "tpu").AssertFails(ExitCodes.Usage, "unknown backend 'tpu'");
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("two")]
+    public void BadThreads(string threads) =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--threads", threads)
+            .AssertFails(ExitCodes.Usage, $"--threads must be a whole number of at least 0, not '{threads}'");
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("soon")]
+    public void BadDuration(string duration) =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--duration", duration)
+            .AssertFails(ExitCodes.Usage, $"--duration must be a number of seconds above 0 and at most 3600, not '{duration}'");
+
+    [Fact]
+    public void UnavailableBackendIsReportedNotThrown()
+    {
+        BackendStatus? unavailable = RnnBackends.Describe().FirstOrDefault(backend => !backend.IsAvailable);
+        if (unavailable is null) return; // every backend runs here: nothing to report
+
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--backend", unavailable.Name, "--duration", ShortDuration)
+            .AssertFails(ExitCodes.BadInput, $"backend '{unavailable.Name}' is not available");
+    }
+}
+
+public class WorkloadCatalogueTests
+{
+    [Fact]
+    public void NamesAreThoseOfTheDesign() =>
+        Assert.Equal(
+            [
+                "lstm-step-b1-h64", "lstm-step-b1-h256", "gru-step-b1-h256", "lstm-seq-b1-t100-h128", "lstm-seq-b1-t100-h512",
+                "gru-seq-b1-t100-h512", "lstm-seq-b32-t100-h512", "bilstm2-seq-b16-t50-h256", "lstm-seq-b1-t100-h1024",
+            ],
+            Workload.Names);
+
+    [Fact]
+    public void BidirectionalWorkloadHasInput128()
+    {
+        Workload workload = Workload.Find("bilstm2-seq-b16-t50-h256")!;
+
+        Assert.Equal(new RnnSpec(CellKind.Lstm, 128, 256, NumLayers: 2, Bidirectional: true), workload.Spec);
+        Assert.Equal((16, 50), (workload.Batch, workload.Steps));
+    }
+
+    [Fact]
+    public void WeightsAreDeterministicAndWithinPyTorchsInitBound()
+    {
+        Workload workload = Workload.Find("lstm-step-b1-h64")!;
+        float[] first = workload.CreateWeights().Layers[0].WeightHh, second = workload.CreateWeights().Layers[0].WeightHh;
+
+        Assert.Equal(first, second);
+        Assert.All(first, value => Assert.InRange(value, -0.125f, 0.125f)); // 1/sqrt(64)
+        Assert.True(first.Max() > 0.12f && first.Min() < -0.12f, "the values should fill the bound");
+    }
+
+    [Fact]
+    public void FlopsAndWeightTrafficOfOneLstmStep()
+    {
+        Workload workload = Workload.Find("lstm-step-b1-h64")!;
+        const long weights = 4 * 64 * (64 + 64), biases = 2 * 4 * 64;
+
+        Assert.Equal(2 * weights, workload.Flops);
+        Assert.Equal((weights + biases) * sizeof(float), workload.WeightBytes);
+        Assert.Equal(workload.WeightBytes, workload.WeightTrafficBytes);
+    }
+
+    [Fact]
+    public void SequenceStreamsTheRecurrentWeightsEveryStep()
+    {
+        Workload workload = Workload.Find("lstm-seq-b1-t100-h128")!;
+        const long recurrentBytes = 4 * 128 * 128 * sizeof(float);
+
+        Assert.Equal(workload.WeightBytes + 99 * recurrentBytes, workload.WeightTrafficBytes);
+        Assert.Equal(100L * 2 * 4 * 128 * 256, workload.Flops);
+    }
+}

@@ -106,5 +106,16 @@ public partial class BindingTests
         return "";
     }
 
-    internal static string RepositoryRoot() => BindingGenerator.FindRepositoryRoot(AppContext.BaseDirectory);
+    /// <summary>The checkout under test: above the test binaries, or (with ArtifactsPath elsewhere) above this source file.</summary>
+    internal static string RepositoryRoot([CallerFilePath] string sourceFile = "")
+    {
+        try
+        {
+            return BindingGenerator.FindRepositoryRoot(AppContext.BaseDirectory);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return BindingGenerator.FindRepositoryRoot(Path.GetDirectoryName(sourceFile)!);
+        }
+    }
 }

@@ -45,18 +45,22 @@ public sealed class ManagedBackend : IRnnBackend
     }
 
     /// <inheritdoc />
-    public RnnExecutor Load(RnnWeights weights, RnnOptions options) => Load(weights, options?.ManagedSimdLevel ?? DefaultLevel);
+    public RnnExecutor Load(RnnWeights weights, RnnOptions options) =>
+        Load(weights, options?.ManagedSimdLevel ?? DefaultLevel, options?.Threads ?? 0);
 
     /// <summary>Packs <paramref name="weights"/> for an explicit vector width (tests use it to cover every path).</summary>
-    internal static RnnExecutor Load(RnnWeights weights, SimdLevel level)
+    /// <param name="weights">The network.</param>
+    /// <param name="level">The vector width.</param>
+    /// <param name="threads">Threads per call (<see cref="RnnOptions.Threads"/>): 0 for one per logical processor.</param>
+    internal static RnnExecutor Load(RnnWeights weights, SimdLevel level, int threads)
     {
         ArgumentNullException.ThrowIfNull(weights);
         return level switch
         {
-            SimdLevel.Vector512 => new ManagedExecutor<Simd512, Vector512<double>>(weights),
-            SimdLevel.Vector256 => new ManagedExecutor<Simd256, Vector256<double>>(weights),
-            SimdLevel.Vector128 => new ManagedExecutor<Simd128, Vector128<double>>(weights),
-            _ => new ManagedExecutor<SimdScalar, double>(weights),
+            SimdLevel.Vector512 => new ManagedExecutor<Simd512, Vector512<double>>(weights, threads),
+            SimdLevel.Vector256 => new ManagedExecutor<Simd256, Vector256<double>>(weights, threads),
+            SimdLevel.Vector128 => new ManagedExecutor<Simd128, Vector128<double>>(weights, threads),
+            _ => new ManagedExecutor<SimdScalar, double>(weights, threads),
         };
     }
 }

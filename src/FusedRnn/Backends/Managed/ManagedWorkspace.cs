@@ -1,34 +1,77 @@
 namespace FusedRnn.Backends.Managed;
 
-/// <summary>Grow-only scratch arrays of the managed kernels (double: see <see cref="ISimd{TVec}"/>); sized by the largest call seen.</summary>
-internal sealed class ManagedWorkspace(RnnExecutor owner) : RnnWorkspace(owner)
+/// <summary>
+/// Grow-only scratch arrays of the managed kernels (double: see <see cref="ISimd{TVec}"/>), sized by the largest call
+/// seen, and the worker threads of this caller, started by the first call that uses them. Workers read and write only
+/// these arrays (never the caller's spans), so a call is shared between threads without pinning anything.
+/// </summary>
+internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWorkspace(owner)
 {
+    private WorkerTeam? _team;
+
+    ~ManagedWorkspace() => Dispose(false);
+
     /// <summary>The first layer's input, widened to double.</summary>
     public double[] Input = [];
 
-    /// <summary>Input projection of every time step of one (layer, direction): <c>[T·B, blocks·gates·width]</c>.</summary>
+    /// <summary>Input projection of every time step of one layer, per direction: <c>[D][T·B, blocks·gates·width]</c>.</summary>
     public double[] Projection = [];
 
-    /// <summary>Outputs of the two most recent hidden layers, <c>[T, B, D·Hout]</c> each.</summary>
+    /// <summary>Outputs of the two most recent layers, <c>[T, B, D·Hout]</c> each; the last layer's is narrowed into y.</summary>
     public double[] LayerOutputA = [], LayerOutputB = [];
 
-    /// <summary>h of every batch row in length order (current and next step), rows padded to whole vectors.</summary>
-    public double[] Hidden = [], HiddenNext = [];
+    /// <summary>
+    /// h of every (layer, direction) and batch row in length order, twice: a step reads one copy and writes the
+    /// other, so one barrier per step is enough. Rows are padded to whole vectors.
+    /// </summary>
+    public double[] Hidden = [];
 
-    /// <summary>c of every batch row in length order.</summary>
+    /// <summary>c of every (layer, direction) and batch row in length order.</summary>
     public double[] Cell = [];
 
-    /// <summary>Unprojected LSTM output of a row group, before <c>W_hr</c>.</summary>
+    /// <summary>Unprojected LSTM output of every batch row, before <c>W_hr</c>.</summary>
     public double[] Unprojected = [];
 
-    /// <summary>Recurrent products of one block of hidden units for a row group: <c>[rows][gates·width]</c>.</summary>
-    public double[] GateTile = [];
+    /// <summary>Recurrent products of one pass (a few blocks of hidden units) for a row group, one tile per participant.</summary>
+    public double[] GateTiles = [];
 
     /// <summary>Batch rows sorted by length, longest first, so the rows still running are always a prefix.</summary>
     public int[] RowOrder = [];
 
     /// <summary>Length of each row of <see cref="RowOrder"/>.</summary>
     public int[] SortedLengths = [];
+
+    /// <summary>What the running call computes; read by every participant.</summary>
+    public CallShape Call;
+
+    /// <summary>The executor's job for this workspace, made once so that calls allocate nothing.</summary>
+    public Action<int>? Job;
+
+    /// <summary>Threads a call may use, the caller's included.</summary>
+    public int Threads { get; } = threads;
+
+    /// <summary>The workers, started on first use; null until then and after disposal.</summary>
+    internal WorkerTeam? Team => _team;
+
+    /// <summary>Runs <see cref="Job"/> on <paramref name="participants"/> threads (1: the caller alone, no workers).</summary>
+    public void Run(int participants)
+    {
+        if (participants == 1)
+        {
+            Job!(0);
+            return;
+        }
+
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        _team ??= new WorkerTeam(participants);
+        _team.Run(Job!);
+    }
+
+    /// <summary>The per-step barrier; a no-op when the caller runs alone.</summary>
+    public void SignalAndWait(int participants)
+    {
+        if (participants > 1) _team!.SignalAndWait();
+    }
 
     public static void Grow(ref double[] buffer, int length)
     {
@@ -39,4 +82,13 @@ internal sealed class ManagedWorkspace(RnnExecutor owner) : RnnWorkspace(owner)
     {
         if (buffer.Length < length) buffer = new int[length];
     }
+
+    protected override void Dispose(bool disposing)
+    {
+        Interlocked.Exchange(ref _team, null)?.Stop();
+        base.Dispose(disposing);
+    }
 }
+
+/// <summary>One call's shape and how it is split between participants.</summary>
+internal readonly record struct CallShape(int SeqLen, int Batch, bool InputBatchFirst, bool OutputBatchFirst, int Participants, bool SplitRows);

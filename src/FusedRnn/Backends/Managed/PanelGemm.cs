@@ -4,24 +4,33 @@ namespace FusedRnn.Backends.Managed;
 
 /// <summary>
 /// <c>C = A · panels</c> in double: rows of A (row-major, any stride) times a run of packed float32 panels (widened as
-/// they are loaded), one output vector per
-/// (row, panel). Register-blocked: four rows share every weight load; a single row keeps eight accumulators in
-/// flight so the FMA latency is hidden. Both the input projection of a whole sequence and the recurrent product of
-/// one step go through here.
+/// they are loaded), one output vector per (row, panel). Both the input projection of a whole sequence and the
+/// recurrent product of one step go through here.
+/// <para>
+/// Every output is summed in one fixed order whatever tile computes it: even k in one chain, odd k in another, the
+/// two added at the end. Two chains per output hide the FMA latency in the single-row tiles, and the fixed order
+/// makes a result independent of how rows and panels are split into tiles or between threads (bit-exact).
+/// </para>
+/// <para>
+/// The kernels are AggressiveOptimization: compiled fully optimized at first call instead of tier 0, then OSR,
+/// then tier 1 while a caller is already timing them — that recompilation was the ~100 µs p99 of <c>fusedrnn demo</c>
+/// (15 µs with tiered compilation off).
+/// </para>
 /// </summary>
 internal static class PanelGemm<TSimd, TVec>
     where TSimd : ISimd<TVec>
     where TVec : struct
 {
     /// <param name="a">First element of row 0 of A.</param>
-    /// <param name="aStride">Floats between rows of A.</param>
+    /// <param name="aStride">Doubles between rows of A.</param>
     /// <param name="rows">Rows of A.</param>
     /// <param name="depth">Columns of A used (the panels' depth).</param>
     /// <param name="panel">First float of the first panel.</param>
     /// <param name="panelSize">Floats between panels.</param>
     /// <param name="panels">Number of panels.</param>
     /// <param name="c">Row 0, vector 0 of the output; panel p of row r lands at <c>r·cStride + p·width</c>.</param>
-    /// <param name="cStride">Floats between output rows.</param>
+    /// <param name="cStride">Doubles between output rows.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ref double a, nint aStride, int rows, int depth, ref float panel, nint panelSize, int panels, ref double c, nint cStride)
     {
         nint width = TSimd.Count;
@@ -52,6 +61,8 @@ internal static class PanelGemm<TSimd, TVec>
         }
     }
 
+    /// <summary>Four rows, two panels: sixteen chains, each weight load shared by four rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x2(ref double a, nint aStride, int depth, ref float w0, nint panelSize, ref double c, nint cStride)
     {
         nint width = TSimd.Count;
@@ -59,59 +70,95 @@ internal static class PanelGemm<TSimd, TVec>
         ref double a1 = ref Unsafe.Add(ref a, aStride);
         ref double a2 = ref Unsafe.Add(ref a, 2 * aStride);
         ref double a3 = ref Unsafe.Add(ref a, 3 * aStride);
-        TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
-        TVec c20 = TSimd.Zero, c21 = TSimd.Zero, c30 = TSimd.Zero, c31 = TSimd.Zero;
-        for (nint k = 0; k < depth; k++)
+        TVec e00 = TSimd.Zero, e01 = TSimd.Zero, e10 = TSimd.Zero, e11 = TSimd.Zero;
+        TVec e20 = TSimd.Zero, e21 = TSimd.Zero, e30 = TSimd.Zero, e31 = TSimd.Zero;
+        TVec o00 = TSimd.Zero, o01 = TSimd.Zero, o10 = TSimd.Zero, o11 = TSimd.Zero;
+        TVec o20 = TSimd.Zero, o21 = TSimd.Zero, o30 = TSimd.Zero, o31 = TSimd.Zero;
+        nint k = 0;
+        for (; k + 2 <= depth; k += 2)
         {
-            TVec b0 = TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width));
-            TVec b1 = TSimd.LoadWidened(ref Unsafe.Add(ref w1, k * width));
-            TVec x = TSimd.Broadcast(Unsafe.Add(ref a, k));
-            c00 = TSimd.MultiplyAdd(x, b0, c00);
-            c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Broadcast(Unsafe.Add(ref a1, k));
-            c10 = TSimd.MultiplyAdd(x, b0, c10);
-            c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Broadcast(Unsafe.Add(ref a2, k));
-            c20 = TSimd.MultiplyAdd(x, b0, c20);
-            c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Broadcast(Unsafe.Add(ref a3, k));
-            c30 = TSimd.MultiplyAdd(x, b0, c30);
-            c31 = TSimd.MultiplyAdd(x, b1, c31);
+            nint even = k * width, odd = even + width;
+            TVec b0 = TSimd.LoadWidened(ref Unsafe.Add(ref w0, even));
+            TVec b1 = TSimd.LoadWidened(ref Unsafe.Add(ref w1, even));
+            Accumulate4x2(ref a, ref a1, ref a2, ref a3, k, b0, b1, ref e00, ref e01, ref e10, ref e11, ref e20, ref e21, ref e30, ref e31);
+            b0 = TSimd.LoadWidened(ref Unsafe.Add(ref w0, odd));
+            b1 = TSimd.LoadWidened(ref Unsafe.Add(ref w1, odd));
+            Accumulate4x2(ref a, ref a1, ref a2, ref a3, k + 1, b0, b1, ref o00, ref o01, ref o10, ref o11, ref o20, ref o21, ref o30, ref o31);
         }
 
-        TSimd.Store(c00, ref c);
-        TSimd.Store(c01, ref Unsafe.Add(ref c, width));
-        TSimd.Store(c10, ref Unsafe.Add(ref c, cStride));
-        TSimd.Store(c11, ref Unsafe.Add(ref c, cStride + width));
-        TSimd.Store(c20, ref Unsafe.Add(ref c, 2 * cStride));
-        TSimd.Store(c21, ref Unsafe.Add(ref c, 2 * cStride + width));
-        TSimd.Store(c30, ref Unsafe.Add(ref c, 3 * cStride));
-        TSimd.Store(c31, ref Unsafe.Add(ref c, 3 * cStride + width));
+        if (k < depth)
+        {
+            nint last = k * width;
+            Accumulate4x2(ref a, ref a1, ref a2, ref a3, k, TSimd.LoadWidened(ref Unsafe.Add(ref w0, last)), TSimd.LoadWidened(ref Unsafe.Add(ref w1, last)),
+                ref e00, ref e01, ref e10, ref e11, ref e20, ref e21, ref e30, ref e31);
+        }
+
+        TSimd.Store(TSimd.Add(e00, o00), ref c);
+        TSimd.Store(TSimd.Add(e01, o01), ref Unsafe.Add(ref c, width));
+        TSimd.Store(TSimd.Add(e10, o10), ref Unsafe.Add(ref c, cStride));
+        TSimd.Store(TSimd.Add(e11, o11), ref Unsafe.Add(ref c, cStride + width));
+        TSimd.Store(TSimd.Add(e20, o20), ref Unsafe.Add(ref c, 2 * cStride));
+        TSimd.Store(TSimd.Add(e21, o21), ref Unsafe.Add(ref c, 2 * cStride + width));
+        TSimd.Store(TSimd.Add(e30, o30), ref Unsafe.Add(ref c, 3 * cStride));
+        TSimd.Store(TSimd.Add(e31, o31), ref Unsafe.Add(ref c, 3 * cStride + width));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4x2(
+        ref double a0, ref double a1, ref double a2, ref double a3, nint k, TVec b0, TVec b1,
+        ref TVec c00, ref TVec c01, ref TVec c10, ref TVec c11, ref TVec c20, ref TVec c21, ref TVec c30, ref TVec c31)
+    {
+        TVec x = TSimd.Broadcast(Unsafe.Add(ref a0, k));
+        c00 = TSimd.MultiplyAdd(x, b0, c00);
+        c01 = TSimd.MultiplyAdd(x, b1, c01);
+        x = TSimd.Broadcast(Unsafe.Add(ref a1, k));
+        c10 = TSimd.MultiplyAdd(x, b0, c10);
+        c11 = TSimd.MultiplyAdd(x, b1, c11);
+        x = TSimd.Broadcast(Unsafe.Add(ref a2, k));
+        c20 = TSimd.MultiplyAdd(x, b0, c20);
+        c21 = TSimd.MultiplyAdd(x, b1, c21);
+        x = TSimd.Broadcast(Unsafe.Add(ref a3, k));
+        c30 = TSimd.MultiplyAdd(x, b0, c30);
+        c31 = TSimd.MultiplyAdd(x, b1, c31);
+    }
+
+    /// <summary>Four rows, one panel (an odd panel count's last).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile4x1(ref double a, nint aStride, int depth, ref float w0, ref double c, nint cStride)
     {
         nint width = TSimd.Count;
         ref double a1 = ref Unsafe.Add(ref a, aStride);
         ref double a2 = ref Unsafe.Add(ref a, 2 * aStride);
         ref double a3 = ref Unsafe.Add(ref a, 3 * aStride);
-        TVec c0 = TSimd.Zero, c1 = TSimd.Zero, c2 = TSimd.Zero, c3 = TSimd.Zero;
-        for (nint k = 0; k < depth; k++)
+        TVec e0 = TSimd.Zero, e1 = TSimd.Zero, e2 = TSimd.Zero, e3 = TSimd.Zero;
+        TVec o0 = TSimd.Zero, o1 = TSimd.Zero, o2 = TSimd.Zero, o3 = TSimd.Zero;
+        nint k = 0;
+        for (; k + 2 <= depth; k += 2)
         {
-            TVec b0 = TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width));
-            c0 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), b0, c0);
-            c1 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a1, k)), b0, c1);
-            c2 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a2, k)), b0, c2);
-            c3 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a3, k)), b0, c3);
+            Accumulate4x1(ref a, ref a1, ref a2, ref a3, k, TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), ref e0, ref e1, ref e2, ref e3);
+            Accumulate4x1(ref a, ref a1, ref a2, ref a3, k + 1, TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 1) * width)), ref o0, ref o1, ref o2, ref o3);
         }
 
-        TSimd.Store(c0, ref c);
-        TSimd.Store(c1, ref Unsafe.Add(ref c, cStride));
-        TSimd.Store(c2, ref Unsafe.Add(ref c, 2 * cStride));
-        TSimd.Store(c3, ref Unsafe.Add(ref c, 3 * cStride));
+        if (k < depth)
+            Accumulate4x1(ref a, ref a1, ref a2, ref a3, k, TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), ref e0, ref e1, ref e2, ref e3);
+
+        TSimd.Store(TSimd.Add(e0, o0), ref c);
+        TSimd.Store(TSimd.Add(e1, o1), ref Unsafe.Add(ref c, cStride));
+        TSimd.Store(TSimd.Add(e2, o2), ref Unsafe.Add(ref c, 2 * cStride));
+        TSimd.Store(TSimd.Add(e3, o3), ref Unsafe.Add(ref c, 3 * cStride));
     }
 
-    /// <summary>One row, four panels; even and odd k accumulate separately (eight chains) to hide FMA latency.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4x1(ref double a0, ref double a1, ref double a2, ref double a3, nint k, TVec b, ref TVec c0, ref TVec c1, ref TVec c2, ref TVec c3)
+    {
+        c0 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a0, k)), b, c0);
+        c1 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a1, k)), b, c1);
+        c2 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a2, k)), b, c2);
+        c3 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a3, k)), b, c3);
+    }
+
+    /// <summary>One row, four panels: eight chains, enough to keep both FMA pipes busy (the B = 1 recurrent step).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x4(ref double a, int depth, ref float w0, nint panelSize, ref double c)
     {
         nint width = TSimd.Count;
@@ -123,27 +170,16 @@ internal static class PanelGemm<TSimd, TVec>
         nint k = 0;
         for (; k + 2 <= depth; k += 2)
         {
-            nint even = k * width, odd = even + width;
-            TVec x = TSimd.Broadcast(Unsafe.Add(ref a, k));
-            e0 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w0, even)), e0);
-            e1 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w1, even)), e1);
-            e2 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w2, even)), e2);
-            e3 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w3, even)), e3);
-            x = TSimd.Broadcast(Unsafe.Add(ref a, k + 1));
-            o0 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w0, odd)), o0);
-            o1 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w1, odd)), o1);
-            o2 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w2, odd)), o2);
-            o3 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w3, odd)), o3);
+            nint even = k * width;
+            Accumulate1x4(Unsafe.Add(ref a, k), ref Unsafe.Add(ref w0, even), ref Unsafe.Add(ref w1, even), ref Unsafe.Add(ref w2, even), ref Unsafe.Add(ref w3, even), ref e0, ref e1, ref e2, ref e3);
+            nint odd = even + width;
+            Accumulate1x4(Unsafe.Add(ref a, k + 1), ref Unsafe.Add(ref w0, odd), ref Unsafe.Add(ref w1, odd), ref Unsafe.Add(ref w2, odd), ref Unsafe.Add(ref w3, odd), ref o0, ref o1, ref o2, ref o3);
         }
 
         if (k < depth)
         {
             nint last = k * width;
-            TVec x = TSimd.Broadcast(Unsafe.Add(ref a, k));
-            e0 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w0, last)), e0);
-            e1 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w1, last)), e1);
-            e2 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w2, last)), e2);
-            e3 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref Unsafe.Add(ref w3, last)), e3);
+            Accumulate1x4(Unsafe.Add(ref a, k), ref Unsafe.Add(ref w0, last), ref Unsafe.Add(ref w1, last), ref Unsafe.Add(ref w2, last), ref Unsafe.Add(ref w3, last), ref e0, ref e1, ref e2, ref e3);
         }
 
         TSimd.Store(TSimd.Add(e0, o0), ref c);
@@ -152,23 +188,32 @@ internal static class PanelGemm<TSimd, TVec>
         TSimd.Store(TSimd.Add(e3, o3), ref Unsafe.Add(ref c, 3 * width));
     }
 
-    /// <summary>One row, one panel, four chains over k.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate1x4(double a, ref float w0, ref float w1, ref float w2, ref float w3, ref TVec c0, ref TVec c1, ref TVec c2, ref TVec c3)
+    {
+        TVec x = TSimd.Broadcast(a);
+        c0 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w0), c0);
+        c1 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w1), c1);
+        c2 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w2), c2);
+        c3 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w3), c3);
+    }
+
+    /// <summary>One row, one panel: what is left of a panel run after the four-panel tiles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Tile1x1(ref double a, int depth, ref float w0, ref double c)
     {
         nint width = TSimd.Count;
-        TVec s0 = TSimd.Zero, s1 = TSimd.Zero, s2 = TSimd.Zero, s3 = TSimd.Zero;
+        TVec even = TSimd.Zero, odd = TSimd.Zero;
         nint k = 0;
-        for (; k + 4 <= depth; k += 4)
+        for (; k + 2 <= depth; k += 2)
         {
-            s0 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), s0);
-            s1 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k + 1)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 1) * width)), s1);
-            s2 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k + 2)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 2) * width)), s2);
-            s3 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k + 3)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 3) * width)), s3);
+            even = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), even);
+            odd = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k + 1)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 1) * width)), odd);
         }
 
-        for (; k < depth; k++)
-            s0 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), s0);
+        if (k < depth)
+            even = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), even);
 
-        TSimd.Store(TSimd.Add(TSimd.Add(s0, s1), TSimd.Add(s2, s3)), ref c);
+        TSimd.Store(TSimd.Add(even, odd), ref c);
     }
 }

@@ -1,0 +1,174 @@
+using System.Runtime.CompilerServices;
+using FusedRnn.Backends;
+using FusedRnn.Backends.Managed;
+using FusedRnn.Tests.Support;
+
+namespace FusedRnn.Tests;
+
+/// <summary>
+/// The managed backend's worker threads: any thread count gives the single-threaded result bit for bit, on both ways
+/// of splitting a call, and a workspace's workers end when it is disposed or collected.
+/// </summary>
+public class ManagedThreadingTests
+{
+    /// <summary>A network and call shape, and the split it must get at more than one thread.</summary>
+    public sealed record Case(string Name, RnnSpec Spec, int SeqLen, int Batch, bool Lengths, bool SplitRows)
+    {
+        public override string ToString() => Name;
+    }
+
+    public static TheoryData<Case, int> Cases()
+    {
+        // Big enough that splitting hidden units pays at 3 threads (see ManagedExecutor.Participants).
+        Case[] cases =
+        [
+            new("lstm hidden split", new RnnSpec(CellKind.Lstm, 24, 256), 5, 1, Lengths: false, SplitRows: false),
+            new("gru hidden split, 2 layers", new RnnSpec(CellKind.Gru, 17, 200, NumLayers: 2), 4, 2, Lengths: true, SplitRows: false),
+            new("rnn hidden split, bidirectional", new RnnSpec(CellKind.RnnTanh, 9, 300, Bidirectional: true), 3, 3, Lengths: true, SplitRows: false),
+            new("lstm projection, hidden split", new RnnSpec(CellKind.Lstm, 12, 208, NumLayers: 2, ProjSize: 150), 4, 2, Lengths: true, SplitRows: false),
+            new("bilstm row split", new RnnSpec(CellKind.Lstm, 11, 37, NumLayers: 3, Bidirectional: true, ProjSize: 13), 6, 13, Lengths: true, SplitRows: true),
+            new("gru row split", new RnnSpec(CellKind.Gru, 8, 21), 7, 12, Lengths: false, SplitRows: true),
+        ];
+        var data = new TheoryData<Case, int>();
+        foreach (Case c in cases)
+        {
+            data.Add(c, 2);
+            data.Add(c, 3);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void AnyThreadCountGivesTheSingleThreadedResultExactly(Case c, int threads)
+    {
+        RnnWeights weights = RandomNetworks.Create(c.Spec, 7);
+        var random = new Random(11);
+        Tensor x = RandomNetworks.Tensor(random, c.Batch, c.SeqLen, c.Spec.InputSize);
+        Tensor h0 = RandomNetworks.Tensor(random, c.Spec.LayerDirectionCount, c.Batch, c.Spec.OutputSize);
+        int[]? lengths = c.Lengths ? RandomNetworks.Lengths(random, c.Batch, c.SeqLen) : null;
+
+        SequenceOutput expected = Run(weights, 1, x, h0, lengths, c, expectThreaded: false);
+        SequenceOutput actual = Run(weights, threads, x, h0, lengths, c, expectThreaded: true);
+
+        Assert.True(expected.Output.Span.SequenceEqual(actual.Output.Span), "y differs");
+        Assert.True(expected.HiddenState.Span.SequenceEqual(actual.HiddenState.Span), "h_n differs");
+        Assert.True(expected.CellState is null || expected.CellState.Span.SequenceEqual(actual.CellState!.Span), "c_n differs");
+        Assert.Contains(actual.Output.ToArray(), v => v != 0);
+    }
+
+    private static SequenceOutput Run(RnnWeights weights, int threads, Tensor x, Tensor h0, int[]? lengths, Case c, bool expectThreaded)
+    {
+        using RecurrentModule module = RecurrentModule.Create(weights, Options(threads) with { BatchFirst = true });
+        using RnnWorkspace workspace = module.CreateWorkspace();
+        RnnSpec spec = c.Spec;
+        var y = new float[c.SeqLen * c.Batch * spec.OutputFeatures];
+        var hn = new float[spec.LayerDirectionCount * c.Batch * spec.OutputSize];
+        var cn = new float[spec.Kind == CellKind.Lstm ? spec.LayerDirectionCount * c.Batch * spec.HiddenSize : 0];
+        // Twice: the second call runs on workers that already exist and on a workspace that has grown.
+        for (int call = 0; call < 2; call++) module.Forward(x.Span, c.SeqLen, c.Batch, y, hn, cn, workspace, h0.Span, default, lengths);
+
+        CallShape shape = ((ManagedWorkspace)workspace).Call;
+        Assert.Equal(expectThreaded ? threads : 1, shape.Participants);
+        if (expectThreaded) Assert.Equal(c.SplitRows, shape.SplitRows);
+        return new SequenceOutput(
+            new Tensor(y, c.Batch, c.SeqLen, spec.OutputFeatures),
+            new Tensor(hn, spec.LayerDirectionCount, c.Batch, spec.OutputSize),
+            cn.Length == 0 ? null : new Tensor(cn, spec.LayerDirectionCount, c.Batch, spec.HiddenSize));
+    }
+
+    [Fact]
+    public void TinyProblemsRunOnTheCallersThreadAlone()
+    {
+        using var cell = new LstmCell(RandomNetworks.Create(new RnnSpec(CellKind.Lstm, 64, 64), 1), Options(2));
+        using RnnWorkspace workspace = cell.CreateWorkspace();
+        var x = new float[64];
+        var h = new float[64];
+        var c = new float[64];
+        cell.Step(x, 1, h, c, h, c, workspace);
+
+        Assert.Equal(1, ((ManagedWorkspace)workspace).Call.Participants);
+        Assert.Null(((ManagedWorkspace)workspace).Team);
+    }
+
+    [Fact]
+    public void DisposingAWorkspaceEndsItsWorkers()
+    {
+        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 16), 2), Options(3));
+        RnnWorkspace workspace = module.CreateWorkspace();
+        IReadOnlyList<Thread> workers = RunRowSplit(module, workspace);
+
+        workspace.Dispose();
+
+        Assert.Equal(2, workers.Count);
+        Assert.All(workers, worker => Assert.True(worker.Join(TimeSpan.FromSeconds(10)), $"{worker.Name} still runs"));
+    }
+
+    [Fact]
+    public void CollectingAnUndisposedWorkspaceEndsItsWorkers()
+    {
+        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 16), 2), Options(2));
+        IReadOnlyList<Thread> workers = RunAndForget(module);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+
+        Assert.Single(workers);
+        Assert.All(workers, worker => Assert.True(worker.Join(TimeSpan.FromSeconds(10)), $"{worker.Name} still runs"));
+    }
+
+    /// <summary>Not inlined, so no reference to the workspace is left on the test's stack.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static IReadOnlyList<Thread> RunAndForget(RecurrentModule module) => RunRowSplit(module, module.CreateWorkspace());
+
+    /// <summary>A call big enough in batch to be split by rows; returns the workers it started.</summary>
+    private static IReadOnlyList<Thread> RunRowSplit(RecurrentModule module, RnnWorkspace workspace)
+    {
+        const int seqLen = 3, batch = 16;
+        var x = new float[seqLen * batch * module.Spec.InputSize];
+        var y = new float[seqLen * batch * module.Spec.OutputFeatures];
+        var hn = new float[batch * module.Spec.OutputSize];
+        module.Forward(x, seqLen, batch, y, hn, default, workspace);
+        WorkerTeam team = ((ManagedWorkspace)workspace).Team ?? throw new InvalidOperationException("no workers were started");
+        Assert.All(team.Workers, worker => Assert.True(worker.IsAlive));
+        return [.. team.Workers];
+    }
+
+    internal static RnnOptions Options(int threads) => new() { Backend = RnnBackends.Managed, Threads = threads };
+}
+
+/// <summary>Threaded calls allocate nothing in steady state, on any thread (the workers included).</summary>
+[Collection(nameof(AllocationTests))]
+public class ManagedThreadingAllocationTests
+{
+    [Theory]
+    [InlineData(1, 200)] // hidden units split
+    [InlineData(8, 24)] // rows split
+    public void ThreadedCallsAllocateNothingAfterWarmUp(int batch, int hidden)
+    {
+        var spec = new RnnSpec(CellKind.Lstm, 16, hidden, NumLayers: 2, Bidirectional: true);
+        using var lstm = new Lstm(RandomNetworks.Create(spec, 5), ManagedThreadingTests.Options(2));
+        using RnnWorkspace workspace = lstm.CreateWorkspace();
+        const int seqLen = 4;
+        var x = new float[seqLen * batch * spec.InputSize];
+        var y = new float[seqLen * batch * spec.OutputFeatures];
+        var hn = new float[spec.LayerDirectionCount * batch * spec.OutputSize];
+        var cn = new float[spec.LayerDirectionCount * batch * spec.HiddenSize];
+        x.AsSpan().Fill(0.25f);
+
+        for (int i = 0; i < 200; i++) lstm.Forward(x, seqLen, batch, y, hn, cn, workspace, hn, cn);
+        // The counter is process-wide: the runner's own threads allocate now and then, so the least of a few windows
+        // counts. A call that allocated would show in every window.
+        long least = long.MaxValue;
+        for (int window = 0; window < 5; window++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            for (int i = 0; i < 50; i++) lstm.Forward(x, seqLen, batch, y, hn, cn, workspace, hn, cn);
+            least = long.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
+        }
+
+        Assert.Equal(2, ((ManagedWorkspace)workspace).Call.Participants);
+        Assert.Equal(0, least);
+    }
+}

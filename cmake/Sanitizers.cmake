@@ -1,17 +1,23 @@
-# FUSEDRNN_SANITIZE=address|undefined|address,undefined builds the library and its tests with those
-# sanitizers (GCC/Clang). Empty (the default) builds without.
+# FUSEDRNN_SANITIZE=address|undefined|address,undefined|thread builds the library and its tests with those
+# sanitizers (GCC/Clang); thread (for the worker threads) cannot be combined with address. Empty (the default)
+# builds without.
 include_guard(GLOBAL)
 
-set(FUSEDRNN_SANITIZE "" CACHE STRING "Sanitizers to build with: address, undefined, or address,undefined")
-set_property(CACHE FUSEDRNN_SANITIZE PROPERTY STRINGS "" "address" "undefined" "address,undefined")
+set(FUSEDRNN_SANITIZE "" CACHE STRING "Sanitizers to build with: address, undefined, address,undefined or thread")
+set_property(CACHE FUSEDRNN_SANITIZE PROPERTY STRINGS "" "address" "undefined" "address,undefined" "thread"
+                                               "thread,undefined")
 
 if(FUSEDRNN_SANITIZE)
     string(REPLACE "," ";" _fusedrnn_sanitizer_list "${FUSEDRNN_SANITIZE}")
     foreach(_sanitizer IN LISTS _fusedrnn_sanitizer_list)
-        if(NOT _sanitizer MATCHES "^(address|undefined)$")
-            message(FATAL_ERROR "FUSEDRNN_SANITIZE: unknown sanitizer '${_sanitizer}' (use address and/or undefined)")
+        if(NOT _sanitizer MATCHES "^(address|undefined|thread)$")
+            message(FATAL_ERROR
+                "FUSEDRNN_SANITIZE: unknown sanitizer '${_sanitizer}' (use address and/or undefined, or thread)")
         endif()
     endforeach()
+    if("address" IN_LIST _fusedrnn_sanitizer_list AND "thread" IN_LIST _fusedrnn_sanitizer_list)
+        message(FATAL_ERROR "FUSEDRNN_SANITIZE: address and thread cannot be combined")
+    endif()
     if(MSVC)
         message(FATAL_ERROR "FUSEDRNN_SANITIZE is only supported with GCC and Clang")
     endif()

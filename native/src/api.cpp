@@ -43,7 +43,8 @@ frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_layer_weig
     return guard_api_call("frnn_model_create", [&] {
         require_not_null(out_model, "out_model");
         *out_model = nullptr;
-        *out_model = model_registry().adopt(create_model(spec, weights, weights_count));
+        *out_model = model_registry().adopt(
+            create_model(spec, weights, weights_count, cpu::active_kernels().panel_width));
     });
 }
 

@@ -115,5 +115,29 @@ TEST_F(Allocation, SteadyStateForwardDoesNotAllocate) {
     EXPECT_EQ(allocations, 0);
 }
 
+TEST_F(Allocation, SteadyStateThreadedForwardDoesNotAllocate) {
+    frnn_model_spec spec = make_spec(FRNN_CELL_GRU, 5, 96, 2, 2);  // big enough to be split
+    spec.num_threads = 2;
+    std::mt19937 generator(7);
+    ModelPtr model = create_model(spec, random_weights(spec, generator));
+    WorkspacePtr workspace = create_workspace(model.get());
+    ForwardBuffers buffers;
+    buffers.seq_len = 6;
+    buffers.batch = 3;
+    buffers.x = random_floats(generator, 6 * 3 * 5, 1.0f);
+    buffers.lengths = {6, 2, 4};
+    buffers.y.resize(6 * 3 * 192);
+    buffers.hn.resize(4 * 3 * 96);
+    frnn_forward_args args = buffers.args();
+
+    // The first call starts the worker thread (and sizes the arena).
+    ASSERT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
+    const long before = allocation_count.load();
+    for (int repeat = 0; repeat < 5; ++repeat) {
+        EXPECT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
+    }
+    EXPECT_EQ(allocation_count.load() - before, 0);
+}
+
 }  // namespace
 }  // namespace fusedrnn::test

@@ -121,11 +121,7 @@ frnn_model_spec spec_of(const Case& c) {
 ForwardBuffers random_buffers(const Case& c, std::mt19937& generator) {
     const int64_t out = c.proj_size > 0 ? c.proj_size : c.hidden_size;
     const int64_t states = int64_t{c.num_layers} * c.num_directions * c.batch;
-    ForwardBuffers buffers;
-    buffers.seq_len = c.seq_len;
-    buffers.batch = c.batch;
-    buffers.batch_first = c.batch_first;
-    buffers.lengths = c.lengths;
+    ForwardBuffers buffers = ForwardBuffers::shaped(c.seq_len, c.batch, c.batch_first, c.lengths);
     buffers.x = random_floats(generator, static_cast<std::size_t>(int64_t{c.seq_len} * c.batch * c.input_size), 1.0f);
     if (c.has_initial_state) {
         buffers.h0 = random_floats(generator, static_cast<std::size_t>(states * out), 0.5f);

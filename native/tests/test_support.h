@@ -15,6 +15,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fusedrnn::test {
@@ -152,6 +153,16 @@ struct ForwardBuffers {
     bool batch_first = false;
     std::vector<float> x, h0, c0, y, hn, cn;
     std::vector<int32_t> lengths;
+
+    // Shapes only; the buffers are filled by the caller.
+    static ForwardBuffers shaped(int32_t seq_len, int32_t batch, bool batch_first, std::vector<int32_t> lengths) {
+        ForwardBuffers buffers;
+        buffers.seq_len = seq_len;
+        buffers.batch = batch;
+        buffers.batch_first = batch_first;
+        buffers.lengths = std::move(lengths);
+        return buffers;
+    }
 
     frnn_forward_args args() {
         frnn_forward_args result{};

@@ -1,5 +1,6 @@
 #include "common/model.h"
 
+#include "common/cpu_topology.h"
 #include "common/shape_checks.h"
 
 #include <atomic>
@@ -12,7 +13,7 @@ std::atomic<uint64_t> next_model_serial{1};
 }  // namespace
 
 std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn_layer_weights* weights,
-                                         int32_t weights_count) {
+                                         int32_t weights_count, int64_t panel_width) {
     ModelShape shape = validate_spec(spec);
     validate_weights(shape, weights, weights_count);
 
@@ -20,9 +21,11 @@ std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn
     model->spec = *spec;
     model->shape = shape;
     model->serial = next_model_serial.fetch_add(1, std::memory_order_relaxed);
+    model->panel_width = panel_width;
+    model->thread_count = spec->num_threads != 0 ? spec->num_threads : physical_core_count();
     model->layers.reserve(static_cast<std::size_t>(weights_count));
     for (int64_t index = 0; index < weights_count; ++index) {
-        model->layers.push_back(pack_layer(shape, index / shape.num_directions, weights[index]));
+        model->layers.push_back(pack_layer(shape, index / shape.num_directions, weights[index], panel_width));
     }
     return model;
 }

@@ -15,14 +15,16 @@ struct frnn_model {
     frnn_model_spec spec;
     fusedrnn::ModelShape shape;
     uint64_t serial;  // unique per model ever created; ties workspaces to their model even if an address is reused
+    int64_t panel_width;   // W of the kernel set the layers are packed for
+    int64_t thread_count;  // spec.num_threads, with 0 resolved to the number of physical cores
     std::vector<fusedrnn::PackedLayer> layers;  // index layer * num_directions + direction
 };
 
 namespace fusedrnn {
 
-// Validates spec and weights and packs them.
+// Validates spec and weights and packs them for kernels of the given panel width.
 std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn_layer_weights* weights,
-                                         int32_t weights_count);
+                                         int32_t weights_count, int64_t panel_width);
 
 HandleRegistry<frnn_model>& model_registry();
 

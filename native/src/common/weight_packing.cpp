@@ -8,13 +8,23 @@ namespace {
 
 std::size_t to_size(int64_t value) { return static_cast<std::size_t>(value); }
 
-// Reorders gate-major rows (g*H + j) of a [G*H, columns] matrix into unit-interleaved rows (j*G + g).
-AlignedFloats interleave_gate_rows(const float* rows, int64_t gate_count, int64_t hidden_size, int64_t columns) {
-    AlignedFloats packed(to_size(gate_count * hidden_size * columns));
+// Index in the packed order of PyTorch's gate row g*H + unit (see weight_packing.h).
+int64_t packed_row(int64_t gate, int64_t unit, int64_t gate_count, int64_t panel_width) {
+    return (unit / panel_width * gate_count + gate) * panel_width + unit % panel_width;
+}
+
+// Packs the gate-major rows of a [G*H, columns] matrix into k-major unit blocks of G*panel_width rows.
+AlignedFloats pack_gate_rows(const float* rows, int64_t gate_count, int64_t hidden_size, int64_t padded_hidden,
+                             int64_t columns, int64_t panel_width) {
+    AlignedFloats packed(to_size(gate_count * padded_hidden * columns));
     for (int64_t gate = 0; gate < gate_count; ++gate) {
         for (int64_t unit = 0; unit < hidden_size; ++unit) {
+            float* block = packed.data() + unit / panel_width * columns * gate_count * panel_width;
+            float* destination = block + gate * panel_width + unit % panel_width;
             const float* source = rows + (gate * hidden_size + unit) * columns;
-            std::copy(source, source + columns, packed.data() + (unit * gate_count + gate) * columns);
+            for (int64_t column = 0; column < columns; ++column) {
+                destination[column * gate_count * panel_width] = source[column];
+            }
         }
     }
     return packed;
@@ -22,17 +32,21 @@ AlignedFloats interleave_gate_rows(const float* rows, int64_t gate_count, int64_
 
 }  // namespace
 
-PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights) {
+PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,
+                       int64_t panel_width) {
     const int64_t gates = shape.gate_count;
     const int64_t hidden = shape.hidden_size;
 
     PackedLayer packed;
     packed.input_size = shape.layer_input_size(layer);
-    packed.weight_ih = interleave_gate_rows(weights.weight_ih, gates, hidden, packed.input_size);
-    packed.weight_hh = interleave_gate_rows(weights.weight_hh, gates, hidden, shape.output_size);
-    packed.input_bias = AlignedDoubles(to_size(gates * hidden));
+    packed.padded_hidden = (hidden + panel_width - 1) / panel_width * panel_width;
+    packed.weight_ih = pack_gate_rows(weights.weight_ih, gates, hidden, packed.padded_hidden, packed.input_size,
+                                      panel_width);
+    packed.weight_hh = pack_gate_rows(weights.weight_hh, gates, hidden, packed.padded_hidden, shape.output_size,
+                                      panel_width);
+    packed.input_bias = AlignedDoubles(to_size(packed.gate_columns(gates)));
     if (shape.cell_kind == FRNN_CELL_GRU) {
-        packed.new_gate_bias = AlignedDoubles(to_size(hidden));
+        packed.new_gate_bias = AlignedDoubles(to_size(packed.padded_hidden));
     }
     if (shape.has_bias) {
         const int64_t gru_new_gate = shape.cell_kind == FRNN_CELL_GRU ? 2 : -1;
@@ -42,7 +56,7 @@ PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_
                 const bool folds_recurrent_bias = gate != gru_new_gate;
                 const double recurrent_bias = static_cast<double>(weights.bias_hh[row]);
                 // The sum of two floats is exact in double (for any biases of sane magnitude).
-                packed.input_bias.data()[unit * gates + gate] =
+                packed.input_bias.data()[packed_row(gate, unit, gates, panel_width)] =
                     static_cast<double>(weights.bias_ih[row]) + (folds_recurrent_bias ? recurrent_bias : 0.0);
                 if (!folds_recurrent_bias) {
                     packed.new_gate_bias.data()[unit] = recurrent_bias;

@@ -1,8 +1,13 @@
-// Weights of one layer and direction in the layout the CPU kernels stream: gate rows interleaved per hidden
-// unit (row j*G + g holds PyTorch's row g*H + j), so the input projection of one unit's G gates is contiguous
-// and one fused pass per unit reads its recurrent rows back to back. Weight matrices stay float32 (the kernels
-// widen them as they load them); biases are float64 because b_ih + b_hh is folded once here, and rounding that
-// sum to float32 would already cost up to half an ulp that the recurrence then amplifies.
+// Weights of one layer and direction in the layout the active CPU kernel set streams. With W the set's panel
+// width (doubles per vector register) and H padded with zero rows to Hp, a multiple of W, the G*Hp gate rows are
+// ordered (unit block j, gate g, lane l) for hidden unit j*W + l, and the G*W rows of each block are stored
+// k-major: element (row, k) at ((j*columns + k)*G + g)*W + l. A recurrent step then reads, per k, the G*W weights
+// of a block from one contiguous run (one stream per block for the prefetchers, no cache-set aliasing between
+// gates), and the input projection comes out in the same (j, g, l) order, so one fused pass per block finds its
+// gates in registers. W = 1 (reference) is unit-interleaved too: unit u's G gate weights for k side by side.
+// Weight matrices stay float32 (the kernels widen them as they load them); biases are float64 because
+// b_ih + b_hh is folded once here, and rounding that sum to float32 would already cost up to half an ulp that the
+// recurrence then amplifies.
 #pragma once
 
 #include "common/aligned_buffer.h"
@@ -14,16 +19,20 @@ namespace fusedrnn {
 
 struct PackedLayer {
     int64_t input_size = 0;
-    AlignedFloats weight_ih;       // [H*G, input_size], unit-interleaved
-    AlignedFloats weight_hh;       // [H*G, Hout], unit-interleaved
+    int64_t padded_hidden = 0;     // Hp
+    AlignedFloats weight_ih;       // [G*Hp, input_size] in unit blocks
+    AlignedFloats weight_hh;       // [G*Hp, Hout] in unit blocks
     // Added once to the input projection: b_ih + b_hh, except GRU's n gate which only gets b_ih because b_hn
-    // sits inside the reset product. Zero without biases. [H*G], unit-interleaved.
+    // sits inside the reset product. Zero without biases and in padding. [G*Hp], in (j, g, l) row order.
     AlignedDoubles input_bias;
-    AlignedDoubles new_gate_bias;  // GRU only: b_hn [H]; zero without biases
+    AlignedDoubles new_gate_bias;  // GRU only: b_hn [Hp]; zero without biases
     AlignedFloats weight_hr;       // LSTM projection only: [Hout, H], as given
+
+    int64_t gate_columns(int64_t gate_count) const { return gate_count * padded_hidden; }
 };
 
-// Packs validated weights (see validate_weights) of `layer`.
-PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights);
+// Packs validated weights (see validate_weights) of `layer` for kernels of the given panel width.
+PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,
+                       int64_t panel_width);
 
 }  // namespace fusedrnn

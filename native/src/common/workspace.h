@@ -2,16 +2,20 @@
 
 #include "common/aligned_buffer.h"
 #include "common/handle_registry.h"
+#include "common/worker_team.h"
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
-// The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call. It holds
-// doubles: the state, gate pre-activations and layer outputs are computed and kept in float64 (see "Precision"
-// in native/README.md).
+// The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call, and the
+// worker threads of a multi-threaded model. The arena holds doubles: the state, gate pre-activations and layer
+// outputs are computed and kept in float64 (see "Precision" in native/README.md). Threads belong here, not to
+// the model, because a model is shared by callers that each bring their own workspace.
 struct frnn_workspace {
     uint64_t model_serial;  // the model it was created for
     fusedrnn::AlignedDoubles arena;
+    std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first forward that uses threads
 
     // At least `count` doubles; reallocates only when the arena is smaller, so steady-state calls don't allocate.
     double* reserve(std::size_t count) {

@@ -1,5 +1,8 @@
 #include "cpu/dispatch.h"
 
+#include "common/cpu_features.h"
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -9,23 +12,36 @@ namespace {
 
 struct Candidate {
     KernelTable kernels;
+    const char* alias;  // a second name FUSEDRNN_ISA accepts, or null
     bool (*is_supported)();
 };
 
 bool always_supported() { return true; }
 
-// Best first; faster sets (AVX-512, AVX2) go above the reference set, which runs everywhere and stays last.
+#define FUSEDRNN_KERNEL_SET(isa, width)                                                                        \
+    {#isa, width, gemm_nt_##isa, lstm_step_##isa, gru_step_##isa, rnn_tanh_step_##isa, rnn_relu_step_##isa}
+
+// Best first; the reference set runs everywhere and stays last. (The flags of the vector sets also allow F16C,
+// which the kernels do not use.)
 const Candidate candidates[] = {
-    {{"reference", gemm_nt_reference, lstm_step_reference, gru_step_reference, rnn_tanh_step_reference,
-      rnn_relu_step_reference},
-     always_supported},
+    {FUSEDRNN_KERNEL_SET(avx512, 8), nullptr, cpu_has_avx512},
+    {FUSEDRNN_KERNEL_SET(avx2, 4), nullptr, cpu_has_avx2_fma},
+    {FUSEDRNN_KERNEL_SET(reference, 1), "scalar", always_supported},
 };
+#undef FUSEDRNN_KERNEL_SET
+
+bool is_named(const Candidate& candidate, const char* name) {
+    return std::strcmp(candidate.kernels.isa_name, name) == 0 ||
+           (candidate.alias != nullptr && std::strcmp(candidate.alias, name) == 0);
+}
 
 const KernelTable& select_kernels() {
     const char* forced = std::getenv("FUSEDRNN_ISA");
-    bool at_or_below_forced = forced == nullptr || *forced == '\0';
+    const bool known = forced != nullptr && std::any_of(std::begin(candidates), std::end(candidates),
+                                                        [&](const Candidate& c) { return is_named(c, forced); });
+    bool at_or_below_forced = !known;  // unset, empty or unknown: the best supported set
     for (const Candidate& candidate : candidates) {
-        at_or_below_forced = at_or_below_forced || std::strcmp(candidate.kernels.isa_name, forced) == 0;
+        at_or_below_forced = at_or_below_forced || is_named(candidate, forced);
         if (at_or_below_forced && candidate.is_supported()) {
             return candidate.kernels;
         }

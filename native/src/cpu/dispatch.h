@@ -4,9 +4,10 @@
 
 namespace fusedrnn::cpu {
 
-// The kernel set of this process, chosen once at first use: the best one the CPU supports, or the one
-// named by the FUSEDRNN_ISA environment variable if that is supported (an unknown or unsupported name
-// falls back to lower sets, down to "reference").
+// The kernel set of this process, chosen once at first use: the best one the CPU supports ("avx512", "avx2",
+// "reference"), or the one named by the FUSEDRNN_ISA environment variable ("scalar" is another name for
+// "reference") if the CPU supports it, else the next lower supported one. An unknown name is ignored: the best
+// supported set is used.
 const KernelTable& active_kernels();
 
 }  // namespace fusedrnn::cpu

@@ -14,14 +14,15 @@ namespace {
 // and only y, hn and cn are rounded back to float32 (see "Precision" in native/README.md).
 struct ForwardBuffers {
     double* input;              // [T*B, input_size]: x, widened
-    double* input_projection;   // [T*B, G*H]: one layer and direction's input projection for all steps
+    double* input_projection;   // [T*B, G*Hp]: one layer and direction's input projection for all steps
     double* layer_outputs[2];   // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
     double* hidden[2];          // [B, Hout]: h before and after a step
     double* cell;               // [B, H]
     double* projection_scratch; // [B, H]
 };
 
-ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model, const ForwardShape& call) {
+ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model, int64_t gate_columns,
+                             const ForwardShape& call) {
     // Each buffer starts on a 64-byte boundary so vector kernels can use aligned loads.
     constexpr std::size_t doubles_per_line = AlignedDoubles::alignment / sizeof(double);
     std::size_t total = 0;
@@ -37,7 +38,7 @@ ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model,
     const int64_t rows = call.seq_len * call.batch;
     const int64_t intermediate_outputs = std::min<int64_t>(model.num_layers - 1, 2);
     const std::size_t input_at = place(rows * model.input_size);
-    const std::size_t projection_at = place(rows * model.gate_rows());
+    const std::size_t projection_at = place(rows * gate_columns);
     std::size_t layer_output_at[2] = {0, 0};
     for (int64_t index = 0; index < intermediate_outputs; ++index) {
         layer_output_at[index] = place(rows * model.num_directions * model.output_size);
@@ -65,50 +66,97 @@ RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
     return nullptr;  // unreachable: the spec was validated
 }
 
+// Participants of a forward call. Each owns a slice of whole unit blocks (so the split never changes a result);
+// a projection mixes all units into every h, so it runs alone, and so does a step too small to pay for the
+// barrier between steps (a few hundred ns when the cores are free).
+int participants_for(const frnn_model& model, const ForwardShape& call) {
+    constexpr int64_t min_parallel_step_macs = 32 * 1024;
+    const ModelShape& shape = model.shape;
+    const int64_t padded_hidden = model.layers.front().padded_hidden;
+    const int64_t step_macs = call.batch * shape.gate_count * padded_hidden * shape.output_size;
+    if (shape.has_projection || step_macs < min_parallel_step_macs) {
+        return 1;
+    }
+    return static_cast<int>(std::min(model.thread_count, padded_hidden / model.panel_width));
+}
+
+// [begin, end) of `count` items for one of `parts` participants, in contiguous, balanced ranges.
+struct Range {
+    int64_t begin;
+    int64_t end;
+};
+Range share(int64_t count, int participant, int parts) {
+    return {count * participant / parts, count * (participant + 1) / parts};
+}
+
+// Everything the participants of one call read; each one runs the same walk over layers, directions and time
+// steps on its own slice of units, meeting the others at the barrier where the next phase reads their results.
+struct ForwardPlan {
+    const frnn_model& model;
+    const KernelTable& kernels;
+    const ForwardShape& call;
+    const frnn_forward_args& args;
+    ForwardBuffers buffers;
+    WorkerTeam* team;  // null when the caller runs alone
+    int participants;
+
+    void barrier() const {
+        if (team != nullptr) {
+            team->barrier();
+        }
+    }
+
+    void run(int participant) const;
+};
+
 void widen(const float* source, int64_t count, double* destination) {
     for (int64_t index = 0; index < count; ++index) {
         destination[index] = static_cast<double>(source[index]);
     }
 }
 
-// Widens the initial state slice of one layer and direction, or zeros when the caller gave none.
-void load_state(const float* initial, int64_t slice, int64_t slice_size, double* state) {
-    if (initial != nullptr) {
-        widen(initial + slice * slice_size, slice_size, state);
-    } else {
-        std::fill_n(state, slice_size, 0.0);
-    }
-}
-
-// Rounds the final state slice to float32 into the caller's buffer, if there is one.
-void store_state(const double* state, int64_t slice, int64_t slice_size, float* final_state) {
-    if (final_state != nullptr) {
-        float* destination = final_state + slice * slice_size;
-        for (int64_t index = 0; index < slice_size; ++index) {
-            destination[index] = static_cast<float>(state[index]);
+// Widens columns [begin, end) of every row of an initial state slice ([B, width]), or zeros them.
+void load_state(const float* initial, int64_t slice, int64_t batch, int64_t width, Range columns, double* state) {
+    for (int64_t row = 0; row < batch; ++row) {
+        double* destination = state + row * width + columns.begin;
+        if (initial != nullptr) {
+            widen(initial + (slice * batch + row) * width + columns.begin, columns.end - columns.begin, destination);
+        } else {
+            std::fill_n(destination, columns.end - columns.begin, 0.0);
         }
     }
 }
 
-}  // namespace
+// Rounds columns [begin, end) of a final state slice to float32 into the caller's buffer, if there is one.
+void store_state(const double* state, int64_t slice, int64_t batch, int64_t width, Range columns, float* final_state) {
+    if (final_state == nullptr) {
+        return;
+    }
+    for (int64_t row = 0; row < batch; ++row) {
+        float* destination = final_state + (slice * batch + row) * width;
+        for (int64_t column = columns.begin; column < columns.end; ++column) {
+            destination[column] = static_cast<float>(state[row * width + column]);
+        }
+    }
+}
 
-void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
-             const frnn_forward_args& args) {
-    const KernelTable& kernels = active_kernels();
+void ForwardPlan::run(int participant) const {
     const ModelShape& shape = model.shape;
     const RecurrentStepFn step_function = step_kernel(kernels, shape.cell_kind);
-    ForwardBuffers buffers = carve_buffers(workspace, shape, call);
-
     const int64_t rows = call.seq_len * call.batch;
-    const int64_t gate_rows = shape.gate_rows();
+    const int64_t width = model.panel_width;
+    const int64_t padded_hidden = model.layers.front().padded_hidden;
+    const int64_t gate_columns = shape.gate_count * padded_hidden;
     const int64_t output_width = shape.num_directions * shape.output_size;
     // x, y and the buffers between layers share one layout; row (t, b) is t*time_step + b*batch_step.
     const int64_t time_step = call.batch_first ? 1 : call.batch;
     const int64_t batch_step = call.batch_first ? call.seq_len : 1;
-    const int64_t hidden_slice = call.batch * shape.output_size;
-    const int64_t cell_slice = call.batch * shape.hidden_size;
+    // This participant's unit blocks; with a projection (one participant) h is Hout wide, c is H wide.
+    const Range blocks = share(padded_hidden / width, participant, participants);
+    const Range units{blocks.begin * width, std::min(blocks.end * width, shape.hidden_size)};
+    const Range state_columns = shape.has_projection ? Range{0, shape.output_size} : units;
+    const Range cell_columns = shape.has_projection ? Range{0, shape.hidden_size} : units;
 
-    widen(args.x, rows * shape.input_size, buffers.input);
     const double* layer_input = buffers.input;
     for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
         const bool is_last_layer = layer == shape.num_layers - 1;
@@ -116,21 +164,29 @@ void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardSh
         double* layer_output = is_last_layer ? nullptr : buffers.layer_outputs[layer % 2];
         float* y = is_last_layer ? args.y : nullptr;
         for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
+            const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
             const PackedLayer& weights = model.layers[static_cast<std::size_t>(slice)];
-            kernels.gemm_nt(rows, gate_rows, weights.input_size, layer_input, weights.weight_ih.data(),
-                            weights.input_bias.data(), buffers.input_projection);
-            load_state(args.h0, slice, hidden_slice, buffers.hidden[0]);
+            // The input projection of this participant's gate columns, for all time steps.
+            const int64_t first_column = blocks.begin * shape.gate_count * width;
+            kernels.gemm_nt(rows, blocks.end - blocks.begin, shape.gate_count, weights.input_size, layer_input,
+                            weights.weight_ih.data() + first_column * weights.input_size,
+                            weights.input_bias.data() + first_column, buffers.input_projection + first_column,
+                            gate_columns);
+            load_state(args.h0, slice, call.batch, shape.output_size, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
-                load_state(args.c0, slice, cell_slice, buffers.cell);
+                load_state(args.c0, slice, call.batch, shape.hidden_size, cell_columns, buffers.cell);
             }
+            barrier();  // every step reads all of h
 
             RecurrentStep step{};
             step.batch = call.batch;
             step.hidden_size = shape.hidden_size;
             step.output_size = shape.output_size;
+            step.unit_begin = units.begin;
+            step.unit_end = units.end;
             step.lengths = args.lengths;
-            step.input_projection_stride = batch_step * gate_rows;
+            step.input_projection_stride = batch_step * gate_columns;
             step.weight_hh = weights.weight_hh.data();
             step.new_gate_bias = weights.new_gate_bias.data();
             step.weight_hr = shape.has_projection ? weights.weight_hr.data() : nullptr;
@@ -142,22 +198,54 @@ void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardSh
                 // until t = length-1, so each starts at its own last step as PackedSequence does.
                 const int64_t time = direction == 0 ? step_index : call.seq_len - 1 - step_index;
                 step.time = time;
-                step.input_projection = buffers.input_projection + time * time_step * gate_rows;
+                step.input_projection = buffers.input_projection + time * time_step * gate_columns;
                 step.h_prev = buffers.hidden[step_index % 2];
                 step.h_next = buffers.hidden[(step_index + 1) % 2];
                 const int64_t output_offset = time * time_step * output_width + direction * shape.output_size;
                 step.layer_output = layer_output != nullptr ? layer_output + output_offset : nullptr;
                 step.y = y != nullptr ? y + output_offset : nullptr;
                 step_function(step);
+                // The next step, direction or layer reads every participant's h; after the very last step each
+                // participant only stores its own slice of the state, and the end of the job is the barrier.
+                if (!(is_last_pass && step_index == call.seq_len - 1)) {
+                    barrier();
+                }
             }
 
-            store_state(buffers.hidden[call.seq_len % 2], slice, hidden_slice, args.hn);
+            store_state(buffers.hidden[call.seq_len % 2], slice, call.batch, shape.output_size, state_columns,
+                        args.hn);
             if (shape.has_cell_state()) {
-                store_state(buffers.cell, slice, cell_slice, args.cn);
+                store_state(buffers.cell, slice, call.batch, shape.hidden_size, cell_columns, args.cn);
             }
         }
         layer_input = layer_output;
     }
+}
+
+}  // namespace
+
+void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
+             const frnn_forward_args& args) {
+    int participants = participants_for(model, call);
+    if (participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
+        participants = 1;
+    }
+    const int64_t gate_columns = model.shape.gate_count * model.layers.front().padded_hidden;
+    ForwardBuffers buffers = carve_buffers(workspace, model.shape, gate_columns, call);
+    if (participants > 1 && workspace.team == nullptr) {
+        // Sized for the model (not this call), so a call with more work later does not need another team.
+        workspace.team = std::make_unique<WorkerTeam>(participants);
+    }
+    // x is widened here, before the participants start: one barrier fewer, and it is a small copy.
+    widen(args.x, call.seq_len * call.batch * model.shape.input_size, buffers.input);
+    const ForwardPlan plan{model,   active_kernels(), call, args, buffers,
+                           participants > 1 ? workspace.team.get() : nullptr, participants};
+    if (plan.team == nullptr) {
+        plan.run(0);
+        return;
+    }
+    auto job = [&plan](int participant) { plan.run(participant); };
+    plan.team->run(job);
 }
 
 }  // namespace fusedrnn::cpu

@@ -2,6 +2,7 @@
 // projection + recurrent dot products), activations and state update; gates are never stored. Everything is
 // double but the weights, which are widened as they are read.
 #include "cpu/kernels.h"
+#include "cpu/step_rows.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,41 +12,13 @@ namespace {
 
 double sigmoid(double value) { return 1.0 / (1.0 + std::exp(-value)); }
 
-double dot(const float* weights, const double* values, int64_t count) {
+// weights[index * stride] . values; a unit's gate rows are interleaved k-major (stride G, see kernels.h).
+double dot(const float* weights, const double* values, int64_t count, int64_t stride = 1) {
     double sum = 0.0;
     for (int64_t index = 0; index < count; ++index) {
-        sum += static_cast<double>(weights[index]) * values[index];
+        sum += static_cast<double>(weights[index * stride]) * values[index];
     }
     return sum;
-}
-
-bool is_active(const RecurrentStep& step, int64_t row) {
-    return step.lengths == nullptr || step.time < step.lengths[row];
-}
-
-// A row past its length: state carries over unchanged, output is zero (as pad_packed_sequence pads).
-void hold_row(const RecurrentStep& step, int64_t row) {
-    const double* h_prev = step.h_prev + row * step.output_size;
-    std::copy(h_prev, h_prev + step.output_size, step.h_next + row * step.output_size);
-    if (step.layer_output != nullptr) {
-        std::fill_n(step.layer_output + row * step.output_stride, step.output_size, 0.0);
-    }
-    if (step.y != nullptr) {
-        std::fill_n(step.y + row * step.output_stride, step.output_size, 0.0f);
-    }
-}
-
-void write_output(const RecurrentStep& step, int64_t row) {
-    const double* h_next = step.h_next + row * step.output_size;
-    if (step.layer_output != nullptr) {
-        std::copy(h_next, h_next + step.output_size, step.layer_output + row * step.output_stride);
-    }
-    if (step.y != nullptr) {
-        float* y = step.y + row * step.output_stride;
-        for (int64_t index = 0; index < step.output_size; ++index) {
-            y[index] = static_cast<float>(h_next[index]);
-        }
-    }
 }
 
 // Runs update_row(row) for active rows and hold_row for the others.
@@ -68,7 +41,7 @@ void rnn_step(const RecurrentStep& step, Activation activation) {
         const double* projection = step.input_projection + row * step.input_projection_stride;
         const double* h_prev = step.h_prev + row * hidden;
         double* h_next = step.h_next + row * hidden;
-        for (int64_t unit = 0; unit < hidden; ++unit) {
+        for (int64_t unit = step.unit_begin; unit < step.unit_end; ++unit) {
             h_next[unit] = activation(projection[unit] + dot(step.weight_hh + unit * hidden, h_prev, hidden));
         }
     });
@@ -86,13 +59,13 @@ void lstm_step_reference(const RecurrentStep& step) {
         double* h_next = step.h_next + row * state;
         // With projection the cell output o*tanh(c) is an intermediate that W_hr maps to h.
         double* cell_output = step.weight_hr != nullptr ? step.projection_scratch + row * hidden : h_next;
-        for (int64_t unit = 0; unit < hidden; ++unit) {
+        for (int64_t unit = step.unit_begin; unit < step.unit_end; ++unit) {
             const double* gate_projection = projection + unit * 4;
             const float* weights = step.weight_hh + unit * 4 * state;
-            const double input_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, state));
-            const double forget_gate = sigmoid(gate_projection[1] + dot(weights + state, h_prev, state));
-            const double candidate = std::tanh(gate_projection[2] + dot(weights + 2 * state, h_prev, state));
-            const double output_gate = sigmoid(gate_projection[3] + dot(weights + 3 * state, h_prev, state));
+            const double input_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, state, 4));
+            const double forget_gate = sigmoid(gate_projection[1] + dot(weights + 1, h_prev, state, 4));
+            const double candidate = std::tanh(gate_projection[2] + dot(weights + 2, h_prev, state, 4));
+            const double output_gate = sigmoid(gate_projection[3] + dot(weights + 3, h_prev, state, 4));
             c[unit] = forget_gate * c[unit] + input_gate * candidate;
             cell_output[unit] = output_gate * std::tanh(c[unit]);
         }
@@ -110,12 +83,12 @@ void gru_step_reference(const RecurrentStep& step) {
         const double* projection = step.input_projection + row * step.input_projection_stride;
         const double* h_prev = step.h_prev + row * hidden;
         double* h_next = step.h_next + row * hidden;
-        for (int64_t unit = 0; unit < hidden; ++unit) {
+        for (int64_t unit = step.unit_begin; unit < step.unit_end; ++unit) {
             const double* gate_projection = projection + unit * 3;
             const float* weights = step.weight_hh + unit * 3 * hidden;
-            const double reset_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, hidden));
-            const double update_gate = sigmoid(gate_projection[1] + dot(weights + hidden, h_prev, hidden));
-            const double recurrent_new = dot(weights + 2 * hidden, h_prev, hidden) + step.new_gate_bias[unit];
+            const double reset_gate = sigmoid(gate_projection[0] + dot(weights, h_prev, hidden, 3));
+            const double update_gate = sigmoid(gate_projection[1] + dot(weights + 1, h_prev, hidden, 3));
+            const double recurrent_new = dot(weights + 2, h_prev, hidden, 3) + step.new_gate_bias[unit];
             const double new_gate = std::tanh(gate_projection[2] + reset_gate * recurrent_new);
             h_next[unit] = (1.0 - update_gate) * new_gate + update_gate * h_prev[unit];
         }

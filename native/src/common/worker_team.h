@@ -1,0 +1,80 @@
+// Persistent worker threads of one workspace (DeepCPU-style recurrence: each participant owns a slice of
+// hidden units for a whole forward call and the participants meet at a spin barrier after every time step;
+// nothing is dispatched per step). The caller is participant 0, so a team of P participants has P-1 threads.
+// Between calls the workers spin for a short while (back-to-back calls, e.g. streaming steps, find them awake)
+// and then block on a condition variable, so an idle workspace costs no CPU.
+// Participants that spend much of a call waiting at barriers are not getting their cores (other processes want
+// the CPUs): the team then advises running the next calls on the caller alone (the split never changes a
+// result), for a number of calls that doubles while it lasts.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fusedrnn {
+
+#if defined(_MSC_VER)
+#pragma warning(push)
+#pragma warning(disable : 4324)  // padded for alignas: the point of alignas here
+#endif
+class WorkerTeam {
+public:
+    // Starts participants - 1 threads; throws std::system_error if it cannot.
+    explicit WorkerTeam(int participants);
+    ~WorkerTeam();  // wakes and joins the workers
+
+    WorkerTeam(const WorkerTeam&) = delete;
+    WorkerTeam& operator=(const WorkerTeam&) = delete;
+
+    // Runs job(participant) on every participant, the caller as 0, and returns when all have returned.
+    // One call at a time (a workspace is used by one thread at a time); job must not throw.
+    template <class Job>
+    void run(Job& job) {
+        run_erased(&job, [](void* context, int participant) { (*static_cast<Job*>(context))(participant); });
+    }
+
+    // Inside a job: waits until every participant has arrived. Spins (time steps are microseconds apart), then
+    // yields, then blocks, so that more participants than free cores still make progress.
+    void barrier();
+
+    // Whether the caller should run this call alone because recent calls found the cores busy elsewhere. Called
+    // once per forward call, by the caller.
+    bool congested();
+
+private:
+    using JobFn = void (*)(void* context, int participant);
+
+    void run_erased(void* context, JobFn function);
+    void stop_and_join();
+    void worker_main(int participant);
+
+    const int participants_;
+    // Job hand-off: generation_ changes under mutex_ (so a worker going to sleep cannot miss it).
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::atomic<uint64_t> generation_{0};
+    bool stopping_ = false;  // under mutex_; read by workers once generation_ changed
+    void* job_context_ = nullptr;
+    JobFn job_function_ = nullptr;
+    alignas(64) std::atomic<int> finished_{0};
+    // Barrier: the last of participants_ arrivals resets arrived_ and advances phase_ (and wakes the sleepers).
+    alignas(64) std::atomic<int> arrived_{0};
+    alignas(64) std::atomic<uint32_t> phase_{0};
+    std::atomic<int> barrier_sleepers_{0};
+    std::condition_variable barrier_wake_;
+    // Congestion: nanoseconds spent in barrier waits longer than the pause phase, in the current call; calls left
+    // to run alone and the length of the next such stretch (caller only).
+    std::atomic<int64_t> long_waits_{0};
+    int calls_alone_left_ = 0;
+    int next_calls_alone_ = 1;
+    std::vector<std::thread> threads_;
+};
+#if defined(_MSC_VER)
+#pragma warning(pop)
+#endif
+
+}  // namespace fusedrnn

@@ -1,0 +1,288 @@
+// The fused recurrent step (RecurrentStepFn in kernels.h) over a vector traits struct V and a cell policy
+// (LstmCell, GruCell, RnnCell below). Weights are in unit blocks of W = V::lanes units, [k][gate][lane]
+// (common/weight_packing.h): a tile of Rows batch rows x Blocks unit blocks keeps Rows * Blocks * G accumulators
+// in registers, and per k broadcasts h[row][k] once per row and widens one weight vector per gate and block,
+// which every row reuses. When the tile is done the cell's finish() adds the input projection, applies the
+// activations and updates the state of those W units straight from the accumulators: gates never reach memory.
+//  - batch 1: Rows = 1, Blocks = 2 (8 independent FMA chains for LSTM, enough to hide the FMA latency);
+//  - batch > 1: unit blocks outermost, so a block's weights (G * Hout * W floats) stay in L1/L2 while every
+//    group of up to V::step_rows active rows passes over them; the weights leave L3 once per step.
+#pragma once
+
+#include "cpu/kernels.h"
+#include "cpu/step_rows.h"
+#include "cpu/vector_math.h"
+
+#include <cstddef>
+
+namespace fusedrnn::cpu {
+// Internal linkage: see simd_avx512.h.
+namespace {
+
+// `count` <= V::lanes doubles (a last, partial block of units), the other lanes zero.
+template <class V>
+typename V::Vec load_units(const double* source, int64_t count) {
+    if (count == V::lanes) {
+        return V::load(source);
+    }
+    double lanes[V::lanes] = {};
+    for (int64_t lane = 0; lane < count; ++lane) {
+        lanes[lane] = source[lane];
+    }
+    return V::load(lanes);
+}
+
+template <class V>
+void store_units(double* destination, typename V::Vec value, int64_t count) {
+    if (count == V::lanes) {
+        V::store(destination, value);
+        return;
+    }
+    double lanes[V::lanes];
+    V::store(lanes, value);
+    for (int64_t lane = 0; lane < count; ++lane) {
+        destination[lane] = lanes[lane];
+    }
+}
+
+template <class V>
+void store_units_narrow(float* destination, typename V::Vec value, int64_t count) {
+    if (count == V::lanes) {
+        V::store_narrow(destination, value);
+        return;
+    }
+    float lanes[V::lanes];
+    V::store_narrow(lanes, value);
+    for (int64_t lane = 0; lane < count; ++lane) {
+        destination[lane] = lanes[lane];
+    }
+}
+
+// Units [unit, unit + count) of one batch row, and that row's input projection for their block ([G][W]).
+struct UnitBlock {
+    int64_t row;
+    int64_t unit;
+    int64_t count;
+    const double* projection;
+};
+
+// The new h of a block: into h_next and the layer output or y.
+template <class V>
+void store_h(const RecurrentStep& step, const UnitBlock& block, typename V::Vec h) {
+    store_units<V>(step.h_next + block.row * step.output_size + block.unit, h, block.count);
+    if (step.layer_output != nullptr) {
+        store_units<V>(step.layer_output + block.row * step.output_stride + block.unit, h, block.count);
+    }
+    if (step.y != nullptr) {
+        store_units_narrow<V>(step.y + block.row * step.output_stride + block.unit, h, block.count);
+    }
+}
+
+// Gate pre-activation g of a block: input projection (biases folded in) + recurrent product.
+template <class V>
+typename V::Vec gate_input(const UnitBlock& block, const typename V::Vec* recurrent, int gate) {
+    return V::add(V::load(block.projection + gate * V::lanes), recurrent[gate]);
+}
+
+struct LstmCell {
+    static constexpr int gates = 4;  // i, f, g, o
+
+    template <class V>
+    static void finish(const RecurrentStep& step, const UnitBlock& block, const typename V::Vec* recurrent) {
+        using Vec = typename V::Vec;
+        const Vec input_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 0));
+        const Vec forget_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 1));
+        const Vec candidate = tanh_vector<V>(gate_input<V>(block, recurrent, 2));
+        const Vec output_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 3));
+        double* c = step.c + block.row * step.hidden_size + block.unit;
+        const Vec c_next = V::fma(forget_gate, load_units<V>(c, block.count), V::mul(input_gate, candidate));
+        store_units<V>(c, c_next, block.count);
+        const Vec cell_output = V::mul(output_gate, tanh_vector<V>(c_next));
+        if (step.weight_hr != nullptr) {
+            // W_hr maps it to h once every unit is done (project_row).
+            store_units<V>(step.projection_scratch + block.row * step.hidden_size + block.unit, cell_output,
+                           block.count);
+        } else {
+            store_h<V>(step, block, cell_output);
+        }
+    }
+};
+
+struct GruCell {
+    static constexpr int gates = 3;  // r, z, n
+
+    template <class V>
+    static void finish(const RecurrentStep& step, const UnitBlock& block, const typename V::Vec* recurrent) {
+        using Vec = typename V::Vec;
+        const Vec reset_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 0));
+        const Vec update_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 1));
+        // b_hn is padded like the weights, so a whole vector can be read even in a partial block.
+        const Vec recurrent_new = V::add(recurrent[2], V::load(step.new_gate_bias + block.unit));
+        const Vec new_input = V::load(block.projection + 2 * V::lanes);
+        const Vec new_gate = tanh_vector<V>(V::fma(reset_gate, recurrent_new, new_input));
+        const Vec h_prev = load_units<V>(step.h_prev + block.row * step.hidden_size + block.unit, block.count);
+        const Vec keep_new = V::mul(V::sub(V::set1(1.0), update_gate), new_gate);
+        store_h<V>(step, block, V::fma(update_gate, h_prev, keep_new));
+    }
+};
+
+struct TanhActivation {
+    template <class V>
+    static typename V::Vec apply(typename V::Vec value) {
+        return tanh_vector<V>(value);
+    }
+};
+
+struct ReluActivation {
+    template <class V>
+    static typename V::Vec apply(typename V::Vec value) {
+        return V::max(V::zero(), value);  // NaN stays NaN, as with std::max(value, 0.0)
+    }
+};
+
+template <class Activation>
+struct RnnCell {
+    static constexpr int gates = 1;
+
+    template <class V>
+    static void finish(const RecurrentStep& step, const UnitBlock& block, const typename V::Vec* recurrent) {
+        store_h<V>(step, block, Activation::template apply<V>(gate_input<V>(block, recurrent, 0)));
+    }
+};
+
+template <class V, class Cell, int Rows, int Blocks>
+void step_tile(const RecurrentStep& step, int64_t first_row, int64_t first_block) {
+    using Vec = typename V::Vec;
+    constexpr int lanes = V::lanes;
+    constexpr int gates = Cell::gates;
+    constexpr int vectors = Blocks * gates;
+    const int64_t depth = step.output_size;
+    const int64_t block_size = depth * gates * lanes;
+    const float* weights = step.weight_hh + first_block * block_size;
+    const double* h = step.h_prev + first_row * depth;
+    Vec sums[std::size_t{Rows}][std::size_t{vectors}];
+    zero_tile<V>(sums);
+    for (int64_t k = 0; k < depth; ++k) {
+        Vec values[std::size_t{Rows}];
+FUSEDRNN_UNROLL
+        for (int row = 0; row < Rows; ++row) {
+            values[row] = V::set1(h[row * depth + k]);
+        }
+FUSEDRNN_UNROLL
+        for (int vector = 0; vector < vectors; ++vector) {
+            const Vec weight = V::widen(weights + vector / gates * block_size + (k * gates + vector % gates) * lanes);
+FUSEDRNN_UNROLL
+            for (int row = 0; row < Rows; ++row) {
+                sums[row][vector] = V::fma(values[row], weight, sums[row][vector]);
+            }
+        }
+    }
+FUSEDRNN_UNROLL
+    for (int row = 0; row < Rows; ++row) {
+FUSEDRNN_UNROLL
+        for (int block = 0; block < Blocks; ++block) {
+            const int64_t batch_row = first_row + row;
+            const int64_t unit = (first_block + block) * lanes;
+            const int64_t count = step.hidden_size - unit < lanes ? step.hidden_size - unit : lanes;
+            const double* projection = step.input_projection + batch_row * step.input_projection_stride +
+                                        (first_block + block) * gates * lanes;
+            // A copy, so that no pointer into sums escapes and the compiler keeps sums in registers.
+            Vec gate_sums[std::size_t{gates}];
+FUSEDRNN_UNROLL
+            for (int gate = 0; gate < gates; ++gate) {
+                gate_sums[gate] = sums[row][block * gates + gate];
+            }
+            Cell::template finish<V>(step, UnitBlock{batch_row, unit, count, projection}, gate_sums);
+        }
+    }
+}
+
+// step_tile for `rows` (1..Rows) consecutive active rows and one block.
+template <class V, class Cell, int Rows>
+void step_rows_tile(int64_t rows, const RecurrentStep& step, int64_t first_row, int64_t block) {
+    if constexpr (Rows > 1) {
+        if (rows < Rows) {
+            return step_rows_tile<V, Cell, Rows - 1>(rows, step, first_row, block);
+        }
+    }
+    step_tile<V, Cell, Rows, 1>(step, first_row, block);
+}
+
+// h_next = W_hr * (cell outputs of the row), then the row's outputs.
+template <class V>
+void project_row(const RecurrentStep& step, int64_t row) {
+    const int64_t hidden = step.hidden_size;
+    const double* cell_output = step.projection_scratch + row * hidden;
+    for (int64_t output = 0; output < step.output_size; ++output) {
+        const float* weights = step.weight_hr + output * hidden;
+        typename V::Vec sums = V::zero();
+        int64_t unit = 0;
+        for (; unit + V::lanes <= hidden; unit += V::lanes) {
+            sums = V::fma(V::widen(weights + unit), V::load(cell_output + unit), sums);
+        }
+        double sum = V::sum(sums);
+        for (; unit < hidden; ++unit) {
+            sum += static_cast<double>(weights[unit]) * cell_output[unit];
+        }
+        step.h_next[row * step.output_size + output] = sum;
+    }
+    write_output(step, row);
+}
+
+template <class V, class Cell>
+void recurrent_step(const RecurrentStep& step) {
+    constexpr int lanes = V::lanes;
+    // More blocks per pass for single-gate cells, to keep enough FMA chains in flight.
+    constexpr int single_row_blocks = Cell::gates == 1 ? 4 : 2;
+    const int64_t first_block = step.unit_begin / lanes;
+    const int64_t end_block = (step.unit_end + lanes - 1) / lanes;
+    // Other participants have just written most of h_prev: ask for all its cache lines at once instead of
+    // missing on them one at a time as the k loop reaches them.
+    constexpr int64_t doubles_per_line = 8;
+    for (int64_t index = 0; index < step.batch * step.output_size; index += doubles_per_line) {
+        V::prefetch(step.h_prev + index);
+    }
+    for (int64_t row = 0; row < step.batch; ++row) {
+        if (!is_active(step, row)) {
+            hold_row(step, row);
+        }
+    }
+    if (step.batch == 1) {
+        if (is_active(step, 0)) {
+            int64_t block = first_block;
+            for (; block + single_row_blocks <= end_block; block += single_row_blocks) {
+                step_tile<V, Cell, 1, single_row_blocks>(step, 0, block);
+            }
+            for (; block < end_block; ++block) {
+                step_tile<V, Cell, 1, 1>(step, 0, block);
+            }
+        }
+    } else {
+        for (int64_t block = first_block; block < end_block; ++block) {
+            for (int64_t row = 0; row < step.batch;) {
+                int64_t rows = 0;
+                while (rows < V::step_rows && row + rows < step.batch && is_active(step, row + rows)) {
+                    ++rows;
+                }
+                if (rows > 0) {
+                    step_rows_tile<V, Cell, V::step_rows>(rows, step, row, block);
+                }
+                row += rows > 0 ? rows : 1;
+            }
+        }
+    }
+    if (step.weight_hr != nullptr) {
+        for (int64_t row = 0; row < step.batch; ++row) {
+            if (is_active(step, row)) {
+                project_row<V>(step, row);
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace fusedrnn::cpu
+
+// Defines <op>_<isa>(step) of kernels.h as recurrent_step<Traits, Cell>; one line in each per-ISA file.
+#define FUSEDRNN_DEFINE_RECURRENT_STEP(function, traits, cell)                                                 \
+    void fusedrnn::cpu::function(const RecurrentStep& step) { recurrent_step<traits, cell>(step); }

@@ -1,0 +1,57 @@
+// Vector traits for the avx512 kernel set (AVX-512F, 8 doubles per register). Included only by *_avx512.cpp,
+// which cmake/IsaFlags.cmake compiles with -mavx512f ...; see simd_avx2.h for the shape every traits struct has.
+#pragma once
+
+// GCC 12's AVX-512 intrinsics initialize their "undefined" vectors from themselves, which its own
+// -Wuninitialized reports (GCC bug 105593, fixed in 13).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+namespace fusedrnn::cpu {
+// Internal linkage: the kernel templates are compiled once per ISA with different flags, and an inline function
+// with external linkage could be merged by the linker with the copy built for a wider ISA.
+namespace {
+
+struct Avx512 {
+    using Vec = __m512d;
+    static constexpr int lanes = 8;
+    static constexpr int accumulators = 16;  // per GEMM tile, of 32 registers (the rest: weights, broadcasts)
+    static constexpr int step_rows = 4;      // batch rows per weight pass of a step: 4 rows x 4 gates = 16
+
+    static Vec zero() { return _mm512_setzero_pd(); }
+    static Vec set1(double value) { return _mm512_set1_pd(value); }
+    static Vec load(const double* source) { return _mm512_loadu_pd(source); }
+    static void store(double* destination, Vec value) { _mm512_storeu_pd(destination, value); }
+    static Vec widen(const float* source) { return _mm512_cvtps_pd(_mm256_loadu_ps(source)); }
+    static void store_narrow(float* destination, Vec value) { _mm256_storeu_ps(destination, _mm512_cvtpd_ps(value)); }
+
+    static Vec add(Vec a, Vec b) { return _mm512_add_pd(a, b); }
+    static Vec sub(Vec a, Vec b) { return _mm512_sub_pd(a, b); }
+    static Vec mul(Vec a, Vec b) { return _mm512_mul_pd(a, b); }
+    static Vec div(Vec a, Vec b) { return _mm512_div_pd(a, b); }
+    static Vec fma(Vec a, Vec b, Vec c) { return _mm512_fmadd_pd(a, b, c); }    // a*b + c
+    static Vec fnma(Vec a, Vec b, Vec c) { return _mm512_fnmadd_pd(a, b, c); }  // c - a*b
+    static Vec max(Vec a, Vec b) { return _mm512_max_pd(a, b); }                // b if either is NaN
+    static Vec min(Vec a, Vec b) { return _mm512_min_pd(a, b); }                // b if either is NaN
+    static Vec abs(Vec value) { return _mm512_abs_pd(value); }
+    static Vec select_less(Vec a, Vec b, Vec if_less, Vec otherwise) {
+        return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, b, _CMP_LT_OQ), otherwise, if_less);
+    }
+    // 2^n from t = n + 0x1.8p52 (n integral, |n| <= 1022): n sits in the low bits of t, moved into the exponent.
+    static Vec exp2_of_rounded(Vec t) {
+        const __m512i bits = _mm512_add_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(1023));
+        return _mm512_castsi512_pd(_mm512_slli_epi64(bits, 52));
+    }
+    static void prefetch(const double* address) { _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T0); }
+    static double sum(Vec value) { return _mm512_reduce_add_pd(value); }
+};
+
+}  // namespace
+}  // namespace fusedrnn::cpu

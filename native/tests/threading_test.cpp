@@ -1,0 +1,249 @@
+// Multi-threaded forward calls: participants split hidden units in whole register blocks, so each unit is
+// computed by the same code on the same data whatever the split, and threaded results equal single-threaded
+// ones bit for bit. Also the lifetime of the worker threads, which belong to the workspace.
+#include "common/worker_team.h"
+#include "test_support.h"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
+namespace fusedrnn::test {
+namespace {
+
+struct ThreadCase {
+    const char* name;
+    frnn_cell_kind kind;
+    int32_t input_size, hidden_size, num_layers, num_directions, proj_size;
+    bool batch_first;
+    int32_t seq_len, batch;
+    std::vector<int32_t> lengths;
+};
+
+void PrintTo(const ThreadCase& c, std::ostream* stream) { *stream << c.name; }
+
+// Every case but the projection has steps big enough to be split (forward.cpp runs steps below 32K
+// multiply-adds on the caller alone), and hidden sizes that leave a partial last block.
+const ThreadCase thread_cases[] = {
+    {"lstm_batch1_partial_block", FRNN_CELL_LSTM, 9, 150, 1, 1, 0, false, 12, 1, {}},
+    {"lstm_deep_bidirectional", FRNN_CELL_LSTM, 16, 64, 3, 2, 0, false, 6, 6, {}},
+    {"gru_packed_bidirectional", FRNN_CELL_GRU, 7, 83, 2, 2, 0, true, 8, 5, {8, 3, 5, 1, 8}},
+    {"rnn_tanh_batch3", FRNN_CELL_RNN_TANH, 5, 150, 2, 1, 0, false, 5, 3, {}},
+    {"rnn_relu_packed", FRNN_CELL_RNN_RELU, 4, 131, 1, 2, 0, false, 6, 4, {6, 2, 4, 5}},
+    {"lstm_projection_runs_alone", FRNN_CELL_LSTM, 6, 24, 2, 1, 5, false, 5, 2, {}},
+};
+
+struct Outputs {
+    std::vector<float> y, hn, cn;
+};
+
+frnn_model_spec spec_with_threads(const ThreadCase& c, int32_t threads) {
+    frnn_model_spec spec = make_spec(c.kind, c.input_size, c.hidden_size, c.num_layers, c.num_directions, c.proj_size);
+    spec.num_threads = threads;
+    return spec;
+}
+
+ForwardBuffers inputs_for(const ThreadCase& c) {
+    std::mt19937 generator(77);
+    const int32_t out = c.proj_size > 0 ? c.proj_size : c.hidden_size;
+    const int32_t states = c.num_layers * c.num_directions * c.batch;
+    ForwardBuffers buffers = ForwardBuffers::shaped(c.seq_len, c.batch, c.batch_first, c.lengths);
+    buffers.x = random_floats(generator, static_cast<std::size_t>(c.seq_len * c.batch * c.input_size), 1.0f);
+    buffers.h0 = random_floats(generator, static_cast<std::size_t>(states * out), 0.5f);
+    buffers.y.assign(static_cast<std::size_t>(c.seq_len * c.batch * c.num_directions * out), -7.0f);
+    buffers.hn.assign(buffers.h0.size(), -7.0f);
+    if (c.kind == FRNN_CELL_LSTM) {
+        buffers.c0 = random_floats(generator, static_cast<std::size_t>(states * c.hidden_size), 0.5f);
+        buffers.cn.assign(buffers.c0.size(), -7.0f);
+    }
+    return buffers;
+}
+
+Outputs run_forward(const ThreadCase& c, int32_t threads, int repeats = 1) {
+    std::mt19937 generator(20260101);
+    const frnn_model_spec spec = spec_with_threads(c, threads);
+    ModelPtr model = create_model(spec, random_weights(spec, generator));
+    WorkspacePtr workspace = create_workspace(model.get());
+    ForwardBuffers buffers = inputs_for(c);
+    for (int repeat = 0; repeat < repeats; ++repeat) {
+        frnn_forward_args args = buffers.args();
+        EXPECT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
+    }
+    return {buffers.y, buffers.hn, buffers.cn};
+}
+
+class ThreadedForwardTest : public ::testing::TestWithParam<ThreadCase> {};
+
+TEST_P(ThreadedForwardTest, EqualsSingleThreadedBitForBit) {
+    const ThreadCase& c = GetParam();
+    const Outputs serial = run_forward(c, 1);
+    for (int32_t threads : {2, 3, 4}) {
+        const Outputs threaded = run_forward(c, threads, 3);
+        EXPECT_EQ(threaded.y, serial.y) << threads << " threads: y";
+        EXPECT_EQ(threaded.hn, serial.hn) << threads << " threads: hn";
+        EXPECT_EQ(threaded.cn, serial.cn) << threads << " threads: cn";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ThreadedForwardTest, ::testing::ValuesIn(thread_cases),
+                         [](const ::testing::TestParamInfo<ThreadCase>& case_info) {
+                             return std::string(case_info.param.name);
+                         });
+
+TEST(ThreadedForward, CallerThreadsSharingOneModelGetTheSerialResults) {
+    const ThreadCase& c = thread_cases[1];
+    const Outputs serial = run_forward(c, 1);
+    std::mt19937 generator(20260101);
+    const frnn_model_spec spec = spec_with_threads(c, 2);
+    ModelPtr model = create_model(spec, random_weights(spec, generator));
+
+    constexpr int caller_count = 4;
+    std::vector<Outputs> results(caller_count);
+    std::vector<frnn_status> statuses(caller_count, FRNN_STATUS_INTERNAL);
+    std::vector<std::thread> callers;
+    for (int index = 0; index < caller_count; ++index) {
+        callers.emplace_back([&, index] {
+            frnn_workspace* workspace = nullptr;
+            statuses[index] = frnn_workspace_create(model.get(), &workspace);
+            ForwardBuffers buffers = inputs_for(c);
+            for (int repeat = 0; repeat < 10 && statuses[index] == FRNN_STATUS_OK; ++repeat) {
+                frnn_forward_args args = buffers.args();
+                statuses[index] = frnn_model_forward(model.get(), workspace, &args);
+            }
+            frnn_workspace_destroy(workspace);
+            results[index] = {buffers.y, buffers.hn, buffers.cn};
+        });
+    }
+    for (std::thread& caller : callers) {
+        caller.join();
+    }
+    for (int index = 0; index < caller_count; ++index) {
+        EXPECT_EQ(statuses[index], FRNN_STATUS_OK);
+        EXPECT_EQ(results[index].y, serial.y) << "caller " << index;
+        EXPECT_EQ(results[index].hn, serial.hn) << "caller " << index;
+        EXPECT_EQ(results[index].cn, serial.cn) << "caller " << index;
+    }
+}
+
+// The congestion advice of the team itself (the library's copy is hidden; the test builds worker_team.cpp too).
+TEST(WorkerTeamCongestion, BlockedBarriersAdviseRunningAloneForADoublingStretch) {
+    WorkerTeam team(2);
+    EXPECT_FALSE(team.congested());
+    // Participant 1 arrives 20 ms late at every barrier, as if it had lost its core: participant 0 spends half
+    // of the call waiting.
+    auto late = [&](int participant) {
+        for (int barrier = 0; barrier < 2; ++barrier) {
+            if (participant == 1) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            }
+            team.barrier();
+        }
+    };
+    team.run(late);
+    EXPECT_TRUE(team.congested());
+    EXPECT_FALSE(team.congested()) << "one call alone after the first congested call";
+    team.run(late);
+    EXPECT_TRUE(team.congested());
+    EXPECT_TRUE(team.congested());
+    EXPECT_FALSE(team.congested()) << "two after the second";
+    // A call without waits ends the stretch: the next congested call is followed by one call alone.
+    auto no_barriers = [](int) {};
+    team.run(no_barriers);
+    EXPECT_FALSE(team.congested());
+    team.run(late);
+    EXPECT_TRUE(team.congested());
+    EXPECT_FALSE(team.congested());
+}
+
+#if defined(__linux__)
+std::size_t live_thread_count() {
+    const std::filesystem::directory_iterator tasks("/proc/self/task");
+    return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
+}
+
+// A joined thread leaves /proc/self/task a moment after pthread_join returns (the kernel wakes the joiner before
+// it reaps the thread), so counts after a join are read once they have settled.
+
+// The thread count once it reaches `expected`, or after 2 s.
+std::size_t settled_thread_count(std::size_t expected) {
+    for (int attempt = 0; attempt < 200 && live_thread_count() != expected; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return live_thread_count();
+}
+
+// The thread count once two readings 10 ms apart agree.
+std::size_t stable_thread_count() {
+    std::size_t count = live_thread_count();
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        const std::size_t again = live_thread_count();
+        if (again == count) {
+            break;
+        }
+        count = again;
+    }
+    return count;
+}
+
+class WorkerThreads : public ::testing::Test {
+protected:
+    const ThreadCase& c = thread_cases[0];  // 19 unit blocks even at W = 8: three participants all get work
+    ModelPtr model;
+    ForwardBuffers buffers = inputs_for(c);
+
+    void SetUp() override {
+        std::thread([] {}).join();  // a sanitizer runtime starts its helper thread with the first thread, not ours
+        std::mt19937 generator(5);
+        const frnn_model_spec spec = spec_with_threads(c, 3);
+        model = create_model(spec, random_weights(spec, generator));
+    }
+
+    void forward(frnn_workspace* workspace) {
+        frnn_forward_args args = buffers.args();
+        ASSERT_EQ(frnn_model_forward(model.get(), workspace, &args), FRNN_STATUS_OK) << frnn_last_error();
+    }
+};
+
+TEST_F(WorkerThreads, StartWithTheFirstForwardAndAreJoinedWhenTheWorkspaceIsDestroyed) {
+    const std::size_t before = stable_thread_count();
+    WorkspacePtr workspace = create_workspace(model.get());
+    EXPECT_EQ(live_thread_count(), before) << "workers start lazily";
+    forward(workspace.get());
+    EXPECT_EQ(live_thread_count(), before + 2) << "3 participants: the caller and 2 workers";
+    forward(workspace.get());
+    EXPECT_EQ(live_thread_count(), before + 2) << "workers persist across calls";
+    workspace.reset();  // right after a call: the workers are still spinning
+    EXPECT_EQ(settled_thread_count(before), before);
+}
+
+TEST_F(WorkerThreads, SleepWhenIdleAndAreJoinedFromSleep) {
+    const std::size_t before = stable_thread_count();
+    WorkspacePtr workspace = create_workspace(model.get());
+    forward(workspace.get());
+    // Idle workers stop spinning within a fraction of a millisecond, so 100 ms idle cost next to no CPU.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const std::clock_t cpu_before = std::clock();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const double idle_cpu_seconds = static_cast<double>(std::clock() - cpu_before) / CLOCKS_PER_SEC;
+    EXPECT_LT(idle_cpu_seconds, 0.03);
+    forward(workspace.get());  // wakes them
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    workspace.reset();
+    EXPECT_EQ(settled_thread_count(before), before);
+}
+
+TEST_F(WorkerThreads, AreNotStartedForOneThread) {
+    std::mt19937 generator(5);
+    const frnn_model_spec spec = spec_with_threads(c, 1);
+    model = create_model(spec, random_weights(spec, generator));
+    const std::size_t before = stable_thread_count();
+    WorkspacePtr workspace = create_workspace(model.get());
+    forward(workspace.get());
+    EXPECT_EQ(live_thread_count(), before);
+}
+#endif
+
+}  // namespace
+}  // namespace fusedrnn::test

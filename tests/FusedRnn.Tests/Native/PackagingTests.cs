@@ -133,6 +133,20 @@ public class DeploymentTests
         Assert.Contains(Path.Combine(libraryDirectory, "libfusedrnn.so"), (string)found["description"]!, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("scalar", "reference")]
+    [InlineData("reference", "reference")]
+    [InlineData("avx2", "avx2")]
+    public async Task FusedrnnIsaForcesALowerKernelSetInANewProcess(string forced, string expectedSet)
+    {
+        NativeTestSupport.RequireLibrary();
+        if (expectedSet == "avx2" && !System.Runtime.Intrinsics.X86.Avx2.IsSupported) expectedSet = "reference";
+        ProcessResult info = await ChildProcess.RunAsync(ChildProcess.Dotnet, [Path.Combine(AppContext.BaseDirectory, "fusedrnn.dll"), "info", "--json"],
+            TimeSpan.FromMinutes(1), environment: new Dictionary<string, string?> { ["FUSEDRNN_ISA"] = forced });
+        Assert.True(info.ExitCode == 0, info.ToString());
+        Assert.EndsWith($", {expectedSet} kernels", (string)CpuEntry(info.Stdout)["description"]!, StringComparison.Ordinal);
+    }
+
     private static System.Text.Json.Nodes.JsonNode CpuEntry(string infoJson) =>
         System.Text.Json.Nodes.JsonNode.Parse(infoJson)!["backends"]!.AsArray().Single(b => (string)b!["name"]! == RnnBackends.Cpu)!;
 }

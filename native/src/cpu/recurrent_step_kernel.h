@@ -14,6 +14,7 @@
 #include "cpu/vector_math.h"
 
 #include <cstddef>
+#include <type_traits>
 
 namespace fusedrnn::cpu {
 // Internal linkage: see simd_avx512.h.
@@ -32,27 +33,22 @@ typename V::Vec load_units(const double* source, int64_t count) {
     return V::load(lanes);
 }
 
-template <class V>
-void store_units(double* destination, typename V::Vec value, int64_t count) {
+// Writes the first `count` lanes: doubles as they are, or rounded to float32 for the caller's y.
+template <class V, class T>
+void store_units(T* destination, typename V::Vec value, int64_t count) {
+    const auto store_all = [](T* to, typename V::Vec from) {
+        if constexpr (std::is_same_v<T, float>) {
+            V::store_narrow(to, from);
+        } else {
+            V::store(to, from);
+        }
+    };
     if (count == V::lanes) {
-        V::store(destination, value);
+        store_all(destination, value);
         return;
     }
-    double lanes[V::lanes];
-    V::store(lanes, value);
-    for (int64_t lane = 0; lane < count; ++lane) {
-        destination[lane] = lanes[lane];
-    }
-}
-
-template <class V>
-void store_units_narrow(float* destination, typename V::Vec value, int64_t count) {
-    if (count == V::lanes) {
-        V::store_narrow(destination, value);
-        return;
-    }
-    float lanes[V::lanes];
-    V::store_narrow(lanes, value);
+    T lanes[V::lanes];
+    store_all(lanes, value);
     for (int64_t lane = 0; lane < count; ++lane) {
         destination[lane] = lanes[lane];
     }
@@ -74,7 +70,7 @@ void store_h(const RecurrentStep& step, const UnitBlock& block, typename V::Vec 
         store_units<V>(step.layer_output + block.row * step.output_stride + block.unit, h, block.count);
     }
     if (step.y != nullptr) {
-        store_units_narrow<V>(step.y + block.row * step.output_stride + block.unit, h, block.count);
+        store_units<V>(step.y + block.row * step.output_stride + block.unit, h, block.count);
     }
 }
 

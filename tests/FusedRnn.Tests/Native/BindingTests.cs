@@ -68,9 +68,10 @@ public partial class BindingTests
     [Fact]
     public void NoImportIsWrittenByHandOutsideTheGenerator()
     {
-        string source = Path.Combine(RepositoryRoot(), "src");
-        string libclangImports = Path.Combine(source, "FusedRnn.BindGen", "LibClang.cs");
-        string[] offenders = [.. Directory.EnumerateFiles(source, "*.cs", SearchOption.AllDirectories)
+        string root = RepositoryRoot();
+        string libclangImports = Path.Combine(root, "src", "FusedRnn.BindGen", "LibClang.cs");
+        string[] offenders = [.. new[] { "src", "tests", "bench" }
+            .SelectMany(folder => Directory.EnumerateFiles(Path.Combine(root, folder), "*.cs", SearchOption.AllDirectories))
             .Where(path => !path.EndsWith(".g.cs", StringComparison.Ordinal) && path != libclangImports)
             .Where(path => !path.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .Where(path => ImportAttribute().IsMatch(File.ReadAllText(path)))];

@@ -2,6 +2,9 @@
 // set this process runs (FUSEDRNN_ISA=avx512|avx2|reference picks one; it is reported as the "isa" context).
 // Weights are uniform in +-1/sqrt(H) (PyTorch's default init); `step` workloads carry h and c in place from one
 // call to the next, `seq` workloads start from zero state. Times are wall-clock per call.
+// The `ceiling/` entries (AVX-512 machines only) time the bare inner loop of a batch-1 step (gemv_ceiling.h).
+#include "gemv_ceiling.h"
+
 #include <fusedrnn.h>
 
 #include <benchmark/benchmark.h>
@@ -121,6 +124,35 @@ void run_workload(benchmark::State& state, const Workload& w, int32_t threads) {
     frnn_model_destroy(model);
 }
 
+// One LSTM step's recurrent product alone; counters: multiply-adds per second and weight bytes per second.
+template <class Weight, void (*Gemv)(const Weight*, const double*, int64_t, double*)>
+void run_gemv_ceiling(benchmark::State& state) {
+    const int64_t hidden = state.range(0);
+    std::mt19937 generator(42);
+    const std::vector<float> floats = uniform(generator, static_cast<std::size_t>(4 * hidden * hidden), 0.1f);
+    const std::vector<Weight> weights(floats.begin(), floats.end());
+    const std::vector<double> h(static_cast<std::size_t>(hidden), 0.5);
+    std::vector<double> out(static_cast<std::size_t>(4 * hidden));
+    for (auto _ : state) {
+        Gemv(weights.data(), h.data(), hidden, out.data());
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    const auto per_second = [&](double per_call) {
+        return benchmark::Counter(per_call * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+    };
+    state.counters["MAC/s"] = per_second(static_cast<double>(weights.size()));
+    state.counters["bytes/s"] = per_second(static_cast<double>(weights.size() * sizeof(Weight)));
+}
+
+bool cpu_has_avx512() {
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;  // the probe is a development aid; MSVC builds skip it
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -134,6 +166,14 @@ int main(int argc, char** argv) {
                 run_workload(state, workload, threads);
             })->UseRealTime()->Unit(benchmark::kMicrosecond);
         }
+    }
+    if (cpu_has_avx512()) {
+        using fusedrnn::bench::gemv_double_avx512;
+        using fusedrnn::bench::gemv_widened_avx512;
+        benchmark::RegisterBenchmark("ceiling/gemv-b1-float32-widened", run_gemv_ceiling<float, gemv_widened_avx512>)
+            ->RangeMultiplier(2)->Range(64, 1024)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark("ceiling/gemv-b1-double-stored", run_gemv_ceiling<double, gemv_double_avx512>)
+            ->RangeMultiplier(2)->Range(64, 1024)->Unit(benchmark::kMicrosecond);
     }
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) {

@@ -30,7 +30,7 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
     /// between threads pays: below it (a 128-unit LSTM at batch 1 is 64K in all) the barrier and the cache traffic of h
     /// between cores cost more than the work saved.
     /// </summary>
-    private const int MinimumStepWorkPerThread = 64 * 1024;
+    private const int MinimumStepWorkPerThread = 32 * 1024;
 
     private readonly PackedLayer[] _layers;
     private readonly int _width = TSimd.Count;

@@ -11,23 +11,30 @@ internal static class Engines
     /// <summary>Restricts the engines to a comma-separated list (e.g. <c>managed,onnxruntime</c>) for a quicker run.</summary>
     public const string SelectionVariable = "FUSEDRNN_BENCH_ENGINES";
 
+    /// <summary>Restricts the workloads to a comma-separated list (e.g. <c>lstm-step-b1-h64</c>) for a quicker run.</summary>
+    public const string WorkloadSelectionVariable = "FUSEDRNN_BENCH_WORKLOADS";
+
     /// <summary>Every engine that can run here, the peer last, narrowed by <see cref="SelectionVariable"/> when set.</summary>
-    public static IReadOnlyList<string> Available { get; } = Select(
+    public static IReadOnlyList<string> Available { get; } = Select(SelectionVariable,
     [
         .. RnnBackends.Describe().Where(backend => FusedRnnBackends.Contains(backend.Name) && backend.IsAvailable).Select(backend => backend.Name),
         OnnxRuntimeRunner.Name,
     ]);
 
-    static string[] Select(string[] available)
+    /// <summary>The workloads of the catalogue, narrowed by <see cref="WorkloadSelectionVariable"/> when set.</summary>
+    public static IReadOnlyList<string> Workloads { get; } = Select(WorkloadSelectionVariable, [.. Workload.Names]);
+
+    /// <summary>The names of <paramref name="available"/> listed in <paramref name="variable"/>, or all when it is unset.</summary>
+    static string[] Select(string variable, string[] available)
     {
-        string? selection = Environment.GetEnvironmentVariable(SelectionVariable);
+        string? selection = Environment.GetEnvironmentVariable(variable);
         if (string.IsNullOrWhiteSpace(selection)) return available;
         string[] chosen = selection.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         string[] unknown = [.. chosen.Where(name => !available.Contains(name))];
         return unknown.Length == 0
             ? [.. available.Where(chosen.Contains)]
             : throw new ArgumentException(
-                $"{SelectionVariable} names {string.Join(", ", unknown)}, which cannot run here; choose from {string.Join(", ", available)}");
+                $"{variable} names {string.Join(", ", unknown)}, which cannot run here; choose from {string.Join(", ", available)}");
     }
 
     /// <summary>The FusedRnn backends left out, with why.</summary>

@@ -20,7 +20,7 @@ public class RnnBenchmarks
     [ParamsSource(nameof(ThreadCounts))]
     public int Threads { get; set; }
 
-    public static IEnumerable<string> WorkloadNames => Cli.Benchmarking.Workload.Names;
+    public static IEnumerable<string> WorkloadNames => Engines.Workloads;
 
     public static IEnumerable<string> EngineNames => Engines.Available;
 

@@ -74,7 +74,7 @@ public class StreamReadBenchmarks
     [ParamsSource(nameof(ThreadCounts))]
     public int Threads { get; set; }
 
-    public static IEnumerable<string> WorkloadNames => Cli.Benchmarking.Workload.Names;
+    public static IEnumerable<string> WorkloadNames => Engines.Workloads;
 
     public static IEnumerable<int> ThreadCounts => Engines.ThreadCounts;
 

@@ -238,6 +238,8 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
     /// <summary>A half-open range <c>[Start, End)</c>.</summary>
     private readonly record struct Range(int Start, int End)
     {
+        public int Length => End - Start;
+
         /// <summary>Participant <paramref name="index"/>'s share of <paramref name="count"/> items split as evenly as whole items allow.</summary>
         public static Range Share(int count, int index, int participants) => new(count * index / participants, count * (index + 1) / participants);
     }
@@ -326,8 +328,12 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         {
             while (active > 0 && lengths[active - 1] <= step) active--;
             var rows = new Range(slice.Rows.Start, int.Min(slice.Rows.End, active));
-            for (int passIndex = slice.Passes.Start; passIndex < slice.Passes.End; passIndex++)
+            // Odd steps walk the passes last to first: weights larger than L2 read in the same order every step miss
+            // on every line, reversed the passes read last are still cached. No sum changes order.
+            bool reverseWalk = (step & 1) != 0;
+            for (int index = 0; index < slice.Passes.Length; index++)
             {
+                int passIndex = reverseWalk ? slice.Passes.End - 1 - index : slice.Passes.Start + index;
                 for (int group = rows.Start; group < rows.End; group += RowGroup)
                     StepTile(ws, pass, passIndex, new Range(group, int.Min(group + RowGroup, rows.End)), step, participant);
             }

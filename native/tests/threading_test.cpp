@@ -1,9 +1,11 @@
-// Multi-threaded forward calls: participants split hidden units in whole register blocks, so each unit is
-// computed by the same code on the same data whatever the split, and threaded results equal single-threaded
-// ones bit for bit. Also the lifetime of the worker threads, which belong to the workspace.
+// Multi-threaded forward calls: participants split hidden units in whole register blocks, or batch rows in whole
+// row groups, so each output is computed by the same code on the same data whatever the split, and threaded
+// results equal single-threaded ones bit for bit. Also the lifetime of the worker threads, which belong to the
+// workspace.
 #include "common/worker_team.h"
 #include "test_support.h"
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -23,8 +25,19 @@ struct ThreadCase {
 
 void PrintTo(const ThreadCase& c, std::ostream* stream) { *stream << c.name; }
 
-// Every case but the projection has steps big enough to be split (forward.cpp runs steps below 32K
-// multiply-adds on the caller alone), and hidden sizes that leave a partial last block.
+// Lengths 1..seq_len over and over, in no particular order.
+std::vector<int32_t> mixed_lengths(int32_t seq_len, int32_t batch) {
+    std::vector<int32_t> lengths(static_cast<std::size_t>(batch));
+    for (int32_t row = 0; row < batch; ++row) {
+        lengths[static_cast<std::size_t>(row)] = 1 + (row * 7) % seq_len;
+    }
+    return lengths;
+}
+
+// Every case but the small projection has steps big enough to be split (forward.cpp runs steps below 32K
+// multiply-adds on the caller alone). The first ones split units (large weights, or a batch too small for a row
+// group per participant), with hidden sizes that leave a partial last block; the `rows_` ones have weights small
+// enough for every core's cache and batches of many row groups, including a last, partial group.
 const ThreadCase thread_cases[] = {
     {"lstm_batch1_partial_block", FRNN_CELL_LSTM, 9, 150, 1, 1, 0, false, 12, 1, {}},
     {"lstm_deep_bidirectional", FRNN_CELL_LSTM, 16, 64, 3, 2, 0, false, 6, 6, {}},
@@ -32,6 +45,11 @@ const ThreadCase thread_cases[] = {
     {"rnn_tanh_batch3", FRNN_CELL_RNN_TANH, 5, 150, 2, 1, 0, false, 5, 3, {}},
     {"rnn_relu_packed", FRNN_CELL_RNN_RELU, 4, 131, 1, 2, 0, false, 6, 4, {6, 2, 4, 5}},
     {"lstm_projection_runs_alone", FRNN_CELL_LSTM, 6, 24, 2, 1, 5, false, 5, 2, {}},
+    {"lstm_large_weights_batch64_splits_units", FRNN_CELL_LSTM, 200, 150, 1, 1, 0, false, 3, 64, {}},
+    {"rows_lstm_deep_bidirectional", FRNN_CELL_LSTM, 5, 16, 2, 2, 0, false, 6, 66, {}},
+    {"rows_gru_packed_batch_first", FRNN_CELL_GRU, 7, 24, 1, 2, 0, true, 5, 50, mixed_lengths(5, 50)},
+    {"rows_rnn_relu_time_major_packed", FRNN_CELL_RNN_RELU, 3, 40, 2, 1, 0, false, 4, 97, mixed_lengths(4, 97)},
+    {"rows_lstm_projection", FRNN_CELL_LSTM, 6, 24, 2, 2, 8, false, 5, 64, mixed_lengths(5, 64)},
 };
 
 struct Outputs {
@@ -91,6 +109,26 @@ INSTANTIATE_TEST_SUITE_P(Cases, ThreadedForwardTest, ::testing::ValuesIn(thread_
                              return std::string(case_info.param.name);
                          });
 
+// A workspace's team grows when a call wants more participants than it has (here a row split over 2, then 3
+// participants as the batch grows), and a call that wants fewer leaves the rest idle.
+TEST(ThreadedForward, TeamGrowsWithTheBatchAndResultsStaySerial) {
+    std::mt19937 generator(20260101);
+    const ThreadCase small = {"small", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 8, {}};
+    const ThreadCase large = {"large", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 16, {}};
+    const frnn_model_spec spec = spec_with_threads(small, 3);
+    ModelPtr model = create_model(spec, random_weights(spec, generator));
+    WorkspacePtr workspace = create_workspace(model.get());
+    for (const ThreadCase* c : {&small, &large, &small}) {
+        ForwardBuffers buffers = inputs_for(*c);
+        frnn_forward_args args = buffers.args();
+        ASSERT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
+        const Outputs serial = run_forward(*c, 1);
+        EXPECT_EQ(buffers.y, serial.y) << c->name;
+        EXPECT_EQ(buffers.hn, serial.hn) << c->name;
+        EXPECT_EQ(buffers.cn, serial.cn) << c->name;
+    }
+}
+
 TEST(ThreadedForward, CallerThreadsSharingOneModelGetTheSerialResults) {
     const ThreadCase& c = thread_cases[1];
     const Outputs serial = run_forward(c, 1);
@@ -140,20 +178,34 @@ TEST(WorkerTeamCongestion, BlockedBarriersAdviseRunningAloneForADoublingStretch)
             team.barrier();
         }
     };
-    team.run(late);
+    team.run(late, 2);
     EXPECT_TRUE(team.congested());
     EXPECT_FALSE(team.congested()) << "one call alone after the first congested call";
-    team.run(late);
+    team.run(late, 2);
     EXPECT_TRUE(team.congested());
     EXPECT_TRUE(team.congested());
     EXPECT_FALSE(team.congested()) << "two after the second";
     // A call without waits ends the stretch: the next congested call is followed by one call alone.
     auto no_barriers = [](int) {};
-    team.run(no_barriers);
+    team.run(no_barriers, 2);
     EXPECT_FALSE(team.congested());
-    team.run(late);
+    team.run(late, 2);
     EXPECT_TRUE(team.congested());
     EXPECT_FALSE(team.congested());
+}
+
+TEST(WorkerTeam, RunsAJobOnTheActiveParticipantsOnly) {
+    WorkerTeam team(3);
+    std::atomic<int> ran[3] = {};
+    auto count = [&](int participant) {
+        ran[participant].fetch_add(1);
+        team.barrier();  // counts the active participants: would never pass if it waited for all three
+    };
+    team.run(count, 2);
+    team.run(count, 3);
+    EXPECT_EQ(ran[0].load(), 2);
+    EXPECT_EQ(ran[1].load(), 2);
+    EXPECT_EQ(ran[2].load(), 1);
 }
 
 #if defined(__linux__)

@@ -78,13 +78,14 @@ void WorkerTeam::stop_and_join() {
     }
 }
 
-void WorkerTeam::run_erased(void* context, JobFn function) {
+void WorkerTeam::run_erased(void* context, JobFn function, int active) {
     const auto start = std::chrono::steady_clock::now();
     finished_.store(0, std::memory_order_relaxed);
     {
         std::lock_guard<std::mutex> lock(mutex_);
         job_context_ = context;
         job_function_ = function;
+        active_ = active;
         generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
@@ -97,7 +98,7 @@ void WorkerTeam::run_erased(void* context, JobFn function) {
     // (or the split does not pay).
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const auto waited = std::chrono::nanoseconds(long_waits_.exchange(0, std::memory_order_relaxed));
-    if (waited * 4 > elapsed * participants_) {
+    if (waited * 4 > elapsed * active) {
         calls_alone_left_ = next_calls_alone_;
         next_calls_alone_ = std::min(next_calls_alone_ * 2, max_calls_alone);
     } else {
@@ -123,6 +124,7 @@ void WorkerTeam::worker_main(int participant) {
         }
         void* context = nullptr;
         JobFn function = nullptr;
+        bool takes_part = false;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             seen = generation_.load(std::memory_order_relaxed);
@@ -131,15 +133,18 @@ void WorkerTeam::worker_main(int participant) {
             }
             context = job_context_;
             function = job_function_;
+            takes_part = participant < active_;
         }
-        function(context, participant);
+        if (takes_part) {
+            function(context, participant);
+        }
         finished_.fetch_add(1, std::memory_order_release);
     }
 }
 
 void WorkerTeam::barrier() {
     const uint32_t phase = phase_.load(std::memory_order_acquire);
-    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == participants_ - 1) {
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == active_ - 1) {
         arrived_.store(0, std::memory_order_relaxed);
         phase_.store(phase + 1, std::memory_order_seq_cst);
         // A sleeper counted itself before it checked phase_ under the lock, so it is either seen here or it saw

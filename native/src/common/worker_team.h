@@ -1,6 +1,7 @@
 // Persistent worker threads of one workspace (DeepCPU-style recurrence: each participant owns a slice of
-// hidden units for a whole forward call and the participants meet at a spin barrier after every time step;
-// nothing is dispatched per step). The caller is participant 0, so a team of P participants has P-1 threads.
+// hidden units for a whole forward call and the participants meet at a spin barrier after every time step, or
+// owns a range of batch rows and meets nobody; nothing is dispatched per step). The caller is participant 0, so
+// a team of P participants has P-1 threads; a call may use fewer of them.
 // Between calls the workers spin for a short while (back-to-back calls, e.g. streaming steps, find them awake)
 // and then block on a condition variable, so an idle workspace costs no CPU.
 // Participants that spend much of a call waiting at barriers are not getting their cores (other processes want
@@ -30,14 +31,17 @@ public:
     WorkerTeam(const WorkerTeam&) = delete;
     WorkerTeam& operator=(const WorkerTeam&) = delete;
 
-    // Runs job(participant) on every participant, the caller as 0, and returns when all have returned.
-    // One call at a time (a workspace is used by one thread at a time); job must not throw.
+    // Runs job(participant) on participants 0 .. active-1 (active <= size()), the caller as 0, and returns when
+    // all have returned. One call at a time (a workspace is used by one thread at a time); job must not throw.
     template <class Job>
-    void run(Job& job) {
-        run_erased(&job, [](void* context, int participant) { (*static_cast<Job*>(context))(participant); });
+    void run(Job& job, int active) {
+        run_erased(&job, [](void* context, int participant) { (*static_cast<Job*>(context))(participant); }, active);
     }
 
-    // Inside a job: waits until every participant has arrived. Spins (time steps are microseconds apart), then
+    // The caller and the worker threads.
+    int size() const { return participants_; }
+
+    // Inside a job: waits until every active participant has arrived. Spins (time steps are microseconds apart), then
     // yields, then blocks, so that more participants than free cores still make progress.
     void barrier();
 
@@ -48,7 +52,7 @@ public:
 private:
     using JobFn = void (*)(void* context, int participant);
 
-    void run_erased(void* context, JobFn function);
+    void run_erased(void* context, JobFn function, int active);
     void stop_and_join();
     void worker_main(int participant);
 
@@ -60,8 +64,9 @@ private:
     bool stopping_ = false;  // under mutex_; read by workers once generation_ changed
     void* job_context_ = nullptr;
     JobFn job_function_ = nullptr;
+    int active_ = 0;  // participants of the current job; set with the job, before generation_ changes
     alignas(64) std::atomic<int> finished_{0};
-    // Barrier: the last of participants_ arrivals resets arrived_ and advances phase_ (and wakes the sleepers).
+    // Barrier: the last of active_ arrivals resets arrived_ and advances phase_ (and wakes the sleepers).
     alignas(64) std::atomic<int> arrived_{0};
     alignas(64) std::atomic<uint32_t> phase_{0};
     std::atomic<int> barrier_sleepers_{0};

@@ -66,19 +66,20 @@ RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
     return nullptr;  // unreachable: the spec was validated
 }
 
-// Participants of a forward call. Each owns a slice of whole unit blocks (so the split never changes a result);
-// a projection mixes all units into every h, so it runs alone, and so does a step too small to pay for the
-// barrier between steps (a few hundred ns when the cores are free).
-int participants_for(const frnn_model& model, const ForwardShape& call) {
-    constexpr int64_t min_parallel_step_macs = 32 * 1024;
-    const ModelShape& shape = model.shape;
-    const int64_t padded_hidden = model.layers.front().padded_hidden;
-    const int64_t step_macs = call.batch * shape.gate_count * padded_hidden * shape.output_size;
-    if (shape.has_projection || step_macs < min_parallel_step_macs) {
-        return 1;
-    }
-    return static_cast<int>(std::min(model.thread_count, padded_hidden / model.panel_width));
-}
+// How the participants of a call share it. Either way every output is computed by the same kernels in the same
+// order as on one thread, so the split never changes a result.
+enum class Split {
+    // Each owns a slice of whole unit blocks (and of the weights, which then stay in its core's cache) for the
+    // whole call; they meet at a barrier after every step, since every step reads all of h.
+    units,
+    // Each takes a range of batch rows through the whole call, reading all the weights; no barrier at all.
+    rows,
+};
+
+struct Sharing {
+    int participants;
+    Split split;
+};
 
 // [begin, end) of `count` items for one of `parts` participants, in contiguous, balanced ranges.
 struct Range {
@@ -87,6 +88,41 @@ struct Range {
 };
 Range share(int64_t count, int participant, int parts) {
     return {count * participant / parts, count * (participant + 1) / parts};
+}
+
+// Batch rows that share each weight load in the batched step kernel: a row split hands out whole groups.
+constexpr int64_t row_group = 4;
+
+Range share_rows(int64_t batch, int participant, int parts) {
+    const Range groups = share((batch + row_group - 1) / row_group, participant, parts);
+    return {groups.begin * row_group, std::min(groups.end * row_group, batch)};
+}
+
+// Steps under 32K multiply-adds run on the caller alone: less than the cost of sharing them (a barrier is a few
+// hundred ns when the cores are free). Above it, units are split (DeepCPU: each core keeps its slice of the
+// weights in its own cache) unless the weights are small enough to sit in every core's cache at once and the
+// batch has a row group per participant: then rows are split and the barriers disappear. A projection mixes all
+// units into every h, so it can only split rows.
+Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
+    constexpr int64_t min_parallel_step_macs = 32 * 1024;
+    constexpr std::size_t cache_resident_weight_bytes = 256 * 1024;  // a quarter of a Zen 4/5 or recent Intel L2
+    const ModelShape& shape = model.shape;
+    const int64_t padded_hidden = model.layers.front().padded_hidden;
+    const int64_t step_macs = call.batch * shape.gate_count * padded_hidden * shape.output_size;
+    if (model.thread_count == 1 || step_macs < min_parallel_step_macs) {
+        return {1, Split::units};
+    }
+    std::size_t largest_layer_floats = 0;
+    for (const PackedLayer& layer : model.layers) {
+        largest_layer_floats = std::max(largest_layer_floats, layer.weight_ih.size() + layer.weight_hh.size());
+    }
+    const bool weights_fit_every_cache = largest_layer_floats * sizeof(float) <= cache_resident_weight_bytes;
+    const int64_t row_parts = std::min(model.thread_count, call.batch / row_group);
+    const int64_t unit_parts = shape.has_projection ? 1 : std::min(model.thread_count, padded_hidden / model.panel_width);
+    if (row_parts > 1 && (weights_fit_every_cache || row_parts > unit_parts)) {
+        return {static_cast<int>(row_parts), Split::rows};
+    }
+    return {static_cast<int>(unit_parts), Split::units};
 }
 
 // Everything the participants of one call read; each one runs the same walk over layers, directions and time
@@ -98,10 +134,10 @@ struct ForwardPlan {
     const frnn_forward_args& args;
     ForwardBuffers buffers;
     WorkerTeam* team;  // null when the caller runs alone
-    int participants;
+    Sharing sharing;
 
     void barrier() const {
-        if (team != nullptr) {
+        if (team != nullptr && sharing.split == Split::units) {
             team->barrier();
         }
     }
@@ -115,9 +151,24 @@ void widen(const float* source, int64_t count, double* destination) {
     }
 }
 
-// Widens columns [begin, end) of every row of an initial state slice ([B, width]), or zeros them.
-void load_state(const float* initial, int64_t slice, int64_t batch, int64_t width, Range columns, double* state) {
-    for (int64_t row = 0; row < batch; ++row) {
+// Widens the x of batch rows [begin, end), all time steps, into the workspace's copy (same layout).
+void widen_input(const float* x, const ForwardShape& call, int64_t input_size, Range rows, double* input) {
+    const int64_t row_floats = (rows.end - rows.begin) * input_size;
+    if (call.batch_first) {  // a row's steps are contiguous, and so are consecutive rows'
+        const int64_t first = rows.begin * call.seq_len * input_size;
+        widen(x + first, row_floats * call.seq_len, input + first);
+        return;
+    }
+    for (int64_t time = 0; time < call.seq_len; ++time) {
+        const int64_t first = (time * call.batch + rows.begin) * input_size;
+        widen(x + first, row_floats, input + first);
+    }
+}
+
+// Widens columns [begin, end) of some rows of an initial state slice ([B, width]), or zeros them.
+void load_state(const float* initial, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
+                double* state) {
+    for (int64_t row = rows.begin; row < rows.end; ++row) {
         double* destination = state + row * width + columns.begin;
         if (initial != nullptr) {
             widen(initial + (slice * batch + row) * width + columns.begin, columns.end - columns.begin, destination);
@@ -127,12 +178,13 @@ void load_state(const float* initial, int64_t slice, int64_t batch, int64_t widt
     }
 }
 
-// Rounds columns [begin, end) of a final state slice to float32 into the caller's buffer, if there is one.
-void store_state(const double* state, int64_t slice, int64_t batch, int64_t width, Range columns, float* final_state) {
+// Rounds columns [begin, end) of some rows of a final state slice to float32 into the caller's buffer, if any.
+void store_state(const double* state, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
+                 float* final_state) {
     if (final_state == nullptr) {
         return;
     }
-    for (int64_t row = 0; row < batch; ++row) {
+    for (int64_t row = rows.begin; row < rows.end; ++row) {
         float* destination = final_state + (slice * batch + row) * width;
         for (int64_t column = columns.begin; column < columns.end; ++column) {
             destination[column] = static_cast<float>(state[row * width + column]);
@@ -143,7 +195,7 @@ void store_state(const double* state, int64_t slice, int64_t batch, int64_t widt
 void ForwardPlan::run(int participant) const {
     const ModelShape& shape = model.shape;
     const RecurrentStepFn step_function = step_kernel(kernels, shape.cell_kind);
-    const int64_t rows = call.seq_len * call.batch;
+    const int64_t all_rows = call.seq_len * call.batch;
     const int64_t width = model.panel_width;
     const int64_t padded_hidden = model.layers.front().padded_hidden;
     const int64_t gate_columns = shape.gate_count * padded_hidden;
@@ -151,12 +203,19 @@ void ForwardPlan::run(int participant) const {
     // x, y and the buffers between layers share one layout; row (t, b) is t*time_step + b*batch_step.
     const int64_t time_step = call.batch_first ? 1 : call.batch;
     const int64_t batch_step = call.batch_first ? call.seq_len : 1;
-    // This participant's unit blocks; with a projection (one participant) h is Hout wide, c is H wide.
-    const Range blocks = share(padded_hidden / width, participant, participants);
+    // This participant's batch rows and unit blocks; with a projection (no unit split) h is Hout wide, c H wide.
+    const bool split_units = sharing.split == Split::units;
+    const Range rows = split_units ? Range{0, call.batch} : share_rows(call.batch, participant, sharing.participants);
+    const Range blocks = split_units ? share(padded_hidden / width, participant, sharing.participants)
+                                     : Range{0, padded_hidden / width};
     const Range units{blocks.begin * width, std::min(blocks.end * width, shape.hidden_size)};
     const Range state_columns = shape.has_projection ? Range{0, shape.output_size} : units;
     const Range cell_columns = shape.has_projection ? Range{0, shape.hidden_size} : units;
+    const int64_t first_row = rows.begin;  // the step kernels see this participant's rows as rows 0, 1, ...
 
+    if (!split_units) {
+        widen_input(args.x, call, shape.input_size, rows, buffers.input);  // only this participant reads them
+    }
     const double* layer_input = buffers.input;
     for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
         const bool is_last_layer = layer == shape.num_layers - 1;
@@ -167,41 +226,56 @@ void ForwardPlan::run(int participant) const {
             const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
             const PackedLayer& weights = model.layers[static_cast<std::size_t>(slice)];
-            // The input projection of this participant's gate columns, for all time steps.
+            // The input projection of this participant's rows and gate columns, for all time steps: rows
+            // [begin, begin + count) of the layer input (t * time_step + b * batch_step).
             const int64_t first_column = blocks.begin * shape.gate_count * width;
-            kernels.gemm_nt(rows, blocks.end - blocks.begin, shape.gate_count, weights.input_size, layer_input,
-                            weights.weight_ih.data() + first_column * weights.input_size,
-                            weights.input_bias.data() + first_column, buffers.input_projection + first_column,
-                            gate_columns);
-            load_state(args.h0, slice, call.batch, shape.output_size, state_columns, buffers.hidden[0]);
+            const auto project = [&](int64_t begin, int64_t count) {
+                kernels.gemm_nt(count, blocks.end - blocks.begin, shape.gate_count, weights.input_size,
+                                layer_input + begin * weights.input_size,
+                                weights.weight_ih.data() + first_column * weights.input_size,
+                                weights.input_bias.data() + first_column,
+                                buffers.input_projection + begin * gate_columns + first_column, gate_columns);
+            };
+            if (rows.end - rows.begin == call.batch) {
+                project(0, all_rows);
+            } else if (call.batch_first) {
+                project(rows.begin * call.seq_len, (rows.end - rows.begin) * call.seq_len);
+            } else {
+                for (int64_t time = 0; time < call.seq_len; ++time) {
+                    project(time * call.batch + rows.begin, rows.end - rows.begin);
+                }
+            }
+            load_state(args.h0, slice, call.batch, shape.output_size, rows, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
-                load_state(args.c0, slice, call.batch, shape.hidden_size, cell_columns, buffers.cell);
+                load_state(args.c0, slice, call.batch, shape.hidden_size, rows, cell_columns, buffers.cell);
             }
             barrier();  // every step reads all of h
 
             RecurrentStep step{};
-            step.batch = call.batch;
+            step.batch = rows.end - rows.begin;
             step.hidden_size = shape.hidden_size;
             step.output_size = shape.output_size;
             step.unit_begin = units.begin;
             step.unit_end = units.end;
-            step.lengths = args.lengths;
+            step.lengths = args.lengths != nullptr ? args.lengths + first_row : nullptr;
             step.input_projection_stride = batch_step * gate_columns;
             step.weight_hh = weights.weight_hh.data();
             step.new_gate_bias = weights.new_gate_bias.data();
             step.weight_hr = shape.has_projection ? weights.weight_hr.data() : nullptr;
-            step.c = buffers.cell;
-            step.projection_scratch = buffers.projection_scratch;
+            step.c = buffers.cell + first_row * shape.hidden_size;
+            step.projection_scratch = buffers.projection_scratch + first_row * shape.hidden_size;
             step.output_stride = batch_step * output_width;
             for (int64_t step_index = 0; step_index < call.seq_len; ++step_index) {
                 // The reverse direction walks t down from T-1; rows shorter than T stay inactive (holding h0)
                 // until t = length-1, so each starts at its own last step as PackedSequence does.
                 const int64_t time = direction == 0 ? step_index : call.seq_len - 1 - step_index;
                 step.time = time;
-                step.input_projection = buffers.input_projection + time * time_step * gate_columns;
-                step.h_prev = buffers.hidden[step_index % 2];
-                step.h_next = buffers.hidden[(step_index + 1) % 2];
-                const int64_t output_offset = time * time_step * output_width + direction * shape.output_size;
+                step.input_projection = buffers.input_projection + time * time_step * gate_columns +
+                                        first_row * step.input_projection_stride;
+                step.h_prev = buffers.hidden[step_index % 2] + first_row * shape.output_size;
+                step.h_next = buffers.hidden[(step_index + 1) % 2] + first_row * shape.output_size;
+                const int64_t output_offset = time * time_step * output_width + direction * shape.output_size +
+                                              first_row * step.output_stride;
                 step.layer_output = layer_output != nullptr ? layer_output + output_offset : nullptr;
                 step.y = y != nullptr ? y + output_offset : nullptr;
                 step_function(step);
@@ -212,10 +286,10 @@ void ForwardPlan::run(int participant) const {
                 }
             }
 
-            store_state(buffers.hidden[call.seq_len % 2], slice, call.batch, shape.output_size, state_columns,
+            store_state(buffers.hidden[call.seq_len % 2], slice, call.batch, shape.output_size, rows, state_columns,
                         args.hn);
             if (shape.has_cell_state()) {
-                store_state(buffers.cell, slice, call.batch, shape.hidden_size, cell_columns, args.cn);
+                store_state(buffers.cell, slice, call.batch, shape.hidden_size, rows, cell_columns, args.cn);
             }
         }
         layer_input = layer_output;
@@ -226,26 +300,31 @@ void ForwardPlan::run(int participant) const {
 
 void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
              const frnn_forward_args& args) {
-    int participants = participants_for(model, call);
-    if (participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
-        participants = 1;
+    Sharing sharing = sharing_for(model, call);
+    if (sharing.participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
+        sharing.participants = 1;
     }
     const int64_t gate_columns = model.shape.gate_count * model.layers.front().padded_hidden;
     ForwardBuffers buffers = carve_buffers(workspace, model.shape, gate_columns, call);
-    if (participants > 1 && workspace.team == nullptr) {
-        // Sized for the model (not this call), so a call with more work later does not need another team.
-        workspace.team = std::make_unique<WorkerTeam>(participants);
+    if (sharing.participants > 1 && (workspace.team == nullptr || workspace.team->size() < sharing.participants)) {
+        // Grows to the most participants a call has wanted (the old workers are joined first); a call that wants
+        // fewer leaves the rest idle.
+        workspace.team.reset();
+        workspace.team = std::make_unique<WorkerTeam>(sharing.participants);
     }
-    // x is widened here, before the participants start: one barrier fewer, and it is a small copy.
-    widen(args.x, call.seq_len * call.batch * model.shape.input_size, buffers.input);
+    // A unit split reads every row of x: widened here, before the participants start (one barrier fewer; next to
+    // the weights a batch this split serves streams every step, it is a small copy). A row split widens its own.
+    if (sharing.participants == 1 || sharing.split == Split::units) {
+        widen_input(args.x, call, model.shape.input_size, Range{0, call.batch}, buffers.input);
+    }
     const ForwardPlan plan{model,   active_kernels(), call, args, buffers,
-                           participants > 1 ? workspace.team.get() : nullptr, participants};
+                           sharing.participants > 1 ? workspace.team.get() : nullptr, sharing};
     if (plan.team == nullptr) {
         plan.run(0);
         return;
     }
     auto job = [&plan](int participant) { plan.run(participant); };
-    plan.team->run(job);
+    plan.team->run(job, sharing.participants);
 }
 
 }  // namespace fusedrnn::cpu

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace FusedRnn.Backends.Managed;
 
@@ -328,6 +329,7 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         {
             while (active > 0 && lengths[active - 1] <= step) active--;
             var rows = new Range(slice.Rows.Start, int.Min(slice.Rows.End, active));
+            if (barrierPerStep) PrefetchHidden(ws, pass, step % 2, rows);
             // Odd steps walk the passes last to first: weights larger than L2 read in the same order every step miss
             // on every line, reversed the passes read last are still cached. No sum changes order.
             bool reverseWalk = (step & 1) != 0;
@@ -347,6 +349,21 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
 
             WriteOutputs(ws, pass, rows, slice.OutputBlocks, step);
             if (barrierPerStep) ws.SignalAndWait(participants);
+        }
+    }
+
+    /// <summary>
+    /// Asks for every cache line of the h rows a step reads, at once: the other participants have just written most
+    /// of them, and the product would otherwise miss on them one at a time as it walks h.
+    /// </summary>
+    private unsafe void PrefetchHidden(ManagedWorkspace ws, DirectionPass pass, int copy, Range rows)
+    {
+        if (!Sse.IsSupported || rows.Length <= 0) return;
+        const int doublesPerLine = 64 / sizeof(double);
+        fixed (double* first = &HiddenRow(ws, pass, copy, rows.Start))
+        {
+            int count = rows.Length * _outputStride;
+            for (int index = 0; index < count; index += doublesPerLine) Sse.Prefetch0(first + index);
         }
     }
 

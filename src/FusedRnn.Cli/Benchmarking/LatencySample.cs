@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 
 namespace FusedRnn.Cli.Benchmarking;
 
@@ -22,16 +23,36 @@ internal sealed class LatencySample
     /// <summary>The nearest-rank quantile of the call durations, in seconds (0.5: the median).</summary>
     public double QuantileSeconds(double quantile) => _sortedSeconds[Math.Max(0, (int)Math.Ceiling(quantile * Count) - 1)];
 
+    /// <summary>How long the JIT must have compiled nothing before timing starts.</summary>
+    static readonly TimeSpan JitQuietTime = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The longest warm-up spent waiting for the JIT to go quiet.</summary>
+    static readonly TimeSpan LongestWarmUp = TimeSpan.FromSeconds(5);
+
     /// <summary>
-    /// Calls <paramref name="call"/> for at least <paramref name="warmUp"/> untimed (so code is tiered up and buffers
-    /// are grown), then times each call until <paramref name="duration"/> has passed and at least
-    /// <paramref name="minimumCalls"/> calls were made.
+    /// Calls <paramref name="call"/> untimed for at least <paramref name="warmUp"/> and until the JIT has compiled
+    /// nothing for <see cref="JitQuietTime"/> (up to <see cref="LongestWarmUp"/>): tiered compilation recompiles hot
+    /// methods in the background a while after their first calls, and a recompilation during timing — or the
+    /// background compiler taking a core from a call's worker threads — would land in the tail. Then times each call
+    /// until <paramref name="duration"/> has passed and at least <paramref name="minimumCalls"/> calls were made.
     /// </summary>
     public static LatencySample Measure(Action call, TimeSpan warmUp, TimeSpan duration, int minimumCalls)
     {
         long warmUpStart = Stopwatch.GetTimestamp();
         int warmUpCalls = 0;
-        for (; warmUpCalls < minimumCalls || Stopwatch.GetElapsedTime(warmUpStart) < warmUp; warmUpCalls++) call();
+        long compiledMethods = JitInfo.GetCompiledMethodCount(), lastCompilation = warmUpStart;
+        for (; warmUpCalls < minimumCalls || Stopwatch.GetElapsedTime(warmUpStart) < warmUp ||
+               (Stopwatch.GetElapsedTime(lastCompilation) < JitQuietTime && Stopwatch.GetElapsedTime(warmUpStart) < LongestWarmUp);
+             warmUpCalls++)
+        {
+            call();
+            long compiled = JitInfo.GetCompiledMethodCount();
+            if (compiled != compiledMethods)
+            {
+                compiledMethods = compiled;
+                lastCompilation = Stopwatch.GetTimestamp();
+            }
+        }
 
         // Sized from the warm-up rate so that the list rarely grows while calls are being timed.
         double estimatedCalls = warmUpCalls * duration.TotalSeconds / Math.Max(Stopwatch.GetElapsedTime(warmUpStart).TotalSeconds, 1e-9);

@@ -37,6 +37,44 @@ public class ParityTests
         if (expected.CellState is not null) Tolerance.AssertClose(expected.CellState, actual.CellState!, Tolerance.Parity, $"c_n, {where}");
     }
 
+    /// <summary>
+    /// Small networks with big batches, which threaded backends share by batch rows rather than hidden units (the
+    /// random cases' batches of 1–5 never are): every feature the row split has to carry — both layouts, lengths,
+    /// reverse directions, stacked layers, a projection, a last partial row group.
+    /// </summary>
+    public static TheoryData<string, string> BackendsAndRowSplitCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (BackendUnderTest backend in BackendUnderTest.All.Where(b => b.Name != Reference.Name))
+            foreach (string name in RowSplitCases.Keys) data.Add(backend.Name, name);
+        return data;
+    }
+
+    private static readonly Dictionary<string, RandomCase> RowSplitCases = new()
+    {
+        ["lstm-bidirectional-batch-first-packed"] = WithLengths(new RandomCase(new RnnSpec(CellKind.Lstm, 12, 32, 2, true), 101, 5, 48, true, true, null)),
+        ["gru-time-major-packed"] = WithLengths(new RandomCase(new RnnSpec(CellKind.Gru, 7, 24), 102, 6, 64, false, false, null)),
+        ["lstm-projection"] = new RandomCase(new RnnSpec(CellKind.Lstm, 10, 40, 2, ProjSize: 12), 103, 4, 40, false, true, null),
+        ["rnn-relu-bidirectional-partial-group"] = new RandomCase(new RnnSpec(CellKind.RnnRelu, 5, 64, 1, true), 104, 3, 33, false, true, null),
+    };
+
+    private static RandomCase WithLengths(RandomCase test) =>
+        test with { Lengths = RandomNetworks.Lengths(new Random(test.Seed), test.Batch, test.SeqLen) };
+
+    [Theory]
+    [MemberData(nameof(BackendsAndRowSplitCases))]
+    public void AgreesWithTheScalarManagedBackendOnBigBatches(string backendName, string caseName)
+    {
+        RandomCase test = RowSplitCases[caseName];
+        SequenceOutput expected = test.Run(Reference);
+        SequenceOutput actual = test.Run(BackendUnderTest.Get(backendName));
+
+        string where = $"{backendName} on {caseName} ({test})";
+        Tolerance.AssertClose(expected.Output, actual.Output, Tolerance.Parity, $"y, {where}");
+        Tolerance.AssertClose(expected.HiddenState, actual.HiddenState, Tolerance.Parity, $"h_n, {where}");
+        if (expected.CellState is not null) Tolerance.AssertClose(expected.CellState, actual.CellState!, Tolerance.Parity, $"c_n, {where}");
+    }
+
     /// <summary>One random network with one random input.</summary>
     private sealed record RandomCase(RnnSpec Spec, int Seed, int SeqLen, int Batch, bool BatchFirst, bool InitialState, int[]? Lengths)
     {

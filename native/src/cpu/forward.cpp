@@ -105,7 +105,7 @@ Range share_rows(int64_t batch, int participant, int parts) {
 // units into every h, so it can only split rows.
 Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
     constexpr int64_t min_parallel_step_macs = 32 * 1024;
-    constexpr std::size_t cache_resident_weight_bytes = 256 * 1024;  // a quarter of a Zen 4/5 or recent Intel L2
+    constexpr std::size_t cache_resident_weight_bytes = 256 * 1024;  // a quarter of a 1 MiB L2 (Zen 4/5), or less
     const ModelShape& shape = model.shape;
     const int64_t padded_hidden = model.layers.front().padded_hidden;
     const int64_t step_macs = call.batch * shape.gate_count * padded_hidden * shape.output_size;
@@ -126,7 +126,8 @@ Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
 }
 
 // Everything the participants of one call read; each one runs the same walk over layers, directions and time
-// steps on its own slice of units, meeting the others at the barrier where the next phase reads their results.
+// steps on its own slice of units (meeting the others at the barrier where the next phase reads their results) or
+// on its own rows (meeting nobody).
 struct ForwardPlan {
     const frnn_model& model;
     const KernelTable& kernels;

@@ -25,17 +25,8 @@ public class ParityTests
 
     [Theory]
     [MemberData(nameof(BackendsAndSeeds))]
-    public void AgreesWithTheScalarManagedBackend(string backendName, int seed)
-    {
-        RandomCase test = RandomCase.Create(seed);
-        SequenceOutput expected = test.Run(Reference);
-        SequenceOutput actual = test.Run(BackendUnderTest.Get(backendName));
-
-        string where = $"{backendName} on {test}";
-        Tolerance.AssertClose(expected.Output, actual.Output, Tolerance.Parity, $"y, {where}");
-        Tolerance.AssertClose(expected.HiddenState, actual.HiddenState, Tolerance.Parity, $"h_n, {where}");
-        if (expected.CellState is not null) Tolerance.AssertClose(expected.CellState, actual.CellState!, Tolerance.Parity, $"c_n, {where}");
-    }
+    public void AgreesWithTheScalarManagedBackend(string backendName, int seed) =>
+        AssertAgreesWithReference(RandomCase.Create(seed), backendName, "a random network");
 
     /// <summary>
     /// Small networks with big batches, which threaded backends share by batch rows rather than hidden units (the
@@ -63,9 +54,11 @@ public class ParityTests
 
     [Theory]
     [MemberData(nameof(BackendsAndRowSplitCases))]
-    public void AgreesWithTheScalarManagedBackendOnBigBatches(string backendName, string caseName)
+    public void AgreesWithTheScalarManagedBackendOnBigBatches(string backendName, string caseName) =>
+        AssertAgreesWithReference(RowSplitCases[caseName], backendName, caseName);
+
+    private static void AssertAgreesWithReference(RandomCase test, string backendName, string caseName)
     {
-        RandomCase test = RowSplitCases[caseName];
         SequenceOutput expected = test.Run(Reference);
         SequenceOutput actual = test.Run(BackendUnderTest.Get(backendName));
 

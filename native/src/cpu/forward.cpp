@@ -152,18 +152,29 @@ void widen(const float* source, int64_t count, double* destination) {
     }
 }
 
+// Calls run(first, count) on the rows of the call's [T, B] layout (x, y, the layer buffers, the input projection)
+// that belong to batch rows [begin, end) at every time step, in as few contiguous runs as the layout allows: one
+// for the whole batch or a batch-first layout (a row's steps are adjacent, and so are consecutive rows'), else one
+// per time step.
+template <class Run>
+void for_each_row_run(const ForwardShape& call, Range batch_rows, Run run) {
+    const int64_t count = batch_rows.end - batch_rows.begin;
+    if (count == call.batch) {
+        run(int64_t{0}, call.seq_len * call.batch);
+    } else if (call.batch_first) {
+        run(batch_rows.begin * call.seq_len, count * call.seq_len);
+    } else {
+        for (int64_t time = 0; time < call.seq_len; ++time) {
+            run(time * call.batch + batch_rows.begin, count);
+        }
+    }
+}
+
 // Widens the x of batch rows [begin, end), all time steps, into the workspace's copy (same layout).
 void widen_input(const float* x, const ForwardShape& call, int64_t input_size, Range rows, double* input) {
-    const int64_t row_floats = (rows.end - rows.begin) * input_size;
-    if (call.batch_first) {  // a row's steps are contiguous, and so are consecutive rows'
-        const int64_t first = rows.begin * call.seq_len * input_size;
-        widen(x + first, row_floats * call.seq_len, input + first);
-        return;
-    }
-    for (int64_t time = 0; time < call.seq_len; ++time) {
-        const int64_t first = (time * call.batch + rows.begin) * input_size;
-        widen(x + first, row_floats, input + first);
-    }
+    for_each_row_run(call, rows, [&](int64_t first, int64_t count) {
+        widen(x + first * input_size, count * input_size, input + first * input_size);
+    });
 }
 
 // Widens columns [begin, end) of some rows of an initial state slice ([B, width]), or zeros them.
@@ -196,7 +207,6 @@ void store_state(const double* state, int64_t slice, int64_t batch, int64_t widt
 void ForwardPlan::run(int participant) const {
     const ModelShape& shape = model.shape;
     const RecurrentStepFn step_function = step_kernel(kernels, shape.cell_kind);
-    const int64_t all_rows = call.seq_len * call.batch;
     const int64_t width = model.panel_width;
     const int64_t padded_hidden = model.layers.front().padded_hidden;
     const int64_t gate_columns = shape.gate_count * padded_hidden;
@@ -227,25 +237,15 @@ void ForwardPlan::run(int participant) const {
             const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
             const PackedLayer& weights = model.layers[static_cast<std::size_t>(slice)];
-            // The input projection of this participant's rows and gate columns, for all time steps: rows
-            // [begin, begin + count) of the layer input (t * time_step + b * batch_step).
+            // The input projection of this participant's rows and gate columns, for all time steps.
             const int64_t first_column = blocks.begin * shape.gate_count * width;
-            const auto project = [&](int64_t begin, int64_t count) {
+            for_each_row_run(call, rows, [&](int64_t first, int64_t count) {
                 kernels.gemm_nt(count, blocks.end - blocks.begin, shape.gate_count, weights.input_size,
-                                layer_input + begin * weights.input_size,
+                                layer_input + first * weights.input_size,
                                 weights.weight_ih.data() + first_column * weights.input_size,
                                 weights.input_bias.data() + first_column,
-                                buffers.input_projection + begin * gate_columns + first_column, gate_columns);
-            };
-            if (rows.end - rows.begin == call.batch) {
-                project(0, all_rows);
-            } else if (call.batch_first) {
-                project(rows.begin * call.seq_len, (rows.end - rows.begin) * call.seq_len);
-            } else {
-                for (int64_t time = 0; time < call.seq_len; ++time) {
-                    project(time * call.batch + rows.begin, rows.end - rows.begin);
-                }
-            }
+                                buffers.input_projection + first * gate_columns + first_column, gate_columns);
+            });
             load_state(args.h0, slice, call.batch, shape.output_size, rows, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
                 load_state(args.c0, slice, call.batch, shape.hidden_size, rows, cell_columns, buffers.cell);

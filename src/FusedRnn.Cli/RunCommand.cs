@@ -85,9 +85,9 @@ internal sealed class RunCommand : Command
         using RecurrentModule module = RecurrentModule.Load(weightsPath, parseResult.GetValue(_prefix), options, nonlinearity);
         RejectCellStateOptions(parseResult, module.Spec);
 
-        Tensor input = ReadTensor(parseResult.GetRequiredValue(_input), _input);
-        Tensor? h0 = ReadOptionalTensor(parseResult.GetValue(_h0), _h0);
-        Tensor? c0 = ReadOptionalTensor(parseResult.GetValue(_c0), _c0);
+        FloatTensor input = ReadTensor(parseResult.GetRequiredValue(_input), _input);
+        FloatTensor? h0 = ReadOptionalTensor(parseResult.GetValue(_h0), _h0);
+        FloatTensor? c0 = ReadOptionalTensor(parseResult.GetValue(_c0), _c0);
         int[]? lengths = parseResult.GetValue(_lengths) is { } lengthsPath ? ReadLengths(lengthsPath) : null;
 
         long start = Stopwatch.GetTimestamp();
@@ -99,10 +99,10 @@ internal sealed class RunCommand : Command
         if (parseResult.GetValue(_cn) is { } cnPath) Write(cnPath, result.CellState!);
         if (parseResult.GetValue(_verbose))
         {
-            string cellState = result.CellState is { } cn ? $", c_n {Tensor.FormatShape(cn.Shape)}" : "";
+            string cellState = result.CellState is { } cn ? $", c_n {FloatTensor.FormatShape(cn.Shape)}" : "";
             console.Out.WriteLine(
-                $"{module.Spec} on {module.Backend}: x {Tensor.FormatShape(input.Shape)} -> y {Tensor.FormatShape(result.Output.Shape)}, " +
-                $"h_n {Tensor.FormatShape(result.HiddenState.Shape)}{cellState} in {elapsed.TotalMilliseconds:F3} ms");
+                $"{module.Spec} on {module.Backend}: x {FloatTensor.FormatShape(input.Shape)} -> y {FloatTensor.FormatShape(result.Output.Shape)}, " +
+                $"h_n {FloatTensor.FormatShape(result.HiddenState.Shape)}{cellState} in {elapsed.TotalMilliseconds:F3} ms");
         }
 
         return ExitCodes.Success;
@@ -119,23 +119,23 @@ internal sealed class RunCommand : Command
         }
     }
 
-    static Tensor? ReadOptionalTensor(string? path, Option option) => path is null ? null : ReadTensor(path, option);
+    static FloatTensor? ReadOptionalTensor(string? path, Option option) => path is null ? null : ReadTensor(path, option);
 
-    static Tensor ReadTensor(string path, Option option)
+    static FloatTensor ReadTensor(string path, Option option)
     {
         NpyArray<float> array = Npy.ReadFloat32(CommonOptions.ExistingFile(path, option));
-        return new Tensor(array.Data, array.Shape);
+        return new FloatTensor(array.Data, array.Shape);
     }
 
     int[] ReadLengths(string path)
     {
         NpyArray<long> array = Npy.ReadIntegers(CommonOptions.ExistingFile(path, _lengths));
         if (array.Shape.Length != 1)
-            throw new CliException($"{_lengths.Name}: {path} has shape {Tensor.FormatShape(array.Shape)}; expected one length per batch row, [batch]");
+            throw new CliException($"{_lengths.Name}: {path} has shape {FloatTensor.FormatShape(array.Shape)}; expected one length per batch row, [batch]");
         return [.. array.Data.Select((length, row) => length is >= int.MinValue and <= int.MaxValue
             ? (int)length
             : throw new CliException($"{_lengths.Name}: lengths[{row}] = {length} does not fit in a 32-bit integer"))];
     }
 
-    static void Write(string path, Tensor tensor) => Npy.WriteFloat32(path, tensor.Span, tensor.Shape);
+    static void Write(string path, FloatTensor tensor) => Npy.WriteFloat32(path, tensor.Span, tensor.Shape);
 }

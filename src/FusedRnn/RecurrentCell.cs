@@ -5,7 +5,7 @@ namespace FusedRnn;
 /// <summary>The state after one cell step: h <c>[B, H]</c> and, for an LSTM, c <c>[B, H]</c>.</summary>
 /// <param name="Hidden">h'.</param>
 /// <param name="Cell">c' for an LSTM cell, else null.</param>
-public sealed record CellOutput(Tensor Hidden, Tensor? Cell);
+public sealed record CellOutput(FloatTensor Hidden, FloatTensor? Cell);
 
 /// <summary>
 /// One time step for a batch, like PyTorch's nn.LSTMCell, nn.GRUCell and nn.RNNCell. Weights use the cells'
@@ -29,12 +29,12 @@ public abstract class RecurrentCell : RecurrentBase
     /// Returns new tensors.
     /// </summary>
     /// <exception cref="ShapeMismatchException">An argument's shape does not fit.</exception>
-    public CellOutput Forward(Tensor input, Tensor? hidden = null, Tensor? cell = null)
+    public CellOutput Forward(FloatTensor input, FloatTensor? hidden = null, FloatTensor? cell = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         RnnSpec spec = Executor.Spec;
         if (input.Rank is not (1 or 2))
-            throw new ShapeMismatchException(nameof(input), $"[batch, {spec.InputSize}]", $"has shape {Tensor.FormatShape(input.Shape)}",
+            throw new ShapeMismatchException(nameof(input), $"[batch, {spec.InputSize}]", $"has shape {FloatTensor.FormatShape(input.Shape)}",
                 "batch, input_size; or [input_size] unbatched");
         int batch = input.Rank == 2 ? input.Dim(0) : 1;
         int[] StateShape(int features) => input.Rank == 2 ? [batch, features] : [features];
@@ -44,8 +44,8 @@ public abstract class RecurrentCell : RecurrentBase
             throw new ArgumentException($"a {spec.Kind.DisplayName()} cell has no cell state", nameof(cell));
         ShapeChecks.CheckTensor(nameof(cell), cell, StateShape(spec.HiddenSize), "batch, hidden_size");
 
-        var hOut = Tensor.Zeros(StateShape(spec.HiddenSize));
-        Tensor? cOut = spec.Kind.HasCellState() ? Tensor.Zeros(StateShape(spec.HiddenSize)) : null;
+        var hOut = FloatTensor.Zeros(StateShape(spec.HiddenSize));
+        FloatTensor? cOut = spec.Kind.HasCellState() ? FloatTensor.Zeros(StateShape(spec.HiddenSize)) : null;
         RnnWorkspace workspace = RentWorkspace();
         try
         {

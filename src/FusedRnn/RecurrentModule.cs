@@ -6,7 +6,7 @@ namespace FusedRnn;
 /// <param name="Output">y: <c>[T, B, D·Hout]</c> (<c>[B, T, D·Hout]</c> when batch-first), zero past each row's length.</param>
 /// <param name="HiddenState">h_n: <c>[L·D, B, Hout]</c>, each row's state after its last valid step.</param>
 /// <param name="CellState">c_n: <c>[L·D, B, H]</c> for an LSTM, else null.</param>
-public sealed record SequenceOutput(Tensor Output, Tensor HiddenState, Tensor? CellState);
+public sealed record SequenceOutput(FloatTensor Output, FloatTensor HiddenState, FloatTensor? CellState);
 
 /// <summary>
 /// A multi-layer, optionally bidirectional recurrent network over whole sequences, like PyTorch's nn.LSTM, nn.GRU
@@ -54,14 +54,14 @@ public abstract class RecurrentModule : RecurrentBase
     /// <exception cref="ShapeMismatchException">An argument's shape does not fit the model or x.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A length is outside 1..T.</exception>
     /// <exception cref="ObjectDisposedException">The module was disposed.</exception>
-    public SequenceOutput Forward(Tensor input, Tensor? h0 = null, Tensor? c0 = null, int[]? lengths = null)
+    public SequenceOutput Forward(FloatTensor input, FloatTensor? h0 = null, FloatTensor? c0 = null, int[]? lengths = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         RnnSpec spec = Executor.Spec;
         bool batched = input.Rank == 3;
         if (input.Rank is not (2 or 3))
             throw new ShapeMismatchException(nameof(input), BatchFirst ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]",
-                $"has shape {Tensor.FormatShape(input.Shape)}", "3-D, or 2-D [seq_len, input_size] for one unbatched sequence");
+                $"has shape {FloatTensor.FormatShape(input.Shape)}", "3-D, or 2-D [seq_len, input_size] for one unbatched sequence");
         int seqLen = batched && BatchFirst ? input.Dim(1) : input.Dim(0);
         int batch = batched ? (BatchFirst ? input.Dim(0) : input.Dim(1)) : 1;
         int[] BatchShape(int first, int features) => batched ? [first, batch, features] : [first, features];
@@ -73,9 +73,9 @@ public abstract class RecurrentModule : RecurrentBase
         ShapeChecks.CheckTensor(nameof(h0), h0, hiddenShape, "num_layers*num_directions, batch, hidden features");
         if (spec.Kind.HasCellState()) ShapeChecks.CheckTensor(nameof(c0), c0, cellShape, "num_layers*num_directions, batch, hidden_size");
 
-        var output = Tensor.Zeros(outputShape);
-        var hn = Tensor.Zeros(hiddenShape);
-        Tensor? cn = spec.Kind.HasCellState() ? Tensor.Zeros(cellShape) : null;
+        var output = FloatTensor.Zeros(outputShape);
+        var hn = FloatTensor.Zeros(hiddenShape);
+        FloatTensor? cn = spec.Kind.HasCellState() ? FloatTensor.Zeros(cellShape) : null;
         RnnWorkspace workspace = RentWorkspace();
         try
         {
@@ -91,7 +91,7 @@ public abstract class RecurrentModule : RecurrentBase
 
     /// <summary>
     /// Runs whole sequences into caller-owned outputs with a reused workspace: after the first call of a given size
-    /// nothing is allocated. Spans are row-major with the shapes of <see cref="Forward(Tensor, Tensor?, Tensor?, int[])"/>.
+    /// nothing is allocated. Spans are row-major with the shapes of <see cref="Forward(FloatTensor, FloatTensor?, FloatTensor?, int[])"/>.
     /// </summary>
     /// <param name="input">x, <c>T·B·I</c> floats.</param>
     /// <param name="seqLen">T.</param>

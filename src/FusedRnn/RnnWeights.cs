@@ -118,8 +118,8 @@ public sealed class RnnWeights
         if (!expected) return;
         if (data is null) throw new InvalidWeightsException(name, $"{name} is missing; {spec} needs it");
         int[] shape = WeightShapes.Expected(spec, role, layer);
-        if (data.Length != Tensor.ElementCount(shape))
+        if (data.Length != FloatTensor.ElementCount(shape))
             throw new InvalidWeightsException(name,
-                $"{name} has {data.Length} elements but {spec} needs shape {Tensor.FormatShape(shape)} = {Tensor.ElementCount(shape)}");
+                $"{name} has {data.Length} elements but {spec} needs shape {FloatTensor.FormatShape(shape)} = {FloatTensor.ElementCount(shape)}");
     }
 }

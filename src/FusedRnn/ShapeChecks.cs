@@ -32,17 +32,17 @@ internal static class ShapeChecks
     /// <summary>A span argument: empty is allowed unless required, otherwise its length must match. Allocates only to throw.</summary>
     public static void CheckLength(string name, int length, ReadOnlySpan<int> shape, string meaning, bool required)
     {
-        long expected = Tensor.ElementCount(shape);
+        long expected = FloatTensor.ElementCount(shape);
         if (length == 0 && !required) return;
         if (length != expected)
-            throw new ShapeMismatchException(name, Tensor.FormatShape(shape), $"has {length} elements instead of {expected}", meaning);
+            throw new ShapeMismatchException(name, FloatTensor.FormatShape(shape), $"has {length} elements instead of {expected}", meaning);
     }
 
     /// <summary>A tensor argument: its shape must match exactly.</summary>
-    public static void CheckTensor(string name, Tensor? tensor, int[] shape, string meaning)
+    public static void CheckTensor(string name, FloatTensor? tensor, int[] shape, string meaning)
     {
         if (tensor is null || tensor.HasShape(shape)) return;
-        throw new ShapeMismatchException(name, Tensor.FormatShape(shape), $"has shape {Tensor.FormatShape(tensor.Shape)}", meaning);
+        throw new ShapeMismatchException(name, FloatTensor.FormatShape(shape), $"has shape {FloatTensor.FormatShape(tensor.Shape)}", meaning);
     }
 
     public static void CheckLengths(ReadOnlySpan<int> lengths, int seqLen, int batch)

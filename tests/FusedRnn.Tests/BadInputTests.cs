@@ -20,7 +20,7 @@ public class BadInputTests
     public void InputWithWrongFeatureCountNamesInputAndExpectedShape()
     {
         using Lstm lstm = NewLstm();
-        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros(6, 3, 7)));
+        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(FloatTensor.Zeros(6, 3, 7)));
         Assert.Equal("input", e.ParamName);
         Assert.Equal("[6, 3, 5]", e.ExpectedShape);
         Assert.Contains("[6, 3, 7]", e.Message);
@@ -30,7 +30,7 @@ public class BadInputTests
     public void InputOfWrongRankIsRejected()
     {
         using Lstm lstm = NewLstm();
-        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros(2, 6, 3, 5)));
+        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(FloatTensor.Zeros(2, 6, 3, 5)));
         Assert.Equal("input", e.ParamName);
     }
 
@@ -39,7 +39,7 @@ public class BadInputTests
     {
         using Lstm lstm = NewLstm(batchFirst: true);
         // [B=3, T=6, I=5] with h0 for batch 6 (as if it were time-major) must fail on h0's batch.
-        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros(3, 6, 5), Tensor.Zeros(4, 6, 4)));
+        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(FloatTensor.Zeros(3, 6, 5), FloatTensor.Zeros(4, 6, 4)));
         Assert.Equal("h0", e.ParamName);
         Assert.Equal("[4, 3, 4]", e.ExpectedShape);
     }
@@ -51,7 +51,7 @@ public class BadInputTests
     public void InitialHiddenStateWithWrongShape(int ld, int batch, int features)
     {
         using Lstm lstm = NewLstm();
-        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros(6, 3, 5), Tensor.Zeros(ld, batch, features)));
+        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(FloatTensor.Zeros(6, 3, 5), FloatTensor.Zeros(ld, batch, features)));
         Assert.Equal("h0", e.ParamName);
         Assert.Equal("[4, 3, 4]", e.ExpectedShape);
     }
@@ -60,7 +60,7 @@ public class BadInputTests
     public void InitialCellStateWithWrongShape()
     {
         using Lstm lstm = NewLstm();
-        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros(6, 3, 5), null, Tensor.Zeros(4, 3, 3)));
+        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(FloatTensor.Zeros(6, 3, 5), null, FloatTensor.Zeros(4, 3, 3)));
         Assert.Equal("c0", e.ParamName);
         Assert.Equal("[4, 3, 4]", e.ExpectedShape);
     }
@@ -69,7 +69,7 @@ public class BadInputTests
     public void CellStateForAGruIsRejected()
     {
         using Gru gru = NewGru();
-        var e = Assert.Throws<ArgumentException>(() => gru.Forward(Tensor.Zeros(6, 3, 5), null, Tensor.Zeros(1, 3, 4)));
+        var e = Assert.Throws<ArgumentException>(() => gru.Forward(FloatTensor.Zeros(6, 3, 5), null, FloatTensor.Zeros(1, 3, 4)));
         Assert.Equal("c0", e.ParamName);
     }
 
@@ -77,7 +77,7 @@ public class BadInputTests
     public void LengthsWithWrongCount()
     {
         using Lstm lstm = NewLstm();
-        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(Tensor.Zeros(6, 3, 5), lengths: [6, 6]));
+        var e = Assert.Throws<ShapeMismatchException>(() => lstm.Forward(FloatTensor.Zeros(6, 3, 5), lengths: [6, 6]));
         Assert.Equal("lengths", e.ParamName);
         Assert.Equal("[3]", e.ExpectedShape);
     }
@@ -89,7 +89,7 @@ public class BadInputTests
     public void LengthOutsideOneToSeqLen(int badLength)
     {
         using Lstm lstm = NewLstm();
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => lstm.Forward(Tensor.Zeros(6, 3, 5), lengths: [6, badLength, 2]));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => lstm.Forward(FloatTensor.Zeros(6, 3, 5), lengths: [6, badLength, 2]));
         Assert.Equal("lengths", e.ParamName);
         Assert.Contains($"lengths[1] = {badLength} is outside 1..6", e.Message);
     }
@@ -116,9 +116,9 @@ public class BadInputTests
     public void CellChecksShapes()
     {
         using var cell = new LstmCell(RandomNetworks.Create(new RnnSpec(CellKind.Lstm, 3, 2), 1), Managed);
-        Assert.Equal("input", Assert.Throws<ShapeMismatchException>(() => cell.Forward(Tensor.Zeros(2, 4))).ParamName);
-        Assert.Equal("hidden", Assert.Throws<ShapeMismatchException>(() => cell.Forward(Tensor.Zeros(2, 3), Tensor.Zeros(3, 2))).ParamName);
-        Assert.Equal("cell", Assert.Throws<ShapeMismatchException>(() => cell.Forward(Tensor.Zeros(2, 3), null, Tensor.Zeros(2, 3))).ParamName);
+        Assert.Equal("input", Assert.Throws<ShapeMismatchException>(() => cell.Forward(FloatTensor.Zeros(2, 4))).ParamName);
+        Assert.Equal("hidden", Assert.Throws<ShapeMismatchException>(() => cell.Forward(FloatTensor.Zeros(2, 3), FloatTensor.Zeros(3, 2))).ParamName);
+        Assert.Equal("cell", Assert.Throws<ShapeMismatchException>(() => cell.Forward(FloatTensor.Zeros(2, 3), null, FloatTensor.Zeros(2, 3))).ParamName);
         using RnnWorkspace workspace = cell.CreateWorkspace();
         Assert.Equal("hiddenOut", Assert.Throws<ShapeMismatchException>(() => cell.Step(new float[6], 2, default, default, new float[3], new float[4], workspace)).ParamName);
     }
@@ -140,7 +140,7 @@ public class BadInputTests
         workspace.Dispose();
         Assert.Throws<ObjectDisposedException>(() => lstm.Forward(new float[90], 6, 3, new float[144], new float[48], new float[48], workspace));
         lstm.Dispose();
-        Assert.Throws<ObjectDisposedException>(() => lstm.Forward(Tensor.Zeros(6, 3, 5)));
+        Assert.Throws<ObjectDisposedException>(() => lstm.Forward(FloatTensor.Zeros(6, 3, 5)));
         Assert.Throws<ObjectDisposedException>(() => lstm.CreateWorkspace());
         lstm.Dispose(); // twice is fine
     }

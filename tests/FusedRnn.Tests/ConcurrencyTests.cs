@@ -34,7 +34,7 @@ public class ConcurrencyTests
     {
         Job job = Job.Create(0);
         using RecurrentModule module = job.CreateModule(BackendUnderTest.Get(backendName).Options);
-        Tensor[] inputs = [.. Enumerable.Range(0, Threads).Select(i => RandomNetworks.Tensor(new Random(100 + i), job.SeqLen, job.Batch, job.Spec.InputSize))];
+        FloatTensor[] inputs = [.. Enumerable.Range(0, Threads).Select(i => RandomNetworks.FloatTensor(new Random(100 + i), job.SeqLen, job.Batch, job.Spec.InputSize))];
         SequenceOutput[] expected = [.. inputs.Select(x => module.Forward(x))];
 
         RunOnThreads(thread =>
@@ -109,6 +109,6 @@ public class ConcurrencyTests
 
         public RecurrentModule CreateModule(RnnOptions options) => RecurrentModule.Create(RandomNetworks.Create(Spec, Seed), options);
 
-        public SequenceOutput Run(RecurrentModule module) => module.Forward(RandomNetworks.Tensor(new Random(Seed), SeqLen, Batch, Spec.InputSize));
+        public SequenceOutput Run(RecurrentModule module) => module.Forward(RandomNetworks.FloatTensor(new Random(Seed), SeqLen, Batch, Spec.InputSize));
     }
 }

@@ -45,8 +45,8 @@ public class ManagedThreadingTests
     {
         RnnWeights weights = RandomNetworks.Create(c.Spec, 7);
         var random = new Random(11);
-        Tensor x = RandomNetworks.Tensor(random, c.Batch, c.SeqLen, c.Spec.InputSize);
-        Tensor h0 = RandomNetworks.Tensor(random, c.Spec.LayerDirectionCount, c.Batch, c.Spec.OutputSize);
+        FloatTensor x = RandomNetworks.FloatTensor(random, c.Batch, c.SeqLen, c.Spec.InputSize);
+        FloatTensor h0 = RandomNetworks.FloatTensor(random, c.Spec.LayerDirectionCount, c.Batch, c.Spec.OutputSize);
         int[]? lengths = c.Lengths ? RandomNetworks.Lengths(random, c.Batch, c.SeqLen) : null;
 
         SequenceOutput expected = Run(weights, 1, x, h0, lengths, c, expectThreaded: false);
@@ -58,7 +58,7 @@ public class ManagedThreadingTests
         Assert.Contains(actual.Output.ToArray(), v => v != 0);
     }
 
-    private static SequenceOutput Run(RnnWeights weights, int threads, Tensor x, Tensor h0, int[]? lengths, Case c, bool expectThreaded)
+    private static SequenceOutput Run(RnnWeights weights, int threads, FloatTensor x, FloatTensor h0, int[]? lengths, Case c, bool expectThreaded)
     {
         using RecurrentModule module = RecurrentModule.Create(weights, Options(threads) with { BatchFirst = true });
         using RnnWorkspace workspace = module.CreateWorkspace();
@@ -73,9 +73,9 @@ public class ManagedThreadingTests
         Assert.Equal(expectThreaded ? threads : 1, shape.Participants);
         if (expectThreaded) Assert.Equal(c.SplitRows, shape.SplitRows);
         return new SequenceOutput(
-            new Tensor(y, c.Batch, c.SeqLen, spec.OutputFeatures),
-            new Tensor(hn, spec.LayerDirectionCount, c.Batch, spec.OutputSize),
-            cn.Length == 0 ? null : new Tensor(cn, spec.LayerDirectionCount, c.Batch, spec.HiddenSize));
+            new FloatTensor(y, c.Batch, c.SeqLen, spec.OutputFeatures),
+            new FloatTensor(hn, spec.LayerDirectionCount, c.Batch, spec.OutputSize),
+            cn.Length == 0 ? null : new FloatTensor(cn, spec.LayerDirectionCount, c.Batch, spec.HiddenSize));
     }
 
     [Fact]

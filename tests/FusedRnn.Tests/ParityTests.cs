@@ -90,12 +90,12 @@ public class ParityTests
         {
             var random = new Random(Seed);
             RnnWeights weights = RandomNetworks.Create(Spec, Seed);
-            Tensor x = BatchFirst
-                ? RandomNetworks.Tensor(random, Batch, SeqLen, Spec.InputSize)
-                : RandomNetworks.Tensor(random, SeqLen, Batch, Spec.InputSize);
-            Tensor? h0 = InitialState ? RandomNetworks.Tensor(random, Spec.LayerDirectionCount, Batch, Spec.OutputSize) : null;
-            Tensor? c0 = InitialState && Spec.Kind == CellKind.Lstm
-                ? RandomNetworks.Tensor(random, Spec.LayerDirectionCount, Batch, Spec.HiddenSize)
+            FloatTensor x = BatchFirst
+                ? RandomNetworks.FloatTensor(random, Batch, SeqLen, Spec.InputSize)
+                : RandomNetworks.FloatTensor(random, SeqLen, Batch, Spec.InputSize);
+            FloatTensor? h0 = InitialState ? RandomNetworks.FloatTensor(random, Spec.LayerDirectionCount, Batch, Spec.OutputSize) : null;
+            FloatTensor? c0 = InitialState && Spec.Kind == CellKind.Lstm
+                ? RandomNetworks.FloatTensor(random, Spec.LayerDirectionCount, Batch, Spec.HiddenSize)
                 : null;
             using RecurrentModule module = RecurrentModule.Create(weights, backend.With(BatchFirst));
             return module.Forward(x, h0, c0, Lengths);

@@ -26,13 +26,13 @@ public class PropertyTests
         RnnSpec spec = RandomNetworks.Spec(random, kind) with { NumLayers = 3 };
         RnnWeights weights = RandomNetworks.Create(spec, seed);
         int seqLen = random.Next(1, 9), batch = random.Next(1, 5);
-        Tensor x = RandomNetworks.Tensor(random, seqLen, batch, spec.InputSize);
-        Tensor h0 = RandomNetworks.Tensor(random, spec.LayerDirectionCount, batch, spec.OutputSize);
-        Tensor? c0 = kind == CellKind.Lstm ? RandomNetworks.Tensor(random, spec.LayerDirectionCount, batch, spec.HiddenSize) : null;
+        FloatTensor x = RandomNetworks.FloatTensor(random, seqLen, batch, spec.InputSize);
+        FloatTensor h0 = RandomNetworks.FloatTensor(random, spec.LayerDirectionCount, batch, spec.OutputSize);
+        FloatTensor? c0 = kind == CellKind.Lstm ? RandomNetworks.FloatTensor(random, spec.LayerDirectionCount, batch, spec.HiddenSize) : null;
         using RecurrentModule whole = RecurrentModule.Create(weights, Managed);
         SequenceOutput expected = whole.Forward(x, h0, c0);
 
-        Tensor layerInput = x;
+        FloatTensor layerInput = x;
         for (int layer = 0; layer < spec.NumLayers; layer++)
         {
             RnnSpec single = spec with { InputSize = spec.LayerInputSize(layer), NumLayers = 1 };
@@ -55,7 +55,7 @@ public class PropertyTests
         RnnSpec spec = RandomNetworks.Spec(random, kind) with { NumLayers = 1, Bidirectional = true };
         RnnWeights weights = RandomNetworks.Create(spec, seed);
         int seqLen = random.Next(1, 9), batch = random.Next(1, 6), features = spec.OutputSize;
-        Tensor x = RandomNetworks.Tensor(random, seqLen, batch, spec.InputSize);
+        FloatTensor x = RandomNetworks.FloatTensor(random, seqLen, batch, spec.InputSize);
         int[] lengths = RandomNetworks.Lengths(random, batch, seqLen);
         using RecurrentModule bidirectional = RecurrentModule.Create(weights, Managed);
         SequenceOutput both = bidirectional.Forward(x, lengths: lengths);
@@ -65,7 +65,7 @@ public class PropertyTests
         using RecurrentModule backward = RecurrentModule.Create(new RnnWeights(oneWay, [weights[0, 1]]), Managed);
         SequenceOutput forwardResult = forward.Forward(x, lengths: lengths);
         // Each row reversed within its own length: the reverse direction starts at the row's last valid step.
-        var reversed = Tensor.Zeros(seqLen, batch, spec.InputSize);
+        var reversed = FloatTensor.Zeros(seqLen, batch, spec.InputSize);
         for (int b = 0; b < batch; b++)
             for (int t = 0; t < lengths[b]; t++)
                 x.Span.Slice((t * batch + b) * spec.InputSize, spec.InputSize).CopyTo(reversed.Span.Slice(((lengths[b] - 1 - t) * batch + b) * spec.InputSize));
@@ -96,11 +96,11 @@ public class PropertyTests
         RnnSpec spec = RandomNetworks.Spec(random, kind) with { NumLayers = 1, Bidirectional = false, ProjSize = 0 };
         RnnWeights weights = RandomNetworks.Create(spec, seed);
         int seqLen = random.Next(1, 9), batch = random.Next(1, 6), hidden = spec.HiddenSize;
-        Tensor x = RandomNetworks.Tensor(random, seqLen, batch, spec.InputSize);
-        Tensor h = RandomNetworks.Tensor(random, batch, hidden);
-        Tensor? c = kind == CellKind.Lstm ? RandomNetworks.Tensor(random, batch, hidden) : null;
+        FloatTensor x = RandomNetworks.FloatTensor(random, seqLen, batch, spec.InputSize);
+        FloatTensor h = RandomNetworks.FloatTensor(random, batch, hidden);
+        FloatTensor? c = kind == CellKind.Lstm ? RandomNetworks.FloatTensor(random, batch, hidden) : null;
         using RecurrentModule module = RecurrentModule.Create(weights, Managed);
-        SequenceOutput sequence = module.Forward(x, new Tensor(h.ToArray(), 1, batch, hidden), c is null ? null : new Tensor(c.ToArray(), 1, batch, hidden));
+        SequenceOutput sequence = module.Forward(x, new FloatTensor(h.ToArray(), 1, batch, hidden), c is null ? null : new FloatTensor(c.ToArray(), 1, batch, hidden));
 
         using RecurrentCell cell = kind switch
         {
@@ -110,7 +110,7 @@ public class PropertyTests
         };
         for (int t = 0; t < seqLen; t++)
         {
-            (h, c) = cell.Forward(new Tensor(x.Memory.Slice(t * batch * spec.InputSize, batch * spec.InputSize), batch, spec.InputSize), h, c);
+            (h, c) = cell.Forward(new FloatTensor(x.Memory.Slice(t * batch * spec.InputSize, batch * spec.InputSize), batch, spec.InputSize), h, c);
             Tolerance.AssertClose(sequence.Output.Span.Slice(t * batch * hidden, batch * hidden), h.Span, Tolerance.Parity, $"h at step {t}");
         }
 
@@ -126,16 +126,16 @@ public class PropertyTests
         RnnSpec spec = RandomNetworks.Spec(random, kind);
         RnnWeights weights = RandomNetworks.Create(spec, seed);
         int seqLen = random.Next(1, 7), batch = random.Next(2, 7), ld = spec.LayerDirectionCount, features = spec.OutputFeatures;
-        Tensor x = RandomNetworks.Tensor(random, batch, seqLen, spec.InputSize);
-        Tensor h0 = RandomNetworks.Tensor(random, ld, batch, spec.OutputSize);
+        FloatTensor x = RandomNetworks.FloatTensor(random, batch, seqLen, spec.InputSize);
+        FloatTensor h0 = RandomNetworks.FloatTensor(random, ld, batch, spec.OutputSize);
         int[] lengths = RandomNetworks.Lengths(random, batch, seqLen);
         using RecurrentModule module = RecurrentModule.Create(weights, Managed with { BatchFirst = true });
         SequenceOutput all = module.Forward(x, h0, lengths: lengths);
 
         for (int b = 0; b < batch; b++)
         {
-            var row = new Tensor(x.Memory.Slice(b * seqLen * spec.InputSize, seqLen * spec.InputSize).ToArray(), 1, seqLen, spec.InputSize);
-            var rowH0 = Tensor.Zeros(ld, 1, spec.OutputSize);
+            var row = new FloatTensor(x.Memory.Slice(b * seqLen * spec.InputSize, seqLen * spec.InputSize).ToArray(), 1, seqLen, spec.InputSize);
+            var rowH0 = FloatTensor.Zeros(ld, 1, spec.OutputSize);
             for (int s = 0; s < ld; s++) h0.Span.Slice((s * batch + b) * spec.OutputSize, spec.OutputSize).CopyTo(rowH0.Span.Slice(s * spec.OutputSize));
             SequenceOutput single = module.Forward(row, rowH0, lengths: [lengths[b]]);
             Tolerance.AssertClose(all.Output.Span.Slice(b * seqLen * features, seqLen * features), single.Output.Span, Tolerance.Parity, $"y of row {b}");
@@ -152,7 +152,7 @@ public class PropertyTests
         RnnSpec spec = RandomNetworks.Spec(random, kind);
         RnnWeights weights = RandomNetworks.Create(spec, seed);
         int seqLen = random.Next(1, 7), batch = random.Next(1, 6);
-        Tensor x = RandomNetworks.Tensor(random, seqLen, batch, spec.InputSize);
+        FloatTensor x = RandomNetworks.FloatTensor(random, seqLen, batch, spec.InputSize);
         using RecurrentModule module = RecurrentModule.Create(weights, Managed);
         SequenceOutput unpadded = module.Forward(x);
         SequenceOutput withLengths = module.Forward(x, lengths: [.. Enumerable.Repeat(seqLen, batch)]);
@@ -161,9 +161,9 @@ public class PropertyTests
     }
 
     /// <summary>The two (layer, direction) states of one layer: <c>[D, B, F]</c> out of <c>[L·D, B, F]</c>.</summary>
-    private static Tensor StateSlice(Tensor state, int layer, int directions)
+    private static FloatTensor StateSlice(FloatTensor state, int layer, int directions)
     {
         int perLayer = directions * state.Dim(1) * state.Dim(2);
-        return new Tensor(state.Memory.Slice(layer * perLayer, perLayer).ToArray(), directions, state.Dim(1), state.Dim(2));
+        return new FloatTensor(state.Memory.Slice(layer * perLayer, perLayer).ToArray(), directions, state.Dim(1), state.Dim(2));
     }
 }

@@ -46,14 +46,14 @@ public class ReferenceTests
         using RecurrentCell cell = caseName.StartsWith("lstm", StringComparison.Ordinal)
             ? new LstmCell(reference.Weights, options)
             : new GruCell(reference.Weights, options);
-        Tensor x = reference.Get("x"), hs = reference.Get("h");
-        Tensor? cs = reference.Optional("c");
+        FloatTensor x = reference.Get("x"), hs = reference.Get("h");
+        FloatTensor? cs = reference.Optional("c");
         int steps = x.Dim(0), batch = x.Dim(1), inputSize = x.Dim(2), hidden = hs.Dim(2);
-        Tensor h = reference.Get("h0");
-        Tensor? c = reference.Optional("c0");
+        FloatTensor h = reference.Get("h0");
+        FloatTensor? c = reference.Optional("c0");
         for (int step = 0; step < steps; step++)
         {
-            var xt = new Tensor(x.Memory.Slice(step * batch * inputSize, batch * inputSize), batch, inputSize);
+            var xt = new FloatTensor(x.Memory.Slice(step * batch * inputSize, batch * inputSize), batch, inputSize);
             (h, c) = cell.Forward(xt, h, c);
             Tolerance.AssertClose(hs.Span.Slice(step * batch * hidden, batch * hidden), h.Span, Tolerance.Reference, $"h after step {step}");
             if (cs is not null) Tolerance.AssertClose(cs.Span.Slice(step * batch * hidden, batch * hidden), c!.Span, Tolerance.Reference, $"c after step {step}");

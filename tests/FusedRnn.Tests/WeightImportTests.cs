@@ -36,9 +36,9 @@ public class WeightImportTests
             bf: GateBias(w, 1, hidden), bi: GateBias(w, 0, hidden), bc: GateBias(w, 2, hidden), bo: GateBias(w, 3, hidden));
 
         using var cell = new LstmCell(fromGates, Managed);
-        Tensor x = reference.Get("x");
+        FloatTensor x = reference.Get("x");
         int batch = x.Dim(1);
-        CellOutput step = cell.Forward(new Tensor(x.Memory[..(batch * input)], batch, input), reference.Get("h0"), reference.Get("c0"));
+        CellOutput step = cell.Forward(new FloatTensor(x.Memory[..(batch * input)], batch, input), reference.Get("h0"), reference.Get("c0"));
         Tolerance.AssertClose(reference.Get("h").Span[..(batch * hidden)], step.Hidden.Span, Tolerance.Reference, "h after one step");
         Tolerance.AssertClose(reference.Get("c").Span[..(batch * hidden)], step.Cell!.Span, Tolerance.Reference, "c after one step");
     }
@@ -102,9 +102,9 @@ public class WeightImportTests
         var random = new Random(3);
         var spec = new RnnSpec(CellKind.Gru, 4, 5, NumLayers: 2, Bidirectional: true);
         using var gru = new Gru(RandomNetworks.Create(spec, 3), Managed);
-        Tensor x = RandomNetworks.Tensor(random, 6, 4);
+        FloatTensor x = RandomNetworks.FloatTensor(random, 6, 4);
         SequenceOutput unbatched = gru.Forward(x);
-        SequenceOutput batched = gru.Forward(new Tensor(x.ToArray(), 6, 1, 4));
+        SequenceOutput batched = gru.Forward(new FloatTensor(x.ToArray(), 6, 1, 4));
         Assert.True(unbatched.Output.HasShape(6, 10));
         Assert.True(unbatched.HiddenState.HasShape(4, 5));
         Assert.Equal(batched.Output.ToArray(), unbatched.Output.ToArray());

@@ -114,7 +114,7 @@ internal static partial class StateDictImporter
                 throw new InvalidWeightsException(name, $"{source}: '{name}' is missing");
             int[] shape = shapeOf(p.FullName);
             if (shape.Length != 2)
-                throw new InvalidWeightsException(p.FullName, $"{source}: '{p.FullName}' must be a matrix but has shape {Tensor.FormatShape(shape)}");
+                throw new InvalidWeightsException(p.FullName, $"{source}: '{p.FullName}' must be a matrix but has shape {FloatTensor.FormatShape(shape)}");
             return shape;
         }
 
@@ -131,7 +131,7 @@ internal static partial class StateDictImporter
             3 when !projects => CellKind.Gru,
             1 when !projects => nonlinearity.ToCellKind(),
             _ => throw new InvalidWeightsException(parameters[(WeightRole.WeightHh, 0, 0)].FullName,
-                $"{source}: '{parameters[(WeightRole.WeightHh, 0, 0)].FullName}' has shape {Tensor.FormatShape(weightHh)}; " +
+                $"{source}: '{parameters[(WeightRole.WeightHh, 0, 0)].FullName}' has shape {FloatTensor.FormatShape(weightHh)}; " +
                 $"its rows must be 4× (LSTM), 3× (GRU) or 1× (RNN) the hidden size {hidden}" + (projects ? " and only an LSTM has weight_hr" : "")),
         };
 
@@ -155,6 +155,6 @@ internal static partial class StateDictImporter
         int[] expected = WeightShapes.Expected(spec, p.Role, p.Layer);
         if (!shape.AsSpan().SequenceEqual(expected))
             throw new InvalidWeightsException(p.FullName,
-                $"{source}: '{p.FullName}' has shape {Tensor.FormatShape(shape)} but {spec} needs {Tensor.FormatShape(expected)}");
+                $"{source}: '{p.FullName}' has shape {FloatTensor.FormatShape(shape)} but {spec} needs {FloatTensor.FormatShape(expected)}");
     }
 }

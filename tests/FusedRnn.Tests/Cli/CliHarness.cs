@@ -39,7 +39,7 @@ public sealed class TempDirectory : IDisposable
 
     public string PathOf(string fileName) => System.IO.Path.Combine(Root, fileName);
 
-    public string WriteFloat32(string fileName, Tensor tensor)
+    public string WriteFloat32(string fileName, FloatTensor tensor)
     {
         string path = PathOf(fileName);
         Npy.WriteFloat32(path, tensor.Span, tensor.Shape);

@@ -50,12 +50,12 @@ public sealed class RunCommandErrorTests : IDisposable
 
     [Fact]
     public void InputOfWrongSize() =>
-        CliHarness.Invoke(LstmRun(input: _temp.WriteFloat32("wide.npy", Tensor.Zeros(SeqLen, Batch, InputSize + 1))))
+        CliHarness.Invoke(LstmRun(input: _temp.WriteFloat32("wide.npy", FloatTensor.Zeros(SeqLen, Batch, InputSize + 1))))
             .AssertFails(ExitCodes.BadInput, "input must have shape [6, 3, 5]");
 
     [Fact]
     public void InitialHiddenStateOfWrongShape() =>
-        CliHarness.Invoke(LstmRun(["--h0", _temp.WriteFloat32("h0.npy", Tensor.Zeros(1, Batch + 1, HiddenSize))]))
+        CliHarness.Invoke(LstmRun(["--h0", _temp.WriteFloat32("h0.npy", FloatTensor.Zeros(1, Batch + 1, HiddenSize))]))
             .AssertFails(ExitCodes.BadInput, "h0 must have shape [1, 3, 7]");
 
     [Theory]

@@ -81,7 +81,7 @@ public sealed class RunCommandTests : IDisposable
         foreach (string name in new[] { "y", "hn", "cn" }.Where(reference.File.Contains))
         {
             NpyArray<float> written = Npy.ReadFloat32(_temp.PathOf(name + ".npy"));
-            Tolerance.AssertClose(reference.Get(name), new Tensor(written.Data, written.Shape), Tolerance.Reference, name);
+            Tolerance.AssertClose(reference.Get(name), new FloatTensor(written.Data, written.Shape), Tolerance.Reference, name);
         }
     }
 }

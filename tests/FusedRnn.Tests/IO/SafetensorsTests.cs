@@ -22,7 +22,7 @@ public class SafetensorsTests
 
     static int[] Bits(float[] values) => values.Select(BitConverter.SingleToInt32Bits).ToArray();
 
-    static KeyValuePair<string, (int[] Shape, float[] Data)> Tensor(string name, int[] shape, float[] data) => new(name, (shape, data));
+    static KeyValuePair<string, (int[] Shape, float[] Data)> FloatTensor(string name, int[] shape, float[] data) => new(name, (shape, data));
 
     [Fact]
     public void RoundTripPreservesOrderShapesValuesAndMetadata()
@@ -30,10 +30,10 @@ public class SafetensorsTests
         float[] special = [0f, -0f, float.NaN, float.PositiveInfinity, float.Epsilon, -1.5e-38f, 3.4028235e38f, 1f / 3];
         var tensors = new[]
         {
-            Tensor("z.last.alphabetically", [2, 4], special),
-            Tensor("scalar", [], [42.5f]),
-            Tensor("empty", [3, 0], []),
-            Tensor("a.first", [3], [1f, 2f, 3f]),
+            FloatTensor("z.last.alphabetically", [2, 4], special),
+            FloatTensor("scalar", [], [42.5f]),
+            FloatTensor("empty", [3, 0], []),
+            FloatTensor("a.first", [3], [1f, 2f, 3f]),
         };
         var metadata = new Dictionary<string, string> { ["config"] = "{\"mode\": \"LSTM\"}", ["producer"] = "tests" };
 
@@ -58,7 +58,7 @@ public class SafetensorsTests
         string path = Path.Combine(Path.GetTempPath(), $"fusedrnn-{Guid.NewGuid():N}.safetensors");
         try
         {
-            SafetensorsWriter.Write(path, [Tensor("w", [2, 2], [1f, -2f, 3f, -4f])]);
+            SafetensorsWriter.Write(path, [FloatTensor("w", [2, 2], [1f, -2f, 3f, -4f])]);
             SafetensorsFile file = SafetensorsFile.Load(path);
             Assert.Equal(path, file.FilePath);
             Assert.Empty(file.Metadata);
@@ -75,7 +75,7 @@ public class SafetensorsTests
     [Fact]
     public void WriterPadsHeaderWithSpacesToMultipleOfEight()
     {
-        byte[] bytes = SafetensorsWriter.ToBytes([Tensor("abc", [1], [1f])]);
+        byte[] bytes = SafetensorsWriter.ToBytes([FloatTensor("abc", [1], [1f])]);
         int headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         string header = Encoding.UTF8.GetString(bytes, 8, headerLength);
 
@@ -87,7 +87,7 @@ public class SafetensorsTests
     [Fact]
     public void WriterRejectsShapeThatDoesNotMatchData()
     {
-        var e = Assert.Throws<ArgumentException>(() => SafetensorsWriter.ToBytes([Tensor("bad.weight", [2, 3], new float[5])]));
+        var e = Assert.Throws<ArgumentException>(() => SafetensorsWriter.ToBytes([FloatTensor("bad.weight", [2, 3], new float[5])]));
         Assert.Contains("'bad.weight'", e.Message);
         Assert.Contains("[2, 3]", e.Message);
     }
@@ -95,7 +95,7 @@ public class SafetensorsTests
     [Fact]
     public void WriterRejectsDuplicateNames()
     {
-        var e = Assert.Throws<ArgumentException>(() => SafetensorsWriter.ToBytes([Tensor("w", [1], [1f]), Tensor("w", [1], [2f])]));
+        var e = Assert.Throws<ArgumentException>(() => SafetensorsWriter.ToBytes([FloatTensor("w", [1], [1f]), FloatTensor("w", [1], [2f])]));
         Assert.Contains("'w'", e.Message);
     }
 
@@ -153,7 +153,7 @@ public class SafetensorsTests
     [Fact]
     public void GetInfoOfMissingTensorNamesTensorAndFile()
     {
-        SafetensorsFile file = SafetensorsFile.Parse(SafetensorsWriter.ToBytes([Tensor("w", [1], [1f])]), "model.safetensors");
+        SafetensorsFile file = SafetensorsFile.Parse(SafetensorsWriter.ToBytes([FloatTensor("w", [1], [1f])]), "model.safetensors");
         var e = Assert.Throws<KeyNotFoundException>(() => file.GetInfo("rnn.weight_hh_l3"));
         Assert.Contains("'rnn.weight_hh_l3'", e.Message);
         Assert.Contains("model.safetensors", e.Message);

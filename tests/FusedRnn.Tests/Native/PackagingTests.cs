@@ -80,7 +80,7 @@ public class PackagingTests
             for (int layer = 0; layer < spec.NumLayers; layer++)
                 layers.Add(new LayerWeights(Values(28 * spec.LayerInputSize(layer)), Values(28 * 7), Values(28), Values(28)));
             var weights = new RnnWeights(spec, layers);
-            var x = new Tensor(Values(3 * 2 * 5), [3, 2, 5]);
+            var x = new FloatTensor(Values(3 * 2 * 5), [3, 2, 5]);
 
             using var cpu = RecurrentModule.Create(weights, new RnnOptions { Backend = "cpu" });
             using var managed = RecurrentModule.Create(weights, new RnnOptions { Backend = "managed" });

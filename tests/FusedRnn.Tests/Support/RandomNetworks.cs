@@ -13,7 +13,7 @@ public static class RandomNetworks
             for (int direction = 0; direction < spec.Directions; direction++)
             {
                 float[]? Make(WeightRole role) => WeightShapes.IsPresent(spec, role)
-                    ? Uniform(random, (int)FusedRnn.Tensor.ElementCount(WeightShapes.Expected(spec, role, layer)), scale)
+                    ? Uniform(random, (int)FusedRnn.FloatTensor.ElementCount(WeightShapes.Expected(spec, role, layer)), scale)
                     : null;
                 layers.Add(new LayerWeights(Make(WeightRole.WeightIh)!, Make(WeightRole.WeightHh)!, Make(WeightRole.BiasIh), Make(WeightRole.BiasHh), Make(WeightRole.WeightHr)));
             }
@@ -29,8 +29,8 @@ public static class RandomNetworks
         return values;
     }
 
-    public static Tensor Tensor(Random random, params int[] shape) =>
-        new(Uniform(random, (int)FusedRnn.Tensor.ElementCount(shape), 1f), shape);
+    public static FloatTensor FloatTensor(Random random, params int[] shape) =>
+        new(Uniform(random, (int)FusedRnn.FloatTensor.ElementCount(shape), 1f), shape);
 
     /// <summary>Lengths in 1..T in random order, with at least one full-length row.</summary>
     public static int[] Lengths(Random random, int batch, int seqLen)

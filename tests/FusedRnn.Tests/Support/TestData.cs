@@ -36,13 +36,13 @@ public sealed class ReferenceCase
 
     public RnnWeights Weights => RnnWeights.FromSafetensors(File, "rnn.");
 
-    public Tensor Get(string name)
+    public FloatTensor Get(string name)
     {
         SafetensorsTensorInfo info = File.GetInfo(name);
-        return new Tensor(File.ReadFloat32(name), info.Shape);
+        return new FloatTensor(File.ReadFloat32(name), info.Shape);
     }
 
-    public Tensor? Optional(string name) => File.Contains(name) ? Get(name) : null;
+    public FloatTensor? Optional(string name) => File.Contains(name) ? Get(name) : null;
 
     public int[]? Lengths => File.Contains("lengths") ? [.. File.ReadInt64("lengths").Select(v => (int)v)] : null;
 }

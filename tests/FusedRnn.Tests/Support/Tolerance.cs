@@ -20,7 +20,7 @@ public static class Tolerance
         }
     }
 
-    public static void AssertClose(Tensor expected, Tensor actual, double tolerance, string what)
+    public static void AssertClose(FloatTensor expected, FloatTensor actual, double tolerance, string what)
     {
         Assert.True(expected.Shape.SequenceEqual(actual.Shape), $"{what}: shape {actual} expected {expected}");
         AssertClose(expected.Span, actual.Span, tolerance, what);

@@ -4,13 +4,13 @@ namespace FusedRnn;
 /// A dense row-major float32 tensor: a view of caller memory plus a shape. Wrapping memory never copies it, so an
 /// array produced elsewhere can be passed in as is.
 /// </summary>
-public sealed class Tensor
+public sealed class FloatTensor
 {
     private readonly int[] _shape;
 
     /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
     /// <exception cref="ArgumentException">The shape has a negative dimension or does not match the data length.</exception>
-    public Tensor(Memory<float> data, params int[] shape)
+    public FloatTensor(Memory<float> data, params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
         long count = ElementCount(shape);
@@ -21,13 +21,13 @@ public sealed class Tensor
     }
 
     /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>
-    public Tensor(float[] data, params int[] shape)
+    public FloatTensor(float[] data, params int[] shape)
         : this(new Memory<float>(data ?? throw new ArgumentNullException(nameof(data))), shape)
     {
     }
 
     /// <summary>A new tensor of zeros.</summary>
-    public static Tensor Zeros(params int[] shape) => new(new float[checked((int)ElementCount(shape))], shape);
+    public static FloatTensor Zeros(params int[] shape) => new(new float[checked((int)ElementCount(shape))], shape);
 
     /// <summary>The elements, row-major.</summary>
     public Memory<float> Memory { get; }
@@ -61,7 +61,7 @@ public sealed class Tensor
     public bool HasShape(params int[] dims) => _shape.AsSpan().SequenceEqual(dims);
 
     /// <inheritdoc />
-    public override string ToString() => $"Tensor{FormatShape(_shape)}";
+    public override string ToString() => $"FloatTensor{FormatShape(_shape)}";
 
     /// <summary>Formats a shape as PyTorch prints it, e.g. <c>[2, 3, 4]</c>.</summary>
     public static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";

@@ -27,7 +27,14 @@ public sealed class FloatTensor
     }
 
     /// <summary>A new tensor of zeros.</summary>
-    public static FloatTensor Zeros(params int[] shape) => new(new float[checked((int)ElementCount(shape))], shape);
+    /// <exception cref="ArgumentException">The shape has a negative dimension.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The shape holds more elements than an array can
+    /// (<see cref="Array.MaxLength"/>).</exception>
+    public static FloatTensor Zeros(params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return new(new float[CheckedArrayLength(shape, nameof(shape))], shape);
+    }
 
     /// <summary>The elements, row-major.</summary>
     public Memory<float> Memory { get; }
@@ -66,17 +73,35 @@ public sealed class FloatTensor
     /// <summary>Formats a shape as PyTorch prints it, e.g. <c>[2, 3, 4]</c>.</summary>
     public static string FormatShape(ReadOnlySpan<int> shape) => "[" + string.Join(", ", shape.ToArray()) + "]";
 
+    /// <summary>
+    /// The number of elements of <paramref name="shape"/>, saturating at <see cref="long.MaxValue"/>: no product of
+    /// dimensions can overflow, and a saturated count is larger than any buffer.
+    /// </summary>
     internal static long ElementCount(ReadOnlySpan<int> shape)
     {
         long count = 1;
         foreach (int dim in shape)
         {
             if (dim < 0) throw new ArgumentException($"shape {FormatShape(shape)} has a negative dimension", nameof(shape));
-            count = checked(count * dim);
+            if (dim != 0 && count > long.MaxValue / dim) count = long.MaxValue;
+            else count *= dim;
         }
 
         return count;
     }
+
+    /// <summary>The element count of <paramref name="shape"/> as an array length, or a typed error naming it.</summary>
+    internal static int CheckedArrayLength(ReadOnlySpan<int> shape, string paramName)
+    {
+        long count = ElementCount(shape);
+        if (count > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(paramName, count,
+                $"shape {FormatShape(shape)} holds {FormatCount(count)} elements; a float array holds at most {Array.MaxLength}");
+        return (int)count;
+    }
+
+    /// <summary>An element count as a message shows it; a saturated one (see <see cref="ElementCount"/>) as "over 2^63".</summary>
+    internal static string FormatCount(long count) => count == long.MaxValue ? "over 2^63" : count.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private int Offset(int[] index)
     {

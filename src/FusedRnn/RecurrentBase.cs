@@ -59,6 +59,13 @@ public abstract class RecurrentBase : IDisposable
         }
     }
 
+    /// <summary>Runs a request whose sizes the caller checked: the aliasing rule is checked here, for every backend.</summary>
+    private protected void Run(in ForwardRequest request, RnnWorkspace workspace)
+    {
+        ShapeChecks.CheckNoOverlap(request);
+        Executor.Forward(request, workspace);
+    }
+
     private protected void CheckWorkspace(RnnWorkspace workspace)
     {
         ArgumentNullException.ThrowIfNull(workspace);

@@ -93,7 +93,7 @@ public abstract class RecurrentCell : RecurrentBase
             throw new ArgumentException($"a {spec.Kind.DisplayName()} cell has no cell state", cell.IsEmpty ? nameof(cellOut) : nameof(cell));
         }
 
-        executor.Forward(new ForwardRequest
+        Run(new ForwardRequest
         {
             Input = input, SeqLen = 1, Batch = batch,
             InitialHidden = hidden, InitialCell = cell,

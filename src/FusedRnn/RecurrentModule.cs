@@ -73,6 +73,11 @@ public abstract class RecurrentModule : RecurrentBase
         ShapeChecks.CheckTensor(nameof(h0), h0, hiddenShape, "num_layers*num_directions, batch, hidden features");
         if (spec.Kind.HasCellState()) ShapeChecks.CheckTensor(nameof(c0), c0, cellShape, "num_layers*num_directions, batch, hidden_size");
 
+        long outputElements = FloatTensor.ElementCount(outputShape);
+        if (outputElements > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(input), outputElements,
+                $"the output y would have shape {FloatTensor.FormatShape(outputShape)}, {outputElements} elements, more than a FloatTensor holds " +
+                $"({Array.MaxLength}); split the batch or the sequence into smaller calls");
         var output = FloatTensor.Zeros(outputShape);
         var hn = FloatTensor.Zeros(hiddenShape);
         FloatTensor? cn = spec.Kind.HasCellState() ? FloatTensor.Zeros(cellShape) : null;
@@ -112,7 +117,7 @@ public abstract class RecurrentModule : RecurrentBase
         CheckWorkspace(workspace);
         ShapeChecks.CheckSequence(executor.Spec, BatchFirst, seqLen, batch, input.Length, h0.Length, c0.Length, lengths,
             output.Length, hiddenState.Length, cellState.Length, outputsRequired: true);
-        executor.Forward(new ForwardRequest
+        Run(new ForwardRequest
         {
             Input = input, SeqLen = seqLen, Batch = batch, BatchFirst = BatchFirst,
             InitialHidden = h0, InitialCell = c0, Lengths = lengths,

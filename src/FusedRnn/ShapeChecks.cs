@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FusedRnn.Backends;
+
 namespace FusedRnn;
 
 /// <summary>
@@ -35,7 +39,8 @@ internal static class ShapeChecks
         long expected = FloatTensor.ElementCount(shape);
         if (length == 0 && !required) return;
         if (length != expected)
-            throw new ShapeMismatchException(name, FloatTensor.FormatShape(shape), $"has {length} elements instead of {expected}", meaning);
+            throw new ShapeMismatchException(name, FloatTensor.FormatShape(shape),
+                $"has {length} elements instead of {FloatTensor.FormatCount(expected)}", meaning);
     }
 
     /// <summary>A tensor argument: its shape must match exactly.</summary>
@@ -55,6 +60,51 @@ internal static class ShapeChecks
             if (lengths[b] < 1 || lengths[b] > seqLen)
                 throw new ArgumentOutOfRangeException("lengths", lengths[b], $"lengths[{b}] = {lengths[b]} is outside 1..{seqLen} (the sequence length)");
         }
+    }
+
+    /// <summary>
+    /// The one aliasing rule of every backend (the C ABI enforces the same): an output may not share memory with any
+    /// other buffer of the call, except that state may be updated in place — h_n exactly over h0, c_n exactly over c0.
+    /// </summary>
+    public static void CheckNoOverlap(in ForwardRequest request)
+    {
+        CheckOutput("output", request.Output, request);
+        CheckOutput("hn", request.FinalHidden, request);
+        CheckOutput("cn", request.FinalCell, request);
+    }
+
+    private static void CheckOutput(string name, ReadOnlySpan<float> output, in ForwardRequest request)
+    {
+        if (output.IsEmpty) return;
+        CheckDisjoint(name, output, "input", request.Input);
+        CheckDisjoint(name, output, "lengths", MemoryMarshal.Cast<int, float>(request.Lengths));
+        CheckStateAlias(name, output, "h0", request.InitialHidden, name == "hn");
+        CheckStateAlias(name, output, "c0", request.InitialCell, name == "cn");
+        // Each pair of outputs once.
+        if (name == "output")
+        {
+            CheckDisjoint(name, output, "hn", request.FinalHidden);
+            CheckDisjoint(name, output, "cn", request.FinalCell);
+        }
+        else if (name == "hn")
+        {
+            CheckDisjoint(name, output, "cn", request.FinalCell);
+        }
+    }
+
+    private static void CheckStateAlias(string name, ReadOnlySpan<float> output, string stateName, ReadOnlySpan<float> state, bool inPlaceAllowed)
+    {
+        if (inPlaceAllowed && Unsafe.AreSame(ref MemoryMarshal.GetReference(output), ref MemoryMarshal.GetReference(state)) && output.Length == state.Length)
+            return;
+        CheckDisjoint(name, output, stateName, state);
+    }
+
+    private static void CheckDisjoint(string name, ReadOnlySpan<float> output, string otherName, ReadOnlySpan<float> other)
+    {
+        if (output.Overlaps(other))
+            throw new ArgumentException(
+                $"{name} and {otherName} overlap; outputs may not share memory with other arguments, except hn == h0 and cn == c0 (state in place)",
+                name);
     }
 
     private static void CheckCellState(RnnSpec spec, string name, int length, ReadOnlySpan<int> shape, bool required)

@@ -47,13 +47,13 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
     private readonly int _threads;
 
     /// <param name="weights">The network.</param>
-    /// <param name="threads">Threads per call, the caller's included; 0: one per logical processor (this does not
-    /// detect SMT siblings, so on an SMT machine it is two per core).</param>
+    /// <param name="threads">Threads per call, the caller's included, at most one per logical processor; 0: one per
+    /// logical processor (this does not detect SMT siblings, so on an SMT machine it is two per core).</param>
     public ManagedExecutor(RnnWeights weights, int threads)
         : base(weights.Spec)
     {
         RnnSpec spec = weights.Spec;
-        _threads = threads == 0 ? Environment.ProcessorCount : threads;
+        _threads = threads == 0 ? Environment.ProcessorCount : int.Min(threads, Environment.ProcessorCount);
         _gates = spec.GateCount;
         _blocks = PackedPanels.BlockCount(spec.HiddenSize, _width);
         // A whole number of four-panel tiles per pass, the single-row kernel's shape: 1 LSTM block (4 gates), else 4 blocks.
@@ -162,15 +162,24 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
     /// <summary>Grows the workspace and orders rows by length (longest first).</summary>
     private void Prepare(ManagedWorkspace ws, int seqLen, int batch, ReadOnlySpan<int> lengths, int participants)
     {
-        int rows = seqLen * batch;
-        ManagedWorkspace.Grow(ref ws.Input, rows * Spec.InputSize);
-        ManagedWorkspace.Grow(ref ws.Projection, Spec.Directions * rows * _gateRowStride);
-        ManagedWorkspace.Grow(ref ws.LayerOutputA, rows * Spec.OutputFeatures);
-        if (Spec.NumLayers > 1) ManagedWorkspace.Grow(ref ws.LayerOutputB, rows * Spec.OutputFeatures);
-        ManagedWorkspace.Grow(ref ws.Hidden, Spec.LayerDirectionCount * 2 * batch * _outputStride);
-        if (Spec.Kind == CellKind.Lstm) ManagedWorkspace.Grow(ref ws.Cell, Spec.LayerDirectionCount * batch * _hiddenStride);
-        if (Spec.ProjSize > 0) ManagedWorkspace.Grow(ref ws.Unprojected, batch * _hiddenStride);
-        ManagedWorkspace.Grow(ref ws.GateTiles, participants * TileSize);
+        // Every size in 64-bit arithmetic: a buffer larger than an array can be is refused before anything is
+        // allocated, so the int offsets of the kernels (all inside these buffers) cannot wrap.
+        var sizes = new WorkspaceSizes(seqLen, batch);
+        long rows = (long)seqLen * batch;
+        int input = sizes.Require("the widened input", rows * Spec.InputSize);
+        int projection = sizes.Require("the input projection", Spec.Directions * rows * _gateRowStride);
+        int layerOutput = sizes.Require("a layer's output", rows * Spec.OutputFeatures);
+        int hidden = sizes.Require("the hidden state", (long)Spec.LayerDirectionCount * 2 * batch * _outputStride, perStep: true);
+        int cell = sizes.Require("the cell state", Spec.Kind == CellKind.Lstm ? (long)Spec.LayerDirectionCount * batch * _hiddenStride : 0, perStep: true);
+        int unprojected = sizes.Require("the unprojected state", Spec.ProjSize > 0 ? (long)batch * _hiddenStride : 0, perStep: true);
+        sizes.Grow(ref ws.Input, input, "the widened input");
+        sizes.Grow(ref ws.Projection, projection, "the input projection");
+        sizes.Grow(ref ws.LayerOutputA, layerOutput, "a layer's output");
+        if (Spec.NumLayers > 1) sizes.Grow(ref ws.LayerOutputB, layerOutput, "a layer's output");
+        sizes.Grow(ref ws.Hidden, hidden, "the hidden state");
+        sizes.Grow(ref ws.Cell, cell, "the cell state");
+        sizes.Grow(ref ws.Unprojected, unprojected, "the unprojected state");
+        sizes.Grow(ref ws.GateTiles, participants * TileSize, "the gate tiles");
         ManagedWorkspace.Grow(ref ws.RowOrder, batch);
         ManagedWorkspace.Grow(ref ws.SortedLengths, batch);
 

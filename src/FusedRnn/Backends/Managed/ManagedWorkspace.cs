@@ -73,11 +73,6 @@ internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWork
         if (participants > 1) _team!.SignalAndWait();
     }
 
-    public static void Grow(ref double[] buffer, int length)
-    {
-        if (buffer.Length < length) buffer = new double[length];
-    }
-
     public static void Grow(ref int[] buffer, int length)
     {
         if (buffer.Length < length) buffer = new int[length];
@@ -87,6 +82,42 @@ internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWork
     {
         Interlocked.Exchange(ref _team, null)?.Stop();
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>
+/// Sizes the scratch buffers of one call of <c>seq_len × batch</c> rows: refuses one that no array can hold, naming
+/// the dimensions, and turns a failed allocation into an <see cref="InsufficientMemoryException"/> naming the bytes.
+/// </summary>
+internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
+{
+    /// <summary><paramref name="elements"/> doubles for <paramref name="buffer"/> as an array length.</summary>
+    /// <param name="buffer">What the buffer holds, for the message.</param>
+    /// <param name="elements">Its size.</param>
+    /// <param name="perStep">Whether it holds one step (its size does not grow with the sequence length).</param>
+    /// <exception cref="ArgumentOutOfRangeException">More than <see cref="Array.MaxLength"/>; the parameter is the batch
+    /// when one step alone is too large, else the sequence length.</exception>
+    public int Require(string buffer, long elements, bool perStep = false)
+    {
+        if (elements <= Array.MaxLength) return (int)elements;
+        bool oneStepTooLarge = perStep || elements / SeqLen > Array.MaxLength;
+        throw new ArgumentOutOfRangeException(oneStepTooLarge ? "batch" : "seqLen", oneStepTooLarge ? Batch : SeqLen,
+            $"seq_len {SeqLen} × batch {Batch} needs {elements} doubles ({elements * (long)sizeof(double)} bytes) for {buffer}, more " +
+            $"than one managed array holds ({Array.MaxLength} elements); split the batch or the sequence into smaller calls, or use the cpu backend");
+    }
+
+    public void Grow(ref double[] buffer, int length, string what)
+    {
+        if (buffer.Length >= length) return;
+        try
+        {
+            buffer = new double[length];
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new InsufficientMemoryException(
+                $"the managed backend could not allocate {(long)length * sizeof(double)} bytes for {what} (seq_len {SeqLen}, batch {Batch})", e);
+        }
     }
 }
 

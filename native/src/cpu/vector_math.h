@@ -2,13 +2,13 @@
 // simd_avx512.h). Included only by the per-ISA kernel files.
 //
 // Error bounds, relative (worst seen in a sweep of 4e6 values against long-double expl / tanhl in brackets):
-//  - exp: x is clamped to [-708, 708] (so 2^n stays a normal double), reduced as x = n ln2 + r with |r| <= ln2/2
+//  - exp: x is clamped to [-708, 708] (so 2^n stays a normal double; beyond it the result is +inf or 0), reduced as x = n ln2 + r with |r| <= ln2/2
 //    (ln2 split in two, n*ln2_hi exact) and e^r summed as its degree-13 Taylor polynomial (truncation < 4e-18)
 //    by Estrin's scheme with FMA, then scaled by 2^n exactly: <= 1e-15 [4.1e-16].
 //  - sigmoid = 1 / (1 + exp(-x)): <= 2e-15 [4.5e-16] (for results above 1e-307, the clamp's bound).
 //  - tanh = 1 - 2 / (exp(2x) + 1) for |x| >= 1/16, where the cancellation costs at most 16x: <= 1e-14 [4.7e-15],
 //    absolute <= 1e-15 [3.6e-16]; below 1/16 its Taylor series to x^11 (truncation < 1e-17): a few ulp.
-// NaN inputs give NaN (max/min take the operand order that propagates it).
+// NaN inputs give NaN (max/min take the operand order that propagates it); tanh keeps the sign of zero.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +39,9 @@ FUSEDRNN_UNROLL
 template <class V>
 typename V::Vec exp_vector(typename V::Vec x) {
     using Vec = typename V::Vec;
-    x = V::min(V::set1(708.0), V::max(V::set1(-708.0), x));
+    const Vec limit = V::set1(708.0);
+    const Vec unclamped = x;
+    x = V::min(limit, V::max(V::set1(-708.0), x));
     const Vec round_magic = V::set1(0x1.8p52);
     const Vec rounded = V::fma(x, V::set1(0x1.71547652b82fep0), round_magic);  // n + magic, n = round(x / ln2)
     const Vec n = V::sub(rounded, round_magic);
@@ -70,7 +72,11 @@ typename V::Vec exp_vector(typename V::Vec x) {
     const Vec terms0to7 = V::fma(V::fma(terms(6), r2, terms(4)), r4, V::fma(terms(2), r2, terms(0)));
     const Vec terms8to13 = V::fma(terms(12), r4, V::fma(terms(10), r2, terms(8)));
     const Vec sum = V::fma(terms8to13, V::mul(r4, r4), terms0to7);
-    return V::mul(sum, V::exp2_of_rounded(rounded));
+    const Vec result = V::mul(sum, V::exp2_of_rounded(rounded));
+    // Past the clamp: +inf and 0, as exp(+-inf) is, so that sigmoid(-inf) is exactly 0 and 0 * inf gives NaN as in
+    // PyTorch (a clamped e^708 made sigmoid(-inf) 3e-308, and a GRU with an infinite state finite where it is NaN).
+    return V::select_less(limit, unclamped, V::set1(__builtin_inf()),
+                          V::select_less(unclamped, V::sub(V::zero(), limit), V::zero(), result));
 }
 
 template <class V>
@@ -91,7 +97,8 @@ typename V::Vec tanh_vector(typename V::Vec x) {
     series = V::fma(series, square, V::set1(-17.0 / 315));
     series = V::fma(series, square, V::set1(2.0 / 15));
     series = V::fma(series, square, V::set1(-1.0 / 3));
-    const Vec small = V::fma(V::mul(series, square), x, x);
+    // x * (1 + x^2 * series), not x + x * (x^2 * series): the sum would turn -0 into +0.
+    const Vec small = V::mul(x, V::fma(series, square, one));
     return V::select_less(V::abs(x), V::set1(0.0625), small, large);
 }
 

@@ -490,7 +490,7 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         TSimd.Store(TSimd.Multiply(outputGate, Activations<TSimd, TVec>.Tanh(c)), ref hiddenOut);
     }
 
-    /// <summary>r, z = σ(·); n = tanh(x_n + r·(W_hn h + b_hn)); h' = (1 − z)·n + z·h = n + z·(h − n).</summary>
+    /// <summary>r, z = σ(·); n = tanh(x_n + r·(W_hn h + b_hn)); h' = (1 − z)·n + z·h.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void GruUpdate(ref double gates, ref double projected, double[]? newGateBias, int lane, ref double hiddenPrev, ref double hiddenOut)
     {
@@ -500,7 +500,8 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         TVec recurrentNew = TSimd.Load(ref Unsafe.Add(ref gates, 2 * w));
         if (newGateBias is not null) recurrentNew = TSimd.Add(recurrentNew, TSimd.Load(ref newGateBias[lane]));
         TVec candidate = Activations<TSimd, TVec>.Tanh(TSimd.MultiplyAdd(reset, recurrentNew, TSimd.Load(ref Unsafe.Add(ref projected, 2 * w))));
-        TVec previous = TSimd.Load(ref hiddenPrev);
-        TSimd.Store(TSimd.MultiplyAdd(update, TSimd.Subtract(previous, candidate), candidate), ref hiddenOut);
+        // PyTorch's form, as the native kernels: n + z·(h − n) rounds differently and turns h = ±∞ into NaN sooner.
+        TVec keepNew = TSimd.Multiply(TSimd.Subtract(TSimd.Broadcast(1.0), update), candidate);
+        TSimd.Store(TSimd.MultiplyAdd(update, TSimd.Load(ref hiddenPrev), keepNew), ref hiddenOut);
     }
 }

@@ -1,0 +1,109 @@
+using FusedRnn.Backends.Managed;
+using FusedRnn.Tests.Support;
+
+namespace FusedRnn.Tests.Hardening;
+
+/// <summary>
+/// NaN and ±∞ in x or h0, as the README documents them: a NaN stays in its batch row (every output of that row it
+/// can reach turns NaN, every other row is bit-identical to a run without it); ±∞ in x saturates sigmoid and tanh
+/// (finite outputs) but passes through ReLU. Every backend agrees with the scalar managed one on where NaN, ±0 and
+/// ±∞ appear, including the sign of NaN and of zero.
+/// </summary>
+public class NonFiniteTests
+{
+    private const int SeqLen = 5, Batch = 9, Poisoned = 3, PoisonedStep = 2;
+
+    public static TheoryData<string, CellKind, string> Cases()
+    {
+        var data = new TheoryData<string, CellKind, string>();
+        foreach (BackendUnderTest backend in BackendUnderTest.All)
+            foreach (CellKind kind in Enum.GetValues<CellKind>())
+                foreach (string poison in new[] { "nan-x", "nan-h0", "+inf-x", "-inf-x", "+inf-h0", "-0-h0" })
+                    data.Add(backend.Name, kind, poison);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void NonFiniteValuesStayInTheirRowAndEveryBackendAgrees(string backend, CellKind kind, string poison)
+    {
+        var spec = new RnnSpec(kind, 6, 10, NumLayers: 2, Bidirectional: true);
+        RnnWeights weights = RandomNetworks.Create(spec, 17);
+        var random = new Random(23);
+        float[] x = RandomNetworks.Uniform(random, SeqLen * Batch * spec.InputSize, 1f);
+        float[] h0 = RandomNetworks.Uniform(random, spec.LayerDirectionCount * Batch * spec.OutputSize, 0.5f);
+        (float[] poisonedX, float[] poisonedH0) = Poison(poison, x, h0, spec);
+
+        SequenceOutput clean = Run(weights, BackendUnderTest.Get(backend).Options, x, h0);
+        SequenceOutput actual = Run(weights, BackendUnderTest.Get(backend).Options, poisonedX, poisonedH0);
+        SequenceOutput reference = Run(weights, BackendUnderTest.Get($"managed-{SimdLevel.Scalar.ToString().ToLowerInvariant()}").Options, poisonedX, poisonedH0);
+
+        int features = spec.OutputFeatures;
+        for (int t = 0; t < SeqLen; t++)
+        {
+            for (int b = 0; b < Batch; b++)
+            {
+                if (b == Poisoned) continue;
+                int offset = ((t * Batch) + b) * features;
+                Assert.True(clean.Output.Span.Slice(offset, features).SequenceEqual(actual.Output.Span.Slice(offset, features)),
+                    $"{poison} in row {Poisoned} changed y of row {b} at t={t}");
+            }
+        }
+
+        AssertSameSpecialValues(reference.Output.Span, actual.Output.Span, $"y, {backend}, {kind}, {poison}");
+        AssertSameSpecialValues(reference.HiddenState.Span, actual.HiddenState.Span, $"h_n, {backend}, {kind}, {poison}");
+        if (poison.StartsWith("nan", StringComparison.Ordinal))
+        {
+            // The last layer's forward output at the last step sees the NaN whichever way it entered.
+            int last = (((SeqLen - 1) * Batch) + Poisoned) * features;
+            Assert.True(float.IsNaN(actual.Output.Span[last]), $"{poison}: y of row {Poisoned} at the last step is not NaN");
+        }
+        else if (poison.EndsWith("inf-x", StringComparison.Ordinal) && kind != CellKind.RnnRelu)
+        {
+            Assert.All(actual.Output.ToArray(), value => Assert.True(float.IsFinite(value), $"{poison}: y has {value}"));
+        }
+    }
+
+    private static (float[] X, float[] H0) Poison(string poison, float[] x, float[] h0, RnnSpec spec)
+    {
+        float[] poisonedX = [.. x], poisonedH0 = [.. h0];
+        int xAt = ((PoisonedStep * Batch) + Poisoned) * spec.InputSize, hAt = Poisoned * spec.OutputSize;
+        switch (poison)
+        {
+            case "nan-x": poisonedX[xAt] = float.NaN; break;
+            case "+inf-x": poisonedX[xAt] = float.PositiveInfinity; break;
+            case "-inf-x": poisonedX[xAt] = float.NegativeInfinity; break;
+            case "nan-h0": poisonedH0[hAt] = float.NaN; break;
+            case "+inf-h0": poisonedH0[hAt] = float.PositiveInfinity; break;
+            default: Array.Fill(poisonedH0, -0f, hAt, spec.OutputSize); break;
+        }
+
+        return (poisonedX, poisonedH0);
+    }
+
+    private static SequenceOutput Run(RnnWeights weights, RnnOptions options, float[] x, float[] h0)
+    {
+        using RecurrentModule module = RecurrentModule.Create(weights, options);
+        RnnSpec spec = weights.Spec;
+        return module.Forward(new FloatTensor(x, SeqLen, Batch, spec.InputSize), new FloatTensor(h0, spec.LayerDirectionCount, Batch, spec.OutputSize));
+    }
+
+    /// <summary>NaN where the reference has NaN, with its sign; ±0 and ±∞ likewise; finite values within the parity tolerance.</summary>
+    private static void AssertSameSpecialValues(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, string what)
+    {
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float e = expected[i], a = actual[i];
+            bool special = float.IsNaN(e) || float.IsNaN(a) || e == 0 || a == 0 || float.IsInfinity(e) || float.IsInfinity(a);
+            if (special)
+            {
+                Assert.True(BitConverter.SingleToInt32Bits(e) == BitConverter.SingleToInt32Bits(a) || (float.IsNaN(e) && float.IsNaN(a) && float.IsNegative(e) == float.IsNegative(a)),
+                    $"{what}[{i}]: got {a:R} (0x{BitConverter.SingleToInt32Bits(a):x8}), expected {e:R} (0x{BitConverter.SingleToInt32Bits(e):x8})");
+            }
+            else
+            {
+                Assert.True(Math.Abs(a - e) <= Tolerance.Parity * Math.Max(1, Math.Abs(e)), $"{what}[{i}]: got {a:R}, expected {e:R}");
+            }
+        }
+    }
+}

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace FusedRnn;
 
 /// <summary>
@@ -18,6 +20,16 @@ public sealed class FloatTensor
             throw new ArgumentException($"shape {FormatShape(shape)} holds {count} elements but the data has {data.Length}", nameof(data));
         Memory = data;
         _shape = (int[])shape.Clone();
+    }
+
+    /// <summary>
+    /// Wraps read-only <paramref name="data"/> (not copied) as an input: the library never writes into a tensor
+    /// passed as x, h0 or c0, so memory the caller cannot write (a memory-mapped file, a string of constants) is
+    /// accepted as is. Do not use the result as an output.
+    /// </summary>
+    public FloatTensor(ReadOnlyMemory<float> data, params int[] shape)
+        : this(MemoryMarshal.AsMemory(data), shape)
+    {
     }
 
     /// <summary>Wraps <paramref name="data"/> (not copied) with the given shape.</summary>

@@ -1,3 +1,6 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using FusedRnn.Backends;
 
 namespace FusedRnn;
@@ -57,21 +60,58 @@ public abstract class RecurrentModule : RecurrentBase
     public SequenceOutput Forward(FloatTensor input, FloatTensor? h0 = null, FloatTensor? c0 = null, int[]? lengths = null)
     {
         ArgumentNullException.ThrowIfNull(input);
+        return ForwardAllocating(input.Span, input.Shape, h0 is null ? default : h0.Span, h0 is null ? default : h0.Shape,
+            c0 is null ? default : c0.Span, c0 is null ? default : c0.Shape, lengths);
+    }
+
+    /// <summary>
+    /// <see cref="Forward(FloatTensor, FloatTensor?, FloatTensor?, int[])"/> over System.Numerics.Tensors' types
+    /// (a <c>Tensor&lt;float&gt;</c> or <c>TensorSpan&lt;float&gt;</c> converts to a <see cref="ReadOnlyTensorSpan{T}"/>):
+    /// dense tensors are read in place, nothing is copied. An empty <paramref name="h0"/> or <paramref name="c0"/>
+    /// (the default) means zeros.
+    /// </summary>
+    /// <exception cref="ArgumentException">A tensor is not dense (strided or broadcast).</exception>
+    public SequenceOutput Forward(ReadOnlyTensorSpan<float> input, ReadOnlyTensorSpan<float> h0 = default, ReadOnlyTensorSpan<float> c0 = default, int[]? lengths = null)
+    {
+        return ForwardAllocating(DenseSpan(input, nameof(input)), Dims(input, nameof(input)), DenseSpan(h0, nameof(h0)), Dims(h0, nameof(h0)),
+            DenseSpan(c0, nameof(c0)), Dims(c0, nameof(c0)), lengths);
+
+        static ReadOnlySpan<float> DenseSpan(in ReadOnlyTensorSpan<float> tensor, string name)
+        {
+            if (tensor.IsEmpty) return default;
+            if (!tensor.IsDense) throw new ArgumentException($"{name} must be a dense tensor (contiguous, row-major)", name);
+            return MemoryMarshal.CreateReadOnlySpan(ref Unsafe.AsRef(in tensor.GetPinnableReference()), checked((int)tensor.FlattenedLength));
+        }
+
+        static int[] Dims(in ReadOnlyTensorSpan<float> tensor, string name)
+        {
+            if (tensor.IsEmpty) return [];
+            var dims = new int[tensor.Rank];
+            for (int axis = 0; axis < dims.Length; axis++)
+                dims[axis] = tensor.Lengths[axis] <= int.MaxValue ? (int)tensor.Lengths[axis] : throw new ArgumentOutOfRangeException(name, tensor.Lengths[axis], $"{name} dimension {axis} is larger than int.MaxValue");
+            return dims;
+        }
+    }
+
+    private SequenceOutput ForwardAllocating(
+        ReadOnlySpan<float> input, ReadOnlySpan<int> inputDims, ReadOnlySpan<float> h0, ReadOnlySpan<int> h0Dims,
+        ReadOnlySpan<float> c0, ReadOnlySpan<int> c0Dims, int[]? lengths)
+    {
         RnnSpec spec = Executor.Spec;
-        bool batched = input.Rank == 3;
-        if (input.Rank is not (2 or 3))
+        bool batched = inputDims.Length == 3;
+        if (inputDims.Length is not (2 or 3))
             throw new ShapeMismatchException(nameof(input), BatchFirst ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]",
-                $"has shape {FloatTensor.FormatShape(input.Shape)}", "3-D, or 2-D [seq_len, input_size] for one unbatched sequence");
-        int seqLen = batched && BatchFirst ? input.Dim(1) : input.Dim(0);
-        int batch = batched ? (BatchFirst ? input.Dim(0) : input.Dim(1)) : 1;
+                $"has shape {FloatTensor.FormatShape(inputDims)}", "3-D, or 2-D [seq_len, input_size] for one unbatched sequence");
+        int seqLen = batched && BatchFirst ? inputDims[1] : inputDims[0];
+        int batch = batched ? (BatchFirst ? inputDims[0] : inputDims[1]) : 1;
         int[] BatchShape(int first, int features) => batched ? [first, batch, features] : [first, features];
         int[] inputShape = !batched ? [seqLen, spec.InputSize] : BatchFirst ? [batch, seqLen, spec.InputSize] : [seqLen, batch, spec.InputSize];
         int[] outputShape = !batched ? [seqLen, spec.OutputFeatures] : BatchFirst ? [batch, seqLen, spec.OutputFeatures] : [seqLen, batch, spec.OutputFeatures];
         int[] hiddenShape = BatchShape(spec.LayerDirectionCount, spec.OutputSize);
         int[] cellShape = BatchShape(spec.LayerDirectionCount, spec.HiddenSize);
-        ShapeChecks.CheckTensor(nameof(input), input, inputShape, "input_size must match the model");
-        ShapeChecks.CheckTensor(nameof(h0), h0, hiddenShape, "num_layers*num_directions, batch, hidden features");
-        if (spec.Kind.HasCellState()) ShapeChecks.CheckTensor(nameof(c0), c0, cellShape, "num_layers*num_directions, batch, hidden_size");
+        ShapeChecks.CheckDims(nameof(input), inputDims, inputShape, "input_size must match the model");
+        if (!h0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(h0), h0Dims, hiddenShape, "num_layers*num_directions, batch, hidden features");
+        if (spec.Kind.HasCellState() && !c0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(c0), c0Dims, cellShape, "num_layers*num_directions, batch, hidden_size");
 
         long outputElements = FloatTensor.ElementCount(outputShape);
         if (outputElements > Array.MaxLength)
@@ -84,8 +124,7 @@ public abstract class RecurrentModule : RecurrentBase
         RnnWorkspace workspace = RentWorkspace();
         try
         {
-            Forward(input.Span, seqLen, batch, output.Span, hn.Span, cn is null ? default : cn.Span, workspace,
-                h0 is null ? default : h0.Span, c0 is null ? default : c0.Span, lengths);
+            Forward(input, seqLen, batch, output.Span, hn.Span, cn is null ? default : cn.Span, workspace, h0, c0, lengths);
         }
         finally
         {
@@ -138,6 +177,36 @@ public sealed class Lstm : RecurrentModule
     /// <summary>Loads an nn.LSTM state_dict from .safetensors.</summary>
     public static Lstm Load(string path, string? prefix = null, RnnOptions? options = null) =>
         new(RnnWeights.LoadSafetensors(path, prefix), options);
+
+    /// <summary>
+    /// <see cref="RecurrentModule.Forward(FloatTensor, FloatTensor?, FloatTensor?, int[])"/> with c_n typed as present,
+    /// which it always is for an LSTM.
+    /// </summary>
+    public new LstmOutput Forward(FloatTensor input, FloatTensor? h0 = null, FloatTensor? c0 = null, int[]? lengths = null) =>
+        LstmOutput.From(base.Forward(input, h0, c0, lengths));
+
+    /// <summary>
+    /// <see cref="RecurrentModule.Forward(ReadOnlyTensorSpan{float}, ReadOnlyTensorSpan{float}, ReadOnlyTensorSpan{float}, int[])"/>
+    /// with c_n typed as present.
+    /// </summary>
+    public new LstmOutput Forward(ReadOnlyTensorSpan<float> input, ReadOnlyTensorSpan<float> h0 = default, ReadOnlyTensorSpan<float> c0 = default, int[]? lengths = null) =>
+        LstmOutput.From(base.Forward(input, h0, c0, lengths));
+}
+
+/// <summary>An LSTM's <see cref="SequenceOutput"/>: the same tensors, with c_n never null.</summary>
+/// <param name="Output">y: <c>[T, B, D·Hout]</c> (<c>[B, T, D·Hout]</c> when batch-first), zero past each row's length.</param>
+/// <param name="HiddenState">h_n: <c>[L·D, B, Hout]</c>.</param>
+/// <param name="CellState">c_n: <c>[L·D, B, H]</c>.</param>
+public sealed record LstmOutput(FloatTensor Output, FloatTensor HiddenState, FloatTensor CellState)
+{
+    /// <summary>The same tensors as the <see cref="SequenceOutput"/> every module returns.</summary>
+    public static implicit operator SequenceOutput(LstmOutput output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        return new(output.Output, output.HiddenState, output.CellState);
+    }
+
+    internal static LstmOutput From(SequenceOutput output) => new(output.Output, output.HiddenState, output.CellState!);
 }
 
 /// <summary>A multi-layer GRU with PyTorch's semantics (gates r, z, n; <c>b_hn</c> inside the reset product).</summary>

@@ -43,6 +43,13 @@ internal static class ShapeChecks
                 $"has {length} elements instead of {FloatTensor.FormatCount(expected)}", meaning);
     }
 
+    /// <summary>A tensor argument's dimensions must match exactly.</summary>
+    public static void CheckDims(string name, ReadOnlySpan<int> dims, int[] shape, string meaning)
+    {
+        if (dims.SequenceEqual(shape)) return;
+        throw new ShapeMismatchException(name, FloatTensor.FormatShape(shape), $"has shape {FloatTensor.FormatShape(dims)}", meaning);
+    }
+
     /// <summary>A tensor argument: its shape must match exactly.</summary>
     public static void CheckTensor(string name, FloatTensor? tensor, int[] shape, string meaning)
     {

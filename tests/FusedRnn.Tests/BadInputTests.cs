@@ -127,7 +127,7 @@ public class BadInputTests
     public void NullArgumentsAreRejected()
     {
         using Lstm lstm = NewLstm();
-        Assert.Equal("input", Assert.Throws<ArgumentNullException>(() => lstm.Forward(null!)).ParamName);
+        Assert.Equal("input", Assert.Throws<ArgumentNullException>(() => lstm.Forward((FloatTensor)null!)).ParamName);
         Assert.Equal("workspace", Assert.Throws<ArgumentNullException>(() => lstm.Forward(new float[90], 6, 3, new float[144], new float[48], new float[48], null!)).ParamName);
         Assert.Throws<ArgumentNullException>(() => new Lstm(null!));
     }

@@ -40,7 +40,7 @@ public class ConcurrencyTests
         RunOnThreads(thread =>
         {
             // Span overload with this thread's workspace, the way a service shares a model between requests.
-            using FusedRnn.Backends.RnnWorkspace workspace = module.CreateWorkspace();
+            using RnnWorkspace workspace = module.CreateWorkspace();
             SequenceOutput want = expected[thread];
             var y = new float[want.Output.Span.Length];
             var hn = new float[want.HiddenState.Span.Length];

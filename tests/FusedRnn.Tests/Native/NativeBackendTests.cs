@@ -117,7 +117,7 @@ public class NativeBackendTests
         NativeTestSupport.RequireLibrary();
         RnnWeights weights = RandomNetworks.Create(new RnnSpec(CellKind.RnnTanh, 3, 4), seed: 5);
         var executor = new NativeExecutor(weights, threads: 1);
-        FusedRnn.Backends.RnnWorkspace workspace = executor.CreateWorkspace();
+        RnnWorkspace workspace = executor.CreateWorkspace();
         float[] before = RunOneStep(executor, workspace);
 
         // The native model is destroyed only once no workspace references it, whatever order finalizers run in.
@@ -135,7 +135,7 @@ public class NativeBackendTests
         NativeCall.Check(FrnnNative.frnn_model_create(&spec, null, 0, &model), nameof(FrnnNative.frnn_model_create));
     }
 
-    private static float[] RunOneStep(NativeExecutor executor, FusedRnn.Backends.RnnWorkspace workspace)
+    private static float[] RunOneStep(NativeExecutor executor, RnnWorkspace workspace)
     {
         var output = new float[4];
         executor.Forward(new FusedRnn.Backends.ForwardRequest { Input = new float[] { 0.5f, -1, 2 }, SeqLen = 1, Batch = 1, Output = output }, workspace);

@@ -24,24 +24,43 @@ public sealed class ManagedBackend : IRnnBackend
     public string Description => $"C# {DefaultLevel} kernels";
 
     /// <summary>The widest width this machine accelerates, capped by <c>FUSEDRNN_ISA</c>.</summary>
-    public static SimdLevel DefaultLevel
+    public static SimdLevel DefaultLevel => Levels.Value.Level;
+
+    /// <summary>
+    /// The warning an unknown <c>FUSEDRNN_ISA</c> value gets (naming the width used instead), or null; it is also
+    /// written once to standard error when the managed backend first reads the variable.
+    /// </summary>
+    public static string? IsaWarning => Levels.Value.Warning;
+
+    private static readonly Lazy<(SimdLevel Level, string? Warning)> Levels = new(() =>
     {
-        get
+        var chosen = ChooseLevel(Environment.GetEnvironmentVariable(IsaVariable), HardwareLevel);
+        if (chosen.Warning is not null) Console.Error.WriteLine($"fusedrnn: warning: {chosen.Warning}");
+        return chosen;
+    });
+
+    private static SimdLevel HardwareLevel =>
+        Vector512.IsHardwareAccelerated ? SimdLevel.Vector512
+        : Vector256.IsHardwareAccelerated ? SimdLevel.Vector256
+        : Vector128.IsHardwareAccelerated ? SimdLevel.Vector128
+        : SimdLevel.Scalar;
+
+    /// <summary>The width for a <c>FUSEDRNN_ISA</c> value: the hardware's, capped by a known value; unknown ones warn.</summary>
+    internal static (SimdLevel Level, string? Warning) ChooseLevel(string? isa, SimdLevel hardware)
+    {
+        string value = isa?.Trim().ToLowerInvariant() ?? "";
+        SimdLevel? cap = value switch
         {
-            SimdLevel hardware = Vector512.IsHardwareAccelerated ? SimdLevel.Vector512
-                : Vector256.IsHardwareAccelerated ? SimdLevel.Vector256
-                : Vector128.IsHardwareAccelerated ? SimdLevel.Vector128
-                : SimdLevel.Scalar;
-            SimdLevel? cap = Environment.GetEnvironmentVariable(IsaVariable)?.Trim().ToLowerInvariant() switch
-            {
-                "scalar" => SimdLevel.Scalar,
-                "sse" or "neon" or "vector128" => SimdLevel.Vector128,
-                "avx2" or "vector256" => SimdLevel.Vector256,
-                "avx512" or "vector512" => SimdLevel.Vector512,
-                _ => null,
-            };
-            return cap is { } limit && limit < hardware ? limit : hardware;
-        }
+            "scalar" => SimdLevel.Scalar,
+            "sse" or "neon" or "vector128" => SimdLevel.Vector128,
+            "avx2" or "vector256" => SimdLevel.Vector256,
+            "avx512" or "vector512" => SimdLevel.Vector512,
+            _ => null,
+        };
+        if (cap is { } limit) return (limit < hardware ? limit : hardware, null);
+        if (value.Length == 0) return (hardware, null);
+        return (hardware, $"{IsaVariable}='{FusedRnn.IO.FileText.Escape(isa!)}' is not one of scalar, avx2, avx512 (or vector128, vector256, " +
+            $"vector512); the managed backend uses {hardware}");
     }
 
     /// <inheritdoc />

@@ -172,6 +172,12 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         int hidden = sizes.Require("the hidden state", (long)Spec.LayerDirectionCount * 2 * batch * _outputStride, perStep: true);
         int cell = sizes.Require("the cell state", Spec.Kind == CellKind.Lstm ? (long)Spec.LayerDirectionCount * batch * _hiddenStride : 0, perStep: true);
         int unprojected = sizes.Require("the unprojected state", Spec.ProjSize > 0 ? (long)batch * _hiddenStride : 0, perStep: true);
+        int tiles = participants * TileSize;
+        long growth = WorkspaceSizes.Growth(ws.Input, input) + WorkspaceSizes.Growth(ws.Projection, projection)
+            + WorkspaceSizes.Growth(ws.LayerOutputA, layerOutput) + (Spec.NumLayers > 1 ? WorkspaceSizes.Growth(ws.LayerOutputB, layerOutput) : 0)
+            + WorkspaceSizes.Growth(ws.Hidden, hidden) + WorkspaceSizes.Growth(ws.Cell, cell) + WorkspaceSizes.Growth(ws.Unprojected, unprojected)
+            + WorkspaceSizes.Growth(ws.GateTiles, tiles);
+        sizes.RequireAvailableMemory(growth, projection);
         sizes.Grow(ref ws.Input, input, "the widened input");
         sizes.Grow(ref ws.Projection, projection, "the input projection");
         sizes.Grow(ref ws.LayerOutputA, layerOutput, "a layer's output");
@@ -179,7 +185,7 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
         sizes.Grow(ref ws.Hidden, hidden, "the hidden state");
         sizes.Grow(ref ws.Cell, cell, "the cell state");
         sizes.Grow(ref ws.Unprojected, unprojected, "the unprojected state");
-        sizes.Grow(ref ws.GateTiles, participants * TileSize, "the gate tiles");
+        sizes.Grow(ref ws.GateTiles, tiles, "the gate tiles");
         ManagedWorkspace.Grow(ref ws.RowOrder, batch);
         ManagedWorkspace.Grow(ref ws.SortedLengths, batch);
 

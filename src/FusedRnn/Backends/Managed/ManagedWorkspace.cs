@@ -106,6 +106,30 @@ internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
             $"than one managed array holds ({Array.MaxLength} elements); split the batch or the sequence into smaller calls, or use the cpu backend");
     }
 
+    /// <summary>Bytes that growing <paramref name="buffer"/> to <paramref name="length"/> doubles allocates.</summary>
+    public static long Growth(double[] buffer, int length) => buffer.Length >= length ? 0 : (long)length * sizeof(double);
+
+    /// <summary>
+    /// Refuses, before anything is allocated, a call whose new scratch memory exceeds what the process can still get:
+    /// the memory left (the physical memory, or the GC's hard limit, less what is in use) as of the last collection.
+    /// The GC would otherwise commit and zero it, and the kernel's OOM killer end the process before an
+    /// <see cref="OutOfMemoryException"/> could be thrown.
+    /// </summary>
+    /// <param name="growthBytes">The bytes this call's buffers grow by.</param>
+    /// <param name="projectionElements">The input projection's size, the buffer that dominates, for the message.</param>
+    public void RequireAvailableMemory(long growthBytes, long projectionElements)
+    {
+        if (growthBytes == 0) return;
+        GCMemoryInfo memory = GC.GetGCMemoryInfo();
+        long available = memory.TotalAvailableMemoryBytes - memory.MemoryLoadBytes;
+        if (growthBytes <= available) return;
+        throw new InsufficientMemoryException(
+            $"the managed backend needs {growthBytes} more bytes of workspace for seq_len {SeqLen} × batch {Batch} " +
+            $"({projectionElements * sizeof(double)} bytes of them for the input projection), but only {long.Max(available, 0)} of " +
+            $"{memory.TotalAvailableMemoryBytes} bytes are available; split the batch or the sequence into smaller calls, or use the cpu " +
+            "backend, which bounds its workspace");
+    }
+
     public void Grow(ref double[] buffer, int length, string what)
     {
         if (buffer.Length >= length) return;

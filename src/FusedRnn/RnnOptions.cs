@@ -14,8 +14,9 @@ public sealed record RnnOptions
 
     /// <summary>
     /// Threads a forward call may use, the caller's included; 0 (the default) lets the backend choose (cpu: one per
-    /// physical core; managed: one per logical processor), 1 runs on the calling thread alone. Either backend keeps small
-    /// problems on the caller, where a per-step barrier would cost more than it saves.
+    /// physical core; managed: one per logical processor), 1 runs on the calling thread alone. More than the machine's
+    /// logical processors is capped to that number. Either backend keeps small problems on the caller, where a per-step
+    /// barrier would cost more than it saves.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public int Threads

@@ -50,6 +50,13 @@ public sealed record RnnSpec(
             throw new ArgumentException($"proj_size is only supported by LSTM, not {Kind.DisplayName()}", nameof(ProjSize));
         if (ProjSize >= HiddenSize && ProjSize > 0)
             throw new ArgumentOutOfRangeException(nameof(ProjSize), ProjSize, $"proj_size must be smaller than hidden_size ({HiddenSize}), as in PyTorch");
+        // Every weight matrix must fit one array; in 64-bit arithmetic, so that no product of sizes downstream wraps.
+        long gateRows = (long)GateCount * HiddenSize, outputFeatures = (long)Directions * OutputSize;
+        long largestInput = long.Max(InputSize, NumLayers > 1 ? outputFeatures : 0);
+        if (gateRows * long.Max(largestInput, OutputSize) > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(HiddenSize), HiddenSize,
+                $"{GateCount}·hidden_size × max(input features, hidden features) = {gateRows} × {long.Max(largestInput, OutputSize)} weights " +
+                $"per matrix, more than an array holds ({Array.MaxLength})");
         return this;
     }
 

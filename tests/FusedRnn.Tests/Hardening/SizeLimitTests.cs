@@ -68,6 +68,17 @@ public class SizeLimitTests
         Assert.Contains("seq_len 65537", e.Message);
     }
 
+    [Theory]
+    [InlineData(CellKind.Lstm, 1, 600_000_000)] // 4·H alone wraps an int
+    [InlineData(CellKind.RnnTanh, 50_000, 50_000)] // W_ih of 2.5e9 floats
+    [InlineData(CellKind.Gru, 3, 30_000)] // W_hh of 3·H × H = 2.7e9
+    public void ASpecWhoseWeightsCannotFitAnArrayIsRefusedNamingTheHiddenSize(CellKind kind, int inputSize, int hiddenSize)
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new RnnSpec(kind, inputSize, hiddenSize, Bidirectional: true).Validate());
+        Assert.Equal("HiddenSize", e.ParamName);
+        Assert.Contains("more than an array holds", e.Message);
+    }
+
     [Fact]
     public void ManagedCapsThreadsAtTheLogicalProcessorCount()
     {

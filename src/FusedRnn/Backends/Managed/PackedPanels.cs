@@ -34,7 +34,12 @@ internal sealed class PackedPanels
     public static PackedPanels Pack(ReadOnlySpan<float> weights, int gates, int units, int depth, int width)
     {
         int blocks = BlockCount(units, width);
-        var data = new float[blocks * gates * depth * width];
+        // Padding units to whole vectors can take a matrix that fits an array past the limit.
+        long size = (long)blocks * gates * depth * width;
+        if (size > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(weights), size,
+                $"packed for {width}-lane vectors the weights need {size} floats, more than an array holds ({Array.MaxLength})");
+        var data = new float[size];
         for (int block = 0; block < blocks; block++)
         {
             for (int gate = 0; gate < gates; gate++)

@@ -44,8 +44,8 @@ public abstract class RecurrentCell : RecurrentBase
             throw new ArgumentException($"a {spec.Kind.DisplayName()} cell has no cell state", nameof(cell));
         ShapeChecks.CheckTensor(nameof(cell), cell, StateShape(spec.HiddenSize), "batch, hidden_size");
 
-        var hOut = FloatTensor.Zeros(StateShape(spec.HiddenSize));
-        FloatTensor? cOut = spec.Kind.HasCellState() ? FloatTensor.Zeros(StateShape(spec.HiddenSize)) : null;
+        FloatTensor hOut = ShapeChecks.NewOutput("h'", StateShape(spec.HiddenSize), nameof(input));
+        FloatTensor? cOut = spec.Kind.HasCellState() ? ShapeChecks.NewOutput("c'", StateShape(spec.HiddenSize), nameof(input)) : null;
         RnnWorkspace workspace = RentWorkspace();
         try
         {

@@ -113,14 +113,9 @@ public abstract class RecurrentModule : RecurrentBase
         if (!h0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(h0), h0Dims, hiddenShape, "num_layers*num_directions, batch, hidden features");
         if (spec.Kind.HasCellState() && !c0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(c0), c0Dims, cellShape, "num_layers*num_directions, batch, hidden_size");
 
-        long outputElements = FloatTensor.ElementCount(outputShape);
-        if (outputElements > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(input), outputElements,
-                $"the output y would have shape {FloatTensor.FormatShape(outputShape)}, {outputElements} elements, more than a FloatTensor holds " +
-                $"({Array.MaxLength}); split the batch or the sequence into smaller calls");
-        var output = FloatTensor.Zeros(outputShape);
-        var hn = FloatTensor.Zeros(hiddenShape);
-        FloatTensor? cn = spec.Kind.HasCellState() ? FloatTensor.Zeros(cellShape) : null;
+        FloatTensor output = ShapeChecks.NewOutput("y", outputShape, nameof(input));
+        FloatTensor hn = ShapeChecks.NewOutput("h_n", hiddenShape, nameof(input));
+        FloatTensor? cn = spec.Kind.HasCellState() ? ShapeChecks.NewOutput("c_n", cellShape, nameof(input)) : null;
         RnnWorkspace workspace = RentWorkspace();
         try
         {

@@ -43,6 +43,20 @@ internal static class ShapeChecks
                 $"has {length} elements instead of {FloatTensor.FormatCount(expected)}", meaning);
     }
 
+    /// <summary>
+    /// A zero tensor for an output of the allocating overloads, or, when no array can hold it, an
+    /// <see cref="ArgumentOutOfRangeException"/> for the argument whose size implies it.
+    /// </summary>
+    public static FloatTensor NewOutput(string output, int[] shape, string impliedBy)
+    {
+        long elements = FloatTensor.ElementCount(shape);
+        if (elements > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(impliedBy, elements,
+                $"the output {output} would have shape {FloatTensor.FormatShape(shape)}, {FloatTensor.FormatCount(elements)} elements, more than " +
+                $"a FloatTensor holds ({Array.MaxLength}); split the batch or the sequence into smaller calls");
+        return FloatTensor.Zeros(shape);
+    }
+
     /// <summary>A tensor argument's dimensions must match exactly.</summary>
     public static void CheckDims(string name, ReadOnlySpan<int> dims, int[] shape, string meaning)
     {

@@ -52,6 +52,16 @@ public class SizeLimitTests
         Assert.Contains("[1048577, 1, 2048]", e.Message);
     }
 
+    [Fact]
+    public void AllocatingCellStepRefusesAStateBeyondAFloatTensor()
+    {
+        // h' would be [4194305, 512] while x [4194305, 1] is 16 MiB.
+        using var cell = new RnnCell(RandomNetworks.Create(new RnnSpec(CellKind.RnnTanh, 1, 512, Bias: false), 1), new RnnOptions { Backend = RnnBackends.Managed });
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => cell.Forward(FloatTensor.Zeros(4194305, 1)));
+        Assert.Equal("input", e.ParamName);
+        Assert.Contains("h' would have shape [4194305, 512]", e.Message);
+    }
+
     /// <summary>
     /// The input projection of a long sequence outgrows a managed array while x and y are small (an LSTM with
     /// hidden 4096 projected to 1): the defect was an int product that wrapped, a buffer sized from it, and a GEMM

@@ -25,6 +25,12 @@ public sealed record RnnOptions
         init => field = value >= 0 ? value : throw new ArgumentOutOfRangeException(nameof(Threads), value, "thread count cannot be negative (0 = backend default)");
     }
 
+    /// <summary>
+    /// Lets the managed backend run more participants than this machine has logical processors (tests use it to cover
+    /// the splits of bigger machines on a small one).
+    /// </summary>
+    internal bool OversubscribeThreads { get; init; }
+
     /// <summary>Caps the managed kernels' vector width (tests use it to cover every path in one process).</summary>
     internal Backends.Managed.SimdLevel? ManagedSimdLevel { get; init; }
 }

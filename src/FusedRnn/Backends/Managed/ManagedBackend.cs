@@ -64,8 +64,14 @@ public sealed class ManagedBackend : IRnnBackend
     }
 
     /// <inheritdoc />
-    public RnnExecutor Load(RnnWeights weights, RnnOptions options) =>
-        Load(weights, options?.ManagedSimdLevel ?? DefaultLevel, options?.Threads ?? 0);
+    public RnnExecutor Load(RnnWeights weights, RnnOptions options)
+    {
+        // Participants beyond the logical processors could not all run at once, and every barrier would wait for one
+        // that is not running: more is capped (RnnOptions.Threads says so), except where tests ask for it.
+        int threads = options?.Threads ?? 0;
+        if (options?.OversubscribeThreads != true) threads = int.Min(threads, Environment.ProcessorCount);
+        return Load(weights, options?.ManagedSimdLevel ?? DefaultLevel, threads);
+    }
 
     /// <summary>Packs <paramref name="weights"/> for an explicit vector width (tests use it to cover every path).</summary>
     /// <param name="weights">The network.</param>

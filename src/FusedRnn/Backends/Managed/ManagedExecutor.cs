@@ -47,13 +47,13 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
     private readonly int _threads;
 
     /// <param name="weights">The network.</param>
-    /// <param name="threads">Threads per call, the caller's included, at most one per logical processor; 0: one per
-    /// logical processor (this does not detect SMT siblings, so on an SMT machine it is two per core).</param>
+    /// <param name="threads">Threads per call, the caller's included; 0: one per logical processor (this does not
+    /// detect SMT siblings, so on an SMT machine it is two per core).</param>
     public ManagedExecutor(RnnWeights weights, int threads)
         : base(weights.Spec)
     {
         RnnSpec spec = weights.Spec;
-        _threads = threads == 0 ? Environment.ProcessorCount : int.Min(threads, Environment.ProcessorCount);
+        _threads = threads == 0 ? Environment.ProcessorCount : threads;
         _gates = spec.GateCount;
         _blocks = PackedPanels.BlockCount(spec.HiddenSize, _width);
         // A whole number of four-panel tiles per pass, the single-row kernel's shape: 1 LSTM block (4 gates), else 4 blocks.

@@ -33,7 +33,7 @@ internal sealed class DemoCommand : Command
     };
 
     readonly Option<string[]> _backends = CommonOptions.Backend(
-        new Option<string[]>("--backend") { Description = "A backend to measure; repeat for several (default: all)" },
+        new Option<string[]>("--backend") { Description = "A backend to measure, which must be available here; repeat for several (default: every backend, unavailable ones listed as such)" },
         RnnBackends.Names);
 
     public DemoCommand(CliConsole console)
@@ -55,6 +55,10 @@ internal sealed class DemoCommand : Command
                 .Where(backend => chosen.Length == 0 || chosen.Contains(backend.Name))
                 .OrderBy(backend => backend.Name != RnnBackends.Managed),
         ];
+
+        // A backend asked for by name must run: a table row saying it is unavailable would exit 0 and hide that.
+        if (backends.FirstOrDefault(backend => chosen.Length > 0 && !backend.IsAvailable) is { } unavailable)
+            throw new BackendUnavailableException(unavailable.Name, unavailable.UnavailableReason ?? "unknown reason");
 
         RnnWeights weights = DefaultModel.Load();
         var workload = new Workload(weights.Spec, steps);
@@ -99,7 +103,7 @@ internal sealed class DemoCommand : Command
             {
                 table.AddRow(
                     new Text(backend.Name), new Text("-"), new Text("-"), new Text("-"), new Text("-"), new Text("-"), new Text("-"),
-                    new Markup($"[yellow]unavailable[/]: {Markup.Escape(backend.UnavailableReason!)}"));
+                    new Markup($"[yellow]unavailable[/]: {Markup.Escape(CliText.Escape(backend.UnavailableReason!))}"));
                 continue;
             }
 

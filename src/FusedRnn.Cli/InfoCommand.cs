@@ -93,15 +93,15 @@ internal sealed record SystemFacts(
         Row("CPU features", FeatureList(supported: true));
         Row("CPU features missing", FeatureList(supported: false));
         Row("Managed vector width", $"{VectorWidthText(ManagedVectorWidth)} ({ManagedVectorWidth})");
-        Row(ManagedBackend.IsaVariable, IsaOverride ?? "not set");
+        Row(ManagedBackend.IsaVariable, IsaOverride is null ? "not set" : CliText.Escape(IsaOverride));
         console.Write(table);
 
         var backends = new Table().Border(TableBorder.Rounded).AddColumn("Backend").AddColumn("Status");
         foreach (BackendStatus backend in Backends)
         {
             IRenderable status = backend.IsAvailable
-                ? new Markup($"[green]available[/]: {Markup.Escape(backend.Description ?? "")}")
-                : new Markup($"[yellow]unavailable[/]: {Markup.Escape(backend.UnavailableReason!)}");
+                ? new Markup($"[green]available[/]: {Markup.Escape(CliText.Escape(backend.Description ?? ""))}")
+                : new Markup($"[yellow]unavailable[/]: {Markup.Escape(CliText.Escape(backend.UnavailableReason!))}");
             backends.AddRow(new Text(backend.Name), status);
         }
 

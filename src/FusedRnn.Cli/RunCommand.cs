@@ -7,7 +7,7 @@ namespace FusedRnn.Cli;
 /// <summary><c>fusedrnn run</c>: one forward pass from .npy files to .npy files, with PyTorch's shapes.</summary>
 internal sealed class RunCommand : Command
 {
-    readonly Option<string> _weights = new("--weights")
+    readonly Option<string?> _weights = new("--weights")
     {
         Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors",
         Required = true,
@@ -18,7 +18,7 @@ internal sealed class RunCommand : Command
         Description = "Name prefix of the module's tensors, e.g. 'rnn.' (found automatically when the file holds only the module)",
     };
 
-    readonly Option<string> _input = new("--input")
+    readonly Option<string?> _input = new("--input")
     {
         Description = "x as float32 .npy: [seq_len, batch, input_size] ([batch, seq_len, input_size] with --batch-first), or [seq_len, input_size]",
         Required = true,
@@ -35,16 +35,9 @@ internal sealed class RunCommand : Command
 
     readonly Option<bool> _batchFirst = new("--batch-first") { Description = "x and y are [batch, seq_len, features]" };
 
-    readonly Option<string> _nonlinearity = CommonOptions.AcceptOnly(
-        new Option<string>("--nonlinearity")
-        {
-            Description = "Nonlinearity of an Elman RNN, which the file cannot tell",
-            HelpName = "tanh|relu",
-            DefaultValueFactory = _ => "tanh",
-        },
-        "nonlinearity", ["tanh", "relu"]);
+    readonly Option<string> _nonlinearity = CommonOptions.Nonlinearity();
 
-    readonly Option<string> _output = new("--output") { Description = "Where to write y as float32 .npy", Required = true };
+    readonly Option<string?> _output = new("--output") { Description = "Where to write y as float32 .npy", Required = true };
 
     readonly Option<string?> _hn = new("--hn") { Description = "Where to write h_n as float32 .npy" };
 
@@ -78,25 +71,44 @@ internal sealed class RunCommand : Command
     int Execute(ParseResult parseResult, CliConsole console)
     {
         var options = new RnnOptions { Backend = parseResult.GetRequiredValue(_backend), BatchFirst = parseResult.GetValue(_batchFirst) };
-        RnnNonlinearity nonlinearity = parseResult.GetRequiredValue(_nonlinearity).Trim().Equals("relu", StringComparison.OrdinalIgnoreCase)
-            ? RnnNonlinearity.Relu
-            : RnnNonlinearity.Tanh;
-        string weightsPath = CommonOptions.ExistingFile(parseResult.GetRequiredValue(_weights), _weights);
+        RnnNonlinearity nonlinearity = CommonOptions.NonlinearityOf(parseResult, _nonlinearity);
+        (Option Option, string Path)[] inputs = [.. Given(parseResult, _weights, _input, _h0, _c0, _lengths)];
+        (Option Option, string Path)[] outputPaths = [.. Given(parseResult, _output, _hn, _cn)];
+        PathConflicts.Reject(inputs, outputPaths);
+
+        string weightsPath = CommonOptions.ExistingSafetensors(parseResult.GetRequiredValue(_weights)!, _weights);
         using RecurrentModule module = RecurrentModule.Load(weightsPath, parseResult.GetValue(_prefix), options, nonlinearity);
+        CommonOptions.RejectNonlinearity(nonlinearity, _nonlinearity, module.Spec);
         RejectCellStateOptions(parseResult, module.Spec);
 
-        FloatTensor input = ReadTensor(parseResult.GetRequiredValue(_input), _input);
+        FloatTensor input = ReadTensor(parseResult.GetRequiredValue(_input)!, _input);
         FloatTensor? h0 = ReadOptionalTensor(parseResult.GetValue(_h0), _h0);
         FloatTensor? c0 = ReadOptionalTensor(parseResult.GetValue(_c0), _c0);
         int[]? lengths = parseResult.GetValue(_lengths) is { } lengthsPath ? ReadLengths(lengthsPath) : null;
+        OutputSizes? sizes = OutputSizes.Plan(module.Spec, options.BatchFirst, input.Shape);
+        sizes?.RejectTooLarge();
+
+        using var outputs = new OutputFiles(console);
+        foreach ((Option option, string path) in outputPaths) outputs.Reserve(option, path);
 
         long start = Stopwatch.GetTimestamp();
-        SequenceOutput result = module.Forward(input, h0, c0, lengths);
+        SequenceOutput result;
+        try
+        {
+            result = module.Forward(input, h0, c0, lengths);
+        }
+        catch (Exception e) when (e is OutOfMemoryException or OverflowException)
+        {
+            string what = e is OverflowException ? "a size is too large" : "out of memory";
+            throw new CliException($"{what}: {CliConsole.MessageOf(e)}{(sizes is null ? "" : $"; {sizes}")}", ExitCodes.OutOfMemory);
+        }
+
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
 
-        Write(parseResult.GetRequiredValue(_output), result.Output);
-        if (parseResult.GetValue(_hn) is { } hnPath) Write(hnPath, result.HiddenState);
-        if (parseResult.GetValue(_cn) is { } cnPath) Write(cnPath, result.CellState!);
+        outputs.Set(_output, result.Output);
+        if (parseResult.GetValue(_hn) is not null) outputs.Set(_hn, result.HiddenState);
+        if (parseResult.GetValue(_cn) is not null) outputs.Set(_cn, result.CellState!);
+        outputs.Commit();
         if (parseResult.GetValue(_verbose))
         {
             string cellState = result.CellState is { } cn ? $", c_n {FloatTensor.FormatShape(cn.Shape)}" : "";
@@ -106,6 +118,16 @@ internal sealed class RunCommand : Command
         }
 
         return ExitCodes.Success;
+    }
+
+    static IEnumerable<(Option Option, string Path)> Given(ParseResult parseResult, params Option<string?>[] options)
+    {
+        foreach (Option<string?> option in options)
+        {
+            if (parseResult.GetValue(option) is not { } path) continue;
+            if (string.IsNullOrWhiteSpace(path)) throw new CliException($"{option.Name} was given an empty path", ExitCodes.Usage);
+            yield return (option, path);
+        }
     }
 
     /// <summary>Only an LSTM has a cell state; asking for one of anything else is a mistake worth reporting.</summary>
@@ -137,5 +159,4 @@ internal sealed class RunCommand : Command
             : throw new CliException($"{_lengths.Name}: lengths[{row}] = {length} does not fit in a 32-bit integer"))];
     }
 
-    static void Write(string path, FloatTensor tensor) => Npy.WriteFloat32(path, tensor.Span, tensor.Shape);
 }

@@ -35,9 +35,11 @@ internal sealed class LatencySample
     /// methods in the background a while after their first calls, and a recompilation during timing — or the
     /// background compiler taking a core from a call's worker threads — would land in the tail. Then times each call
     /// until <paramref name="duration"/> has passed and at least <paramref name="minimumCalls"/> calls were made.
+    /// <paramref name="phase"/>, when given, hears each phase begin (for a progress display; never while a call is timed).
     /// </summary>
-    public static LatencySample Measure(Action call, TimeSpan warmUp, TimeSpan duration, int minimumCalls)
+    public static LatencySample Measure(Action call, TimeSpan warmUp, TimeSpan duration, int minimumCalls, Action<string>? phase = null)
     {
+        phase?.Invoke("Warming up until the JIT is quiet");
         long warmUpStart = Stopwatch.GetTimestamp();
         int warmUpCalls = 0;
         long compiledMethods = JitInfo.GetCompiledMethodCount(), lastCompilation = warmUpStart;
@@ -57,6 +59,7 @@ internal sealed class LatencySample
         // Sized from the warm-up rate so that the list rarely grows while calls are being timed.
         double estimatedCalls = warmUpCalls * duration.TotalSeconds / Math.Max(Stopwatch.GetElapsedTime(warmUpStart).TotalSeconds, 1e-9);
         var seconds = new List<double>((int)Math.Min(estimatedCalls * 1.25 + minimumCalls, 50_000_000));
+        phase?.Invoke($"Timing calls for {duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
         long measureStart = Stopwatch.GetTimestamp();
         while (seconds.Count < minimumCalls || Stopwatch.GetElapsedTime(measureStart) < duration)
         {

@@ -28,9 +28,14 @@ internal abstract class WorkloadRunner(Workload workload) : IDisposable
     public abstract void Dispose();
 
     /// <summary>The workload on a FusedRnn backend through the public allocation-free overloads.</summary>
+    /// <param name="workload">What to run.</param>
+    /// <param name="options">The backend and its threads.</param>
+    /// <param name="weights">The model, with <paramref name="workload"/>'s spec; null for the workload's own deterministic weights.</param>
     /// <exception cref="BackendUnavailableException">The backend cannot run here.</exception>
-    public static WorkloadRunner CreateFusedRnn(Workload workload, RnnOptions options) =>
-        workload.Mode == WorkloadMode.Step ? new CellStepRunner(workload, options) : new ModuleSequenceRunner(workload, options);
+    public static WorkloadRunner CreateFusedRnn(Workload workload, RnnOptions options, RnnWeights? weights = null) =>
+        workload.Mode == WorkloadMode.Step
+            ? new CellStepRunner(workload, options, weights ?? workload.CreateWeights())
+            : new ModuleSequenceRunner(workload, options, weights ?? workload.CreateWeights());
 
     /// <summary><see cref="RecurrentCell.Step"/> with h and c updated in place.</summary>
     sealed class CellStepRunner : WorkloadRunner
@@ -41,10 +46,9 @@ internal abstract class WorkloadRunner(Workload workload) : IDisposable
         readonly float[] _hidden;
         readonly float[] _cellState;
 
-        public CellStepRunner(Workload workload, RnnOptions options)
+        public CellStepRunner(Workload workload, RnnOptions options, RnnWeights weights)
             : base(workload)
         {
-            RnnWeights weights = workload.CreateWeights();
             _cell = workload.Spec.Kind switch
             {
                 CellKind.Lstm => new LstmCell(weights, options),
@@ -87,11 +91,11 @@ internal abstract class WorkloadRunner(Workload workload) : IDisposable
         readonly float[] _hiddenState;
         readonly float[] _cellState;
 
-        public ModuleSequenceRunner(Workload workload, RnnOptions options)
+        public ModuleSequenceRunner(Workload workload, RnnOptions options, RnnWeights weights)
             : base(workload)
         {
             RnnSpec spec = workload.Spec;
-            _module = RecurrentModule.Create(workload.CreateWeights(), options);
+            _module = RecurrentModule.Create(weights, options);
             _workspace = _module.CreateWorkspace();
             _input = workload.CreateInput();
             _output = new float[workload.Steps * workload.Batch * spec.OutputFeatures];

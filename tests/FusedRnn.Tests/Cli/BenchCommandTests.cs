@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FusedRnn.Cli;
 using FusedRnn.Cli.Benchmarking;
+using FusedRnn.Tests.Support;
 
 namespace FusedRnn.Tests.Cli;
 
@@ -60,6 +61,111 @@ public class BenchCommandTests
 
         Assert.Equal(0, result.ExitCode);
         foreach (string name in Workload.Names) Assert.Contains(name, result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ListAsJson()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--list", "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        string line = Assert.Single(result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using JsonDocument json = JsonDocument.Parse(line);
+        Assert.Equal(Workload.Names, json.RootElement.EnumerateArray().Select(workload => workload.GetProperty("name").GetString()));
+        JsonElement bidirectional = json.RootElement.EnumerateArray().Single(workload => workload.GetProperty("name").GetString() == "bilstm2-seq-b16-t50-h256");
+        Assert.Equal(("LSTM", 128, 256, 2, true, "sequence", 16, 50),
+            (bidirectional.GetProperty("kind").GetString(), bidirectional.GetProperty("input_size").GetInt32(), bidirectional.GetProperty("hidden_size").GetInt32(),
+             bidirectional.GetProperty("num_layers").GetInt32(), bidirectional.GetProperty("bidirectional").GetBoolean(),
+             bidirectional.GetProperty("mode").GetString(), bidirectional.GetProperty("batch").GetInt32(), bidirectional.GetProperty("seq_len").GetInt32()));
+    }
+
+    [Fact]
+    public void TimesTheUsersOwnModel()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--weights", TestData.PyTorch("lstm_projection"), "--prefix", "rnn.", "--batch", "3",
+            "--seq-len", "7", "--backend", "managed", "--duration", ShortDuration, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Empty(result.Stderr);
+        using JsonDocument json = JsonDocument.Parse(result.Stdout);
+        JsonElement root = json.RootElement;
+        Assert.Equal(["model", "prefix", "spec", "batch", "seq_len", "backend", "threads", "median_us", "p99_us", "iterations"],
+            root.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(TestData.PyTorch("lstm_projection"), root.GetProperty("model").GetString());
+        Assert.StartsWith("LSTM(input_size=5, hidden_size=8", root.GetProperty("spec").GetString(), StringComparison.Ordinal);
+        Assert.Equal((3, 7), (root.GetProperty("batch").GetInt32(), root.GetProperty("seq_len").GetInt32()));
+        Assert.True(root.GetProperty("median_us").GetDouble() > 0);
+    }
+
+    [Fact]
+    public void TimesTheUsersOwnModelAsATable()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--weights", TestData.PyTorch("gru_basic"), "--backend", "managed", "--duration", ShortDuration);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("gru_basic.safetensors", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("B=1, T=100 per call", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("median µs", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WorkloadAndWeightsTogetherAreAUsageError() =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--weights", TestData.PyTorch("gru_basic"))
+            .AssertFails(ExitCodes.Usage, "--workload and --weights cannot be combined");
+
+    [Theory]
+    [InlineData("--batch", "4")]
+    [InlineData("--seq-len", "4")]
+    [InlineData("--prefix", "rnn.")]
+    public void ModelShapeOptionsNeedWeights(string option, string value) =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", option, value)
+            .AssertFails(ExitCodes.Usage, $"{option} applies only with --weights");
+
+    [Theory]
+    [InlineData("--batch", "0")]
+    [InlineData("--seq-len", "-3")]
+    public void BadModelShape(string option, string value) =>
+        CliHarness.Invoke("bench", "--weights", TestData.PyTorch("gru_basic"), option, value)
+            .AssertFails(ExitCodes.Usage, $"{option} must be a whole number of at least 1, not '{value}'");
+
+    [Fact]
+    public void NpyAsTheModelIsNamed()
+    {
+        using var temp = new TempDirectory();
+        string npy = temp.WriteFloat32("x.npy", FloatTensor.Zeros(2, 3));
+
+        CliHarness.Invoke("bench", "--weights", npy).AssertFails(ExitCodes.BadInput, "is a NumPy .npy file, not a safetensors file");
+    }
+
+    [Fact]
+    public void ReluForAGruModel() =>
+        CliHarness.Invoke("bench", "--weights", TestData.PyTorch("gru_basic"), "--nonlinearity", "relu")
+            .AssertFails(ExitCodes.Usage, "--nonlinearity relu was given but the model is a GRU");
+
+    [Fact]
+    public void ModelTooLargeForTheRandomInput() =>
+        CliHarness.Invoke("bench", "--weights", TestData.PyTorch("gru_basic"), "--batch", "2000000", "--seq-len", "2000")
+            .AssertFails(ExitCodes.OutOfMemory, "the random input x [2000, 2000000, ");
+
+    [Fact]
+    public void ProgressGoesToStderrWhenStdoutIsATerminal()
+    {
+        CliResult result = CliHarness.InvokeWith(new CliSettings(StdoutIsTerminal: true),
+            "bench", "--workload", "lstm-step-b1-h64", "--backend", "managed", "--duration", ShortDuration, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using JsonDocument json = JsonDocument.Parse(result.Stdout);
+        Assert.Contains("Warming up", result.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Timing calls for 0.05 s", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NoProgressWhenStdoutIsRedirected()
+    {
+        CliResult result = CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--backend", "managed", "--duration", ShortDuration);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Empty(result.Stderr);
     }
 
     [Fact]

@@ -13,11 +13,14 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr)
 public static class CliHarness
 {
     /// <summary>Runs <c>fusedrnn</c> in this process, its output captured as if redirected to a file.</summary>
-    public static CliResult Invoke(params IEnumerable<string> args)
+    public static CliResult Invoke(params IEnumerable<string> args) => InvokeWith(new CliSettings(), args);
+
+    /// <summary>Runs <c>fusedrnn</c> in this process as if its streams were as <paramref name="settings"/> says.</summary>
+    public static CliResult InvokeWith(CliSettings settings, params IEnumerable<string> args)
     {
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        int exitCode = CliApplication.Run([.. args], stdout, stderr);
+        int exitCode = CliApplication.Run([.. args], stdout, stderr, settings.StdoutIsTerminal, settings.StderrIsTerminal, settings.OutputStreamFilter);
         return new CliResult(exitCode, stdout.ToString(), stderr.ToString());
     }
 
@@ -31,6 +34,12 @@ public static class CliHarness
         Assert.Contains(phrase, line, StringComparison.Ordinal);
     }
 }
+
+/// <summary>How an in-process invocation sees its streams, and a hook on the output files it writes.</summary>
+/// <param name="StdoutIsTerminal">As if stdout were a terminal (progress shows on stderr).</param>
+/// <param name="StderrIsTerminal">As if stderr were a terminal.</param>
+/// <param name="OutputStreamFilter">Wraps the stream of each output file (the path as given): a full disk, say.</param>
+public sealed record CliSettings(bool StdoutIsTerminal = false, bool StderrIsTerminal = false, Func<Stream, string, Stream>? OutputStreamFilter = null);
 
 /// <summary>A fresh folder under the system's temp folder, deleted on dispose.</summary>
 public sealed class TempDirectory : IDisposable

@@ -46,6 +46,16 @@ public class DemoCommandTests
     }
 
     [Fact]
+    public void UnavailableBackendAskedForByNameFails()
+    {
+        BackendStatus? unavailable = RnnBackends.Describe().FirstOrDefault(backend => !backend.IsAvailable);
+        if (unavailable is null) return; // every backend runs here: nothing to reject
+
+        CliHarness.Invoke("demo", "--steps", "2", "--backend", unavailable.Name)
+            .AssertFails(ExitCodes.BadInput, $"backend '{unavailable.Name}' is not available: {unavailable.UnavailableReason}");
+    }
+
+    [Fact]
     public void RejectsZeroSteps() =>
         CliHarness.Invoke("demo", "--steps", "0").AssertFails(ExitCodes.Usage, "--steps must be a whole number of at least 1");
 

@@ -1,4 +1,5 @@
 using FusedRnn.Cli;
+using FusedRnn.IO;
 using FusedRnn.Tests.Support;
 
 namespace FusedRnn.Tests.Cli;
@@ -95,6 +96,100 @@ public sealed class RunCommandErrorTests : IDisposable
         if (RnnBackends.Describe().Single(backend => backend.Name == RnnBackends.Cuda).IsAvailable) return;
 
         CliHarness.Invoke(LstmRun(["--backend", "cuda"])).AssertFails(ExitCodes.BadInput, "backend 'cuda' is not available");
+    }
+
+    [Fact]
+    public void ReluForAnLstmIsAUsageError() =>
+        CliHarness.Invoke(LstmRun(["--nonlinearity", "relu"]))
+            .AssertFails(ExitCodes.Usage, "--nonlinearity relu was given but the model is an LSTM");
+
+    [Fact]
+    public void ReluForAGruIsAUsageError()
+    {
+        var gru = new ReferenceCase("gru_basic");
+        string[] args =
+        [
+            "run", "--weights", TestData.PyTorch("gru_basic"), "--input", _temp.WriteFloat32("x.npy", gru.Get("x")),
+            "--output", _temp.PathOf("y.npy"), "--nonlinearity", "relu",
+        ];
+
+        CliHarness.Invoke(args).AssertFails(ExitCodes.Usage, "--nonlinearity relu was given but the model is a GRU");
+    }
+
+    [Fact]
+    public void TanhForAnLstmIsWhatItComputesAnyway() =>
+        Assert.Equal(0, CliHarness.Invoke(LstmRun(["--nonlinearity", "tanh"])).ExitCode);
+
+    [Fact]
+    public void NpyGivenAsWeights()
+    {
+        string npy = _temp.WriteFloat32("x.npy", _lstm.Get("x"));
+
+        CliHarness.Invoke(LstmRun(weights: npy)).AssertFails(ExitCodes.BadInput, $"--weights: {npy} is a NumPy .npy file, not a safetensors file");
+    }
+
+    [Fact]
+    public void TextGivenAsWeights()
+    {
+        string text = _temp.WriteBytes("notes.safetensors", "these are not the weights you are looking for"u8.ToArray());
+
+        CliHarness.Invoke(LstmRun(weights: text))
+            .AssertFails(ExitCodes.BadInput, $"--weights: {text} is not a safetensors file: its first 8 bytes give a header length of");
+    }
+
+    [Fact]
+    public void ZipGivenAsWeights()
+    {
+        string zip = _temp.WriteBytes("model.pt", [.. "PK\u0003\u0004"u8, .. new byte[60]]);
+
+        CliHarness.Invoke(LstmRun(weights: zip)).AssertFails(ExitCodes.BadInput, "is a zip archive (a PyTorch torch.save checkpoint?), not a safetensors file");
+    }
+
+    [Fact]
+    public void FolderGivenAsWeights() =>
+        CliHarness.Invoke(LstmRun(weights: _temp.Root)).AssertFails(ExitCodes.BadInput, "is a folder, not a file");
+
+    /// <summary>A bidirectional LSTM from 1 input feature to 2 x 256 output features: small x, large y.</summary>
+    string WideningModel()
+    {
+        var spec = new RnnSpec(CellKind.Lstm, InputSize: 1, HiddenSize: 256, Bidirectional: true);
+        var layers = Enumerable.Range(0, 2)
+            .Select(_ => new LayerWeights(new float[1024], new float[1024 * 256], new float[1024], new float[1024])).ToList();
+        string path = _temp.PathOf("widening.safetensors");
+        SafetensorsWriter.Write(path, new RnnWeights(spec, layers).ToStateDict());
+        return path;
+    }
+
+    [Fact]
+    public void OutputOfMoreThanAnArrayHoldsIsReportedWithItsSize()
+    {
+        // y [4096, 1024, 512] = 2^31 floats: one more than int.MaxValue, far more than an array holds.
+        string x = _temp.WriteFloat32("x.npy", FloatTensor.Zeros(4096, 1024, 1));
+
+        CliHarness.Invoke("run", "--weights", WideningModel(), "--input", x, "--output", _temp.PathOf("y.npy"))
+            .AssertFails(ExitCodes.OutOfMemory, "the output y [4096, 1024, 512] would hold 2147483648 floats (8589934592 bytes (8.0 GiB)), more than the");
+        Assert.False(File.Exists(_temp.PathOf("y.npy")));
+    }
+
+    [Fact]
+    public async Task OutOfMemoryNamesTheSizesAskedFor()
+    {
+        // y [1024, 64, 512] is 128 MiB; the managed heap may hold 64 MiB.
+        string x = _temp.WriteFloat32("x.npy", FloatTensor.Zeros(1024, 64, 1));
+        string[] args = [Path.Combine(AppContext.BaseDirectory, "fusedrnn.dll"), "run", "--weights", WideningModel(), "--input", x,
+            "--output", _temp.PathOf("y.npy"), "--backend", "managed"];
+
+        ProcessResult result = await ChildProcess.RunAsync(ChildProcess.Dotnet, args, TimeSpan.FromMinutes(1),
+            environment: new Dictionary<string, string?> { ["DOTNET_GCHeapHardLimit"] = "0x4000000" });
+
+        Assert.True(result.ExitCode == ExitCodes.OutOfMemory, result.ToString());
+        Assert.Empty(result.Stdout);
+        string line = Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("fusedrnn: error: out of memory: ", line, StringComparison.Ordinal);
+        Assert.Contains("y [1024, 64, 512] = 33554432 floats (134217728 bytes (128.0 MiB))", line, StringComparison.Ordinal);
+        Assert.Contains("h_n [2, 64, 256] = 32768 floats", line, StringComparison.Ordinal);
+        Assert.False(File.Exists(_temp.PathOf("y.npy")));
+        Assert.Equal(["widening.safetensors", "x.npy"], Directory.GetFiles(_temp.Root).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -6,12 +6,21 @@ using FusedRnn.Tests.Support;
 namespace FusedRnn.Tests.Native;
 
 /// <summary>
-/// What a user gets from the packages: <c>dotnet pack</c> puts libfusedrnn under runtimes/linux-x64/native, and a
-/// console app that only references the FusedRnn.Native package from a local folder runs on the cpu backend.
+/// What a user gets from the packages, packed as <c>./build.sh pack</c> packs them (FusedRnn, FusedRnn.Native and
+/// the fusedrnn tool, into one folder): libfusedrnn under runtimes/linux-x64/native, a readme, a license, the
+/// repository and XML docs in each; a console app that references only FusedRnn.Native from that folder restores
+/// FusedRnn from it too and runs on the cpu backend; and <c>dotnet tool install</c> from it gives a working
+/// <c>fusedrnn</c>.
 /// </summary>
-public class PackagingTests
+public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<PackagingTests.PackedFeed>
 {
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>The projects <c>./build.sh pack</c> packs, in its order.</summary>
+    private static readonly string[] PackedProjects =
+        ["src/FusedRnn/FusedRnn.csproj", "src/FusedRnn.Native/FusedRnn.Native.csproj", "src/FusedRnn.Cli/FusedRnn.Cli.csproj"];
+
+    private static string Version => typeof(RnnSpec).Assembly.GetName().Version!.ToString(3);
 
     // No build servers: they would outlive the test holding its output pipes.
     private static readonly Dictionary<string, string?> BuildEnvironment = new()
@@ -23,20 +32,65 @@ public class PackagingTests
         ["DOTNET_NOLOGO"] = "1",
     };
 
+    /// <summary>The three packages, packed once for the tests of this class into a folder deleted after them.</summary>
+    public sealed class PackedFeed : IDisposable
+    {
+        private readonly TempDirectory _work = new();
+        private Task<string>? _packing;
+
+        public string WorkRoot => _work.Root;
+
+        /// <summary>The folder holding the packages (a local feed), packed on first use.</summary>
+        public Task<string> PackagesAsync() => _packing ??= PackAsync();
+
+        private async Task<string> PackAsync()
+        {
+            string packages = Path.Combine(_work.Root, "packages");
+            string nativeDirectory = Path.GetDirectoryName(NativeLibraryResolver.Load().Path)! + Path.DirectorySeparatorChar;
+            string root = BindingTests.RepositoryRoot();
+            foreach (string project in PackedProjects)
+            {
+                await Dotnet(root, "pack", Path.Combine(root, project), "-c", "Release", "-o", packages, "-nodeReuse:false",
+                    $"-p:ArtifactsPath={Path.Combine(_work.Root, "artifacts")}", $"-p:FusedRnnNativeDirectory={nativeDirectory}");
+            }
+
+            return packages;
+        }
+
+        public void Dispose() => _work.Dispose();
+    }
+
+    [Fact]
+    [Trait("Category", "Packaging")]
+    public async Task EveryPackageCarriesItsReadmeLicenseRepositoryAndDocs()
+    {
+        NativeTestSupport.RequireLibrary();
+        string packages = await feed.PackagesAsync();
+
+        foreach ((string id, string? docs) in new[] { ("FusedRnn", "lib/net10.0/FusedRnn.Core.xml"), ("FusedRnn.Native", "lib/net10.0/FusedRnn.Native.xml"), ("FusedRnn.Cli", null) })
+        {
+            using ZipArchive archive = ZipFile.OpenRead(Path.Combine(packages, $"{id}.{Version}.nupkg"));
+            Assert.NotNull(archive.GetEntry("README.md"));
+            if (docs is not null) Assert.True(archive.GetEntry(docs) is not null, $"{id} has no {docs}");
+            using var nuspecReader = new StreamReader(archive.Entries.Single(entry => entry.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+            var nuspec = System.Xml.Linq.XDocument.Parse(nuspecReader.ReadToEnd());
+            System.Xml.Linq.XElement metadata = nuspec.Root!.Elements().Single(element => element.Name.LocalName == "metadata");
+            string? Field(string name) => metadata.Elements().SingleOrDefault(element => element.Name.LocalName == name)?.Value;
+            System.Xml.Linq.XElement? Element(string name) => metadata.Elements().SingleOrDefault(element => element.Name.LocalName == name);
+            Assert.Equal("README.md", Field("readme"));
+            Assert.Equal("MIT", Field("license"));
+            Assert.Equal("expression", Element("license")!.Attribute("type")!.Value);
+            Assert.StartsWith("https://", Element("repository")?.Attribute("url")?.Value, StringComparison.Ordinal);
+            Assert.False(string.IsNullOrWhiteSpace(Field("description")), $"{id} has no description");
+        }
+    }
+
     [Fact]
     [Trait("Category", "Packaging")]
     public async Task AConsoleAppBuiltAgainstThePackedPackagesRunsOnTheCpuBackend()
     {
         NativeTestSupport.RequireLibrary();
-        using var work = new TempDirectory();
-        string packages = Path.Combine(work.Root, "packages");
-        string nativeDirectory = Path.GetDirectoryName(NativeLibraryResolver.Load().Path)! + Path.DirectorySeparatorChar;
-        string root = BindingTests.RepositoryRoot();
-        foreach (string project in new[] { "src/FusedRnn/FusedRnn.csproj", "src/FusedRnn.Native/FusedRnn.Native.csproj" })
-        {
-            await Dotnet(root, "pack", Path.Combine(root, project), "-c", "Release", "-o", packages, "-nodeReuse:false",
-                $"-p:ArtifactsPath={Path.Combine(work.Root, "artifacts")}", $"-p:FusedRnnNativeDirectory={nativeDirectory}");
-        }
+        string packages = await feed.PackagesAsync();
 
         string nativePackage = Assert.Single(Directory.GetFiles(packages, "FusedRnn.Native.*.nupkg"));
         using (ZipArchive archive = ZipFile.OpenRead(nativePackage))
@@ -46,7 +100,7 @@ public class PackagingTests
             Assert.Equal(new FileInfo(NativeLibraryResolver.Load().Path!).Length, library.Length);
         }
 
-        string app = Directory.CreateDirectory(Path.Combine(work.Root, "app")).FullName;
+        string app = Directory.CreateDirectory(Path.Combine(feed.WorkRoot, "app")).FullName;
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -63,10 +117,10 @@ public class PackagingTests
                 <ImplicitUsings>enable</ImplicitUsings>
                 <Nullable>enable</Nullable>
                 <!-- A private package folder: a stale FusedRnn from an earlier run must not be picked up. -->
-                <RestorePackagesPath>{Path.Combine(work.Root, "nuget-cache")}</RestorePackagesPath>
+                <RestorePackagesPath>{Path.Combine(feed.WorkRoot, "nuget-cache")}</RestorePackagesPath>
               </PropertyGroup>
               <ItemGroup>
-                <PackageReference Include="FusedRnn.Native" Version="{typeof(RnnSpec).Assembly.GetName().Version!.ToString(3)}" />
+                <PackageReference Include="FusedRnn.Native" Version="{Version}" />
               </ItemGroup>
             </Project>
             """);
@@ -92,6 +146,36 @@ public class PackagingTests
 
         ProcessResult run = await Dotnet(app, "run", "-c", "Release", "-nodeReuse:false");
         Assert.Contains("backend=cpu auto=cpu max_difference=", run.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Category", "Packaging")]
+    public async Task TheToolInstallsFromTheFeedAndRunsOnTheCpuBackend()
+    {
+        NativeTestSupport.RequireLibrary();
+        string packages = await feed.PackagesAsync();
+        string toolPath = Path.Combine(feed.WorkRoot, "tools");
+        // A private global package folder: the tool must come from this feed, not from a cache of an earlier pack.
+        var environment = new Dictionary<string, string?>(BuildEnvironment) { ["NUGET_PACKAGES"] = Path.Combine(feed.WorkRoot, "tool-cache") };
+
+        ProcessResult install = await ChildProcess.RunAsync(ChildProcess.Dotnet,
+            ["tool", "install", "--tool-path", toolPath, "--add-source", packages, "FusedRnn.Cli", "--version", Version],
+            StepTimeout, feed.WorkRoot, environment);
+        Assert.True(install.ExitCode == 0, $"dotnet tool install: {install}");
+
+        string fusedrnn = Path.Combine(toolPath, "fusedrnn");
+        ProcessResult info = await ChildProcess.RunAsync(fusedrnn, ["info", "--json"], TimeSpan.FromMinutes(1), feed.WorkRoot,
+            new Dictionary<string, string?> { [NativeLibraryResolver.PathVariable] = null });
+        Assert.True(info.ExitCode == 0, info.ToString());
+        System.Text.Json.Nodes.JsonNode json = System.Text.Json.Nodes.JsonNode.Parse(info.Stdout)!;
+        Assert.Equal(Version, ((string)json["version"]!).Split('+')[0]);
+        System.Text.Json.Nodes.JsonNode cpu = json["backends"]!.AsArray().Single(b => (string)b!["name"]! == RnnBackends.Cpu)!;
+        Assert.True((bool)cpu["available"]!, info.Stdout);
+        Assert.Contains(toolPath, (string)cpu["description"]!, StringComparison.Ordinal);
+
+        ProcessResult help = await ChildProcess.RunAsync(fusedrnn, ["help"], TimeSpan.FromMinutes(1), feed.WorkRoot);
+        Assert.True(help.ExitCode == 0, help.ToString());
+        Assert.Contains("fusedrnn [command] [options]", help.Stdout, StringComparison.Ordinal);
     }
 
     private static async Task<ProcessResult> Dotnet(string workingDirectory, params string[] arguments)

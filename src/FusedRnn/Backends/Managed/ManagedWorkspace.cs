@@ -110,8 +110,7 @@ internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
     public static long Growth(double[] buffer, int length) => buffer.Length >= length ? 0 : (long)length * sizeof(double);
 
     /// <summary>
-    /// Refuses, before anything is allocated, a call whose new scratch memory exceeds what the process can still get:
-    /// the memory left (the physical memory, or the GC's hard limit, less what is in use) as of the last collection.
+    /// Refuses, before anything is allocated, a call whose new scratch memory exceeds what the process can still get.
     /// The GC would otherwise commit and zero it, and the kernel's OOM killer end the process before an
     /// <see cref="OutOfMemoryException"/> could be thrown.
     /// </summary>
@@ -120,14 +119,50 @@ internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
     public void RequireAvailableMemory(long growthBytes, long projectionElements)
     {
         if (growthBytes == 0) return;
-        GCMemoryInfo memory = GC.GetGCMemoryInfo();
-        long available = memory.TotalAvailableMemoryBytes - memory.MemoryLoadBytes;
+        long available = AvailableMemoryBytes();
         if (growthBytes <= available) return;
         throw new InsufficientMemoryException(
             $"the managed backend needs {growthBytes} more bytes of workspace for seq_len {SeqLen} × batch {Batch} " +
-            $"({projectionElements * sizeof(double)} bytes of them for the input projection), but only {long.Max(available, 0)} of " +
-            $"{memory.TotalAvailableMemoryBytes} bytes are available; split the batch or the sequence into smaller calls, or use the cpu " +
-            "backend, which bounds its workspace");
+            $"({projectionElements * sizeof(double)} bytes of them for the input projection), but only {available} bytes are " +
+            "available; split the batch or the sequence into smaller calls, or use the cpu backend, which bounds its workspace");
+    }
+
+    /// <summary>
+    /// What this process may still allocate: the GC's limit for it (a heap hard limit, a container's limit, or the
+    /// physical memory) less what it has committed, and no more than the machine has free now (MemAvailable on Linux;
+    /// elsewhere the GC's machine-wide load as of the last collection).
+    /// </summary>
+    private static long AvailableMemoryBytes()
+    {
+        GCMemoryInfo memory = GC.GetGCMemoryInfo();
+        long processRoom = memory.TotalAvailableMemoryBytes - memory.TotalCommittedBytes;
+        long machineRoom = LinuxMemAvailableBytes() ?? memory.TotalAvailableMemoryBytes - memory.MemoryLoadBytes;
+        return long.Max(0, long.Min(processRoom, machineRoom));
+    }
+
+    private static long? LinuxMemAvailableBytes()
+    {
+        const string meminfo = "/proc/meminfo", key = "MemAvailable:";
+        try
+        {
+            if (!File.Exists(meminfo)) return null;
+            foreach (string line in File.ReadLines(meminfo))
+            {
+                // "MemAvailable:   12345678 kB"
+                if (!line.StartsWith(key, StringComparison.Ordinal)) continue;
+                string[] parts = line[key.Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return parts.Length == 2 && parts[1] == "kB" && long.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out long kib)
+                    ? kib * 1024 : null;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return null;
     }
 
     public void Grow(ref double[] buffer, int length, string what)

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -63,15 +62,15 @@ public static class Npy
     /// <exception cref="ArgumentException">The shape has a negative dimension or does not match the data's length.</exception>
     public static void WriteFloat32(Stream stream, ReadOnlySpan<float> data, ReadOnlySpan<int> shape)
     {
-        BigInteger count = BigInteger.One;
         foreach (int dim in shape)
         {
             if (dim < 0)
                 throw new ArgumentException($"shape {FormatShape(shape.ToArray())} has a negative dimension", nameof(shape));
-            count *= dim;
         }
-        if (count != data.Length)
-            throw new ArgumentException($"shape {FormatShape(shape.ToArray())} holds {count} elements but data has {data.Length}", nameof(data));
+        if (!TensorSizes.TryByteSize(shape.ToArray(), 1, out long count) || count != data.Length)
+            throw new ArgumentException(
+                $"shape {FormatShape(shape.ToArray())} holds {(count >= 0 ? $"{count}" : $"more than {long.MaxValue}")} elements but data has {data.Length}",
+                nameof(data));
 
         string dict = $"{{'descr': '<f4', 'fortran_order': False, 'shape': {FormatShape(shape.ToArray())}, }}";
         int prefixLength = Magic.Length + 4; // magic, version 1.0, u16 header length
@@ -95,7 +94,7 @@ public static class Npy
     {
         Header header = ParseHeader(bytes, file);
         if (header.Descr != "<f4")
-            throw new MalformedFileException(file, $"dtype '{header.Descr}' is not supported; expected float32 ('<f4')");
+            throw new MalformedFileException(file, $"dtype '{FileText.Escape(header.Descr)}' is not supported; expected float32 ('<f4')");
         return new(LittleEndianArrays.Float32(DataBytes(bytes, header, 4, file)), header.Shape);
     }
 
@@ -112,7 +111,7 @@ public static class Npy
             "|i1" => (1, static b => (sbyte)b[0]),
             "|u1" => (1, static b => b[0]),
             _ => throw new MalformedFileException(file,
-                $"dtype '{header.Descr}' is not supported; expected an integer dtype ('<i8', '<i4', '<u4', '<i2', '<u2', '|i1' or '|u1')"),
+                $"dtype '{FileText.Escape(header.Descr)}' is not supported; expected an integer dtype ('<i8', '<i4', '<u4', '<i2', '<u2', '|i1' or '|u1')"),
         };
         return new(LittleEndianArrays.Decode(DataBytes(bytes, header, codec.ItemSize, file), codec.ItemSize, codec.Read), header.Shape);
     }
@@ -146,7 +145,7 @@ public static class Npy
 
         foreach (string key in dict.Keys)
             if (key is not ("descr" or "fortran_order" or "shape"))
-                throw new MalformedFileException(file, $"header has unexpected key '{key}'");
+                throw new MalformedFileException(file, $"header has unexpected key '{FileText.Escape(key)}'");
         object descr = Required(dict, "descr", file), fortranOrder = Required(dict, "fortran_order", file), shape = Required(dict, "shape", file);
         if (descr is not string dtype)
             throw new MalformedFileException(file, "header's 'descr' is not a string; structured dtypes are not supported");
@@ -155,7 +154,7 @@ public static class Npy
         if (isFortranOrder)
             throw new MalformedFileException(file, "Fortran-order arrays are not supported; save a C-contiguous array");
         if (dtype.StartsWith('>'))
-            throw new MalformedFileException(file, $"dtype '{dtype}' is big-endian; only little-endian arrays are supported");
+            throw new MalformedFileException(file, $"dtype '{FileText.Escape(dtype)}' is big-endian; only little-endian arrays are supported");
         if (shape is not long[] dims)
             throw new MalformedFileException(file, "header's 'shape' is not a tuple of integers");
         if (dims.Any(dim => dim < 0))
@@ -171,8 +170,9 @@ public static class Npy
 
     static ReadOnlySpan<byte> DataBytes(byte[] bytes, Header header, int itemSize, string file)
     {
-        BigInteger needed = header.Shape.Aggregate(BigInteger.One, (count, dim) => count * dim) * itemSize;
         int actual = bytes.Length - header.DataStart;
+        if (!TensorSizes.TryByteSize(header.Shape, itemSize, out long needed))
+            throw new MalformedFileException(file, $"data has {actual} bytes but shape {FormatShape(header.Shape)} needs more than {long.MaxValue}");
         if (actual < needed)
             throw new MalformedFileException(file, $"data has {actual} bytes but shape {FormatShape(header.Shape)} needs {needed}");
         if (actual > needed)
@@ -315,6 +315,6 @@ public static class Npy
         char Peek() => _position < text.Length ? text[_position] : '\0';
 
         MalformedFileException Error(string problem) =>
-            new(file, $"header {text.TrimEnd()} is not a valid Python dict literal: {problem} at position {_position}");
+            new(file, $"header {FileText.Escape(text.TrimEnd())} is not a valid Python dict literal: {problem} at position {_position}");
     }
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -67,11 +66,12 @@ public sealed class SafetensorsFile
         }
         catch (JsonException e)
         {
-            throw new MalformedFileException(displayName, $"header is not valid JSON: {e.Message}", e);
+            throw new MalformedFileException(displayName, $"header is not valid JSON: {FileText.Escape(e.Message)}", e);
         }
 
         using (header)
         {
+            CheckEscapedStrings(bytes.AsSpan(8, (int)headerLength), displayName);
             JsonElement root = header.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 throw new MalformedFileException(displayName, $"header is a JSON {KindName(root.ValueKind)}, expected an object");
@@ -82,7 +82,7 @@ public sealed class SafetensorsFile
             foreach (JsonProperty entry in root.EnumerateObject())
             {
                 if (!names.Add(entry.Name))
-                    throw new MalformedFileException(displayName, $"header has two entries named '{entry.Name}'");
+                    throw new MalformedFileException(displayName, $"header has two entries named '{FileText.Escape(entry.Name)}'");
                 if (entry.Name == MetadataKey)
                     ReadMetadata(entry.Value, metadata, displayName);
                 else
@@ -112,7 +112,7 @@ public sealed class SafetensorsFile
     public SafetensorsTensorInfo GetInfo(string name) =>
         _tensors.TryGetValue(name, out SafetensorsTensorInfo? info)
             ? info
-            : throw new KeyNotFoundException($"{FilePath} has no tensor named '{name}'");
+            : throw new KeyNotFoundException($"{FilePath} has no tensor named '{FileText.Escape(name)}'");
 
     /// <summary>
     /// The elements of tensor <paramref name="name"/> in row-major order; F64, F16 and BF16 are converted to float32.
@@ -131,7 +131,7 @@ public sealed class SafetensorsFile
             // bfloat16 is the upper half of a float32.
             "BF16" => LittleEndianArrays.Decode(raw, 2, static b => BitConverter.Int32BitsToSingle(BinaryPrimitives.ReadUInt16LittleEndian(b) << 16)),
             _ => throw new MalformedFileException(FilePath,
-                $"tensor '{name}' has dtype {info.DType}, expected a floating-point dtype (F32, F64, F16 or BF16)"),
+                $"tensor '{FileText.Escape(name)}' has dtype {info.DType}, expected a floating-point dtype (F32, F64, F16 or BF16)"),
         };
     }
 
@@ -155,12 +155,37 @@ public sealed class SafetensorsFile
             "I8" => LittleEndianArrays.Decode(raw, 1, static b => (long)(sbyte)b[0]),
             "U8" or "BOOL" => LittleEndianArrays.Decode(raw, 1, static b => (long)b[0]),
             _ => throw new MalformedFileException(FilePath,
-                $"tensor '{name}' has dtype {info.DType}, expected an integer dtype (I64, I32, U32, I16, U16, I8, U8 or BOOL)"),
+                $"tensor '{FileText.Escape(name)}' has dtype {info.DType}, expected an integer dtype (I64, I32, U32, I16, U16, I8, U8 or BOOL)"),
         };
     }
 
+    // Parse checked that every tensor lies inside the file, which is an array: these fit in an int.
     ReadOnlySpan<byte> RawBytes(SafetensorsTensorInfo info) =>
-        _bytes.AsSpan(_dataStart + (int)info.ByteOffset, (int)info.ByteLength);
+        _bytes.AsSpan(checked(_dataStart + (int)info.ByteOffset), checked((int)info.ByteLength));
+
+    /// <summary>
+    /// JsonDocument decodes a string's escapes only when the string is read, and a <c>\u</c> escape of an unpaired
+    /// surrogate then throws InvalidOperationException, from any lookup that passes the string. Read every escaped
+    /// string once here, so that such a header is a malformed file.
+    /// </summary>
+    static void CheckEscapedStrings(ReadOnlySpan<byte> json, string file)
+    {
+        var reader = new Utf8JsonReader(json);
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.PropertyName or JsonTokenType.String) || !reader.ValueIsEscaped)
+                continue;
+            try
+            {
+                _ = reader.GetString();
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new MalformedFileException(file,
+                    $"header has a string with an invalid escape at byte {reader.TokenStartIndex} of the header: {FileText.Escape(e.Message)}", e);
+            }
+        }
+    }
 
     static void ReadMetadata(JsonElement value, Dictionary<string, string> metadata, string file)
     {
@@ -170,58 +195,73 @@ public sealed class SafetensorsFile
         {
             if (pair.Value.ValueKind != JsonValueKind.String)
                 throw new MalformedFileException(file,
-                    $"'{MetadataKey}' entry '{pair.Name}' is a JSON {KindName(pair.Value.ValueKind)}, expected a string");
-            metadata[pair.Name] = pair.Value.GetString()!;
+                    $"'{MetadataKey}' entry '{FileText.Escape(pair.Name)}' is a JSON {KindName(pair.Value.ValueKind)}, expected a string");
+            if (!metadata.TryAdd(pair.Name, pair.Value.GetString()!))
+                throw new MalformedFileException(file, $"'{MetadataKey}' has two entries named '{FileText.Escape(pair.Name)}'");
         }
     }
 
     static SafetensorsTensorInfo ReadTensorInfo(string name, JsonElement entry, long dataLength, string file)
     {
+        string shown = FileText.Escape(name);
         if (entry.ValueKind != JsonValueKind.Object)
             throw new MalformedFileException(file,
-                $"tensor '{name}' is a JSON {KindName(entry.ValueKind)}, expected an object with dtype, shape and data_offsets");
+                $"tensor '{shown}' is a JSON {KindName(entry.ValueKind)}, expected an object with dtype, shape and data_offsets");
 
-        string dtype = Field(entry, "dtype", JsonValueKind.String, name, file).GetString()!;
+        string dtype = Field(entry, "dtype", JsonValueKind.String, shown, file).GetString()!;
         if (!DTypeSizes.TryGetValue(dtype, out int itemSize))
-            throw new MalformedFileException(file, $"tensor '{name}' has unknown dtype '{dtype}'");
+            throw new MalformedFileException(file, $"tensor '{shown}' has unknown dtype '{FileText.Escape(dtype)}'");
 
         var shape = new List<int>();
-        foreach (JsonElement dim in Field(entry, "shape", JsonValueKind.Array, name, file).EnumerateArray())
+        foreach (JsonElement dim in Field(entry, "shape", JsonValueKind.Array, shown, file).EnumerateArray())
         {
             if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out long size))
-                throw new MalformedFileException(file, $"tensor '{name}' has shape entry {dim.GetRawText()}, expected an integer");
+                throw new MalformedFileException(file, $"tensor '{shown}' has shape entry {FileText.Escape(dim.GetRawText())}, expected an integer");
             if (size < 0)
-                throw new MalformedFileException(file, $"tensor '{name}' has negative dimension {size} in its shape");
+                throw new MalformedFileException(file, $"tensor '{shown}' has negative dimension {size} in its shape");
             if (size > int.MaxValue)
-                throw new MalformedFileException(file, $"tensor '{name}' has dimension {size}, more than {int.MaxValue}");
+                throw new MalformedFileException(file, $"tensor '{shown}' has dimension {size}, more than {int.MaxValue}");
             shape.Add((int)size);
         }
 
-        JsonElement offsets = Field(entry, "data_offsets", JsonValueKind.Array, name, file);
+        JsonElement offsets = Field(entry, "data_offsets", JsonValueKind.Array, shown, file);
         if (offsets.GetArrayLength() != 2 || !TryGetOffset(offsets[0], out long begin) || !TryGetOffset(offsets[1], out long end))
             throw new MalformedFileException(file,
-                $"tensor '{name}' has data_offsets {offsets.GetRawText()}, expected [begin, end] with non-negative integers");
+                $"tensor '{shown}' has data_offsets {FileText.Escape(offsets.GetRawText())}, expected [begin, end] with non-negative integers");
         if (begin > end)
-            throw new MalformedFileException(file, $"tensor '{name}' has data_offsets [{begin}, {end}]: begin is after end");
+            throw new MalformedFileException(file, $"tensor '{shown}' has data_offsets [{begin}, {end}]: begin is after end");
         if (end > dataLength)
             throw new MalformedFileException(file,
-                $"tensor '{name}' has data_offsets [{begin}, {end}], past the end of the data section ({dataLength} bytes)");
+                $"tensor '{shown}' has data_offsets [{begin}, {end}], past the end of the data section ({dataLength} bytes)");
 
-        BigInteger neededBytes = shape.Aggregate(BigInteger.One, (count, dim) => count * dim) * itemSize;
-        if (neededBytes != end - begin)
+        if (!TensorSizes.TryByteSize(shape, itemSize, out long neededBytes) || neededBytes != end - begin)
             throw new MalformedFileException(file,
-                $"tensor '{name}' has {end - begin} bytes (data_offsets [{begin}, {end}]) but shape [{string.Join(", ", shape)}] of {dtype} needs {neededBytes}");
+                $"tensor '{shown}' has {end - begin} bytes (data_offsets [{begin}, {end}]) but shape [{string.Join(", ", shape)}] of {dtype} needs " +
+                (neededBytes >= 0 ? $"{neededBytes}" : $"more than {long.MaxValue}"));
 
         return new SafetensorsTensorInfo(name, dtype, shape.ToArray(), begin, end - begin);
     }
 
-    static JsonElement Field(JsonElement entry, string key, JsonValueKind kind, string tensor, string file)
+    /// <summary>The value of <paramref name="key"/> in a tensor's entry, which must occur once and be of <paramref name="kind"/>.</summary>
+    static JsonElement Field(JsonElement entry, string key, JsonValueKind kind, string shownTensor, string file)
     {
-        if (!entry.TryGetProperty(key, out JsonElement value))
-            throw new MalformedFileException(file, $"tensor '{tensor}' has no '{key}'");
+        JsonElement value = default;
+        int count = 0;
+        foreach (JsonProperty property in entry.EnumerateObject())
+        {
+            if (property.NameEquals(key))
+            {
+                value = property.Value;
+                count++;
+            }
+        }
+        if (count == 0)
+            throw new MalformedFileException(file, $"tensor '{shownTensor}' has no '{key}'");
+        if (count > 1)
+            throw new MalformedFileException(file, $"tensor '{shownTensor}' has {count} '{key}' entries, so which one applies is ambiguous");
         if (value.ValueKind != kind)
             throw new MalformedFileException(file,
-                $"tensor '{tensor}' has '{key}' of JSON type {KindName(value.ValueKind)}, expected {KindName(kind)}");
+                $"tensor '{shownTensor}' has '{key}' of JSON type {KindName(value.ValueKind)}, expected {KindName(kind)}");
         return value;
     }
 
@@ -241,7 +281,7 @@ public sealed class SafetensorsFile
         {
             if (tensor.ByteOffset < covered)
                 throw new MalformedFileException(file,
-                    $"tensors '{previous!.Name}' and '{tensor.Name}' overlap: bytes [{previous.ByteOffset}, {covered}) and [{tensor.ByteOffset}, {tensor.ByteOffset + tensor.ByteLength})");
+                    $"tensors '{FileText.Escape(previous!.Name)}' and '{FileText.Escape(tensor.Name)}' overlap: bytes [{previous.ByteOffset}, {covered}) and [{tensor.ByteOffset}, {tensor.ByteOffset + tensor.ByteLength})");
             if (tensor.ByteOffset > covered)
                 throw new MalformedFileException(file, $"bytes [{covered}, {tensor.ByteOffset}) of the data section belong to no tensor");
             covered = tensor.ByteOffset + tensor.ByteLength;
@@ -266,8 +306,9 @@ public sealed class SafetensorsFile
 /// <param name="ByteLength">The data's length in bytes.</param>
 public sealed record SafetensorsTensorInfo(string Name, string DType, int[] Shape, long ByteOffset, long ByteLength)
 {
-    /// <summary>The number of elements: the product of <see cref="Shape"/>, 1 for a scalar.</summary>
-    public long ElementCount => Shape.Aggregate(1L, (count, dim) => count * dim);
+    /// <summary>The number of elements: the product of <see cref="Shape"/>, 1 for a scalar, 0 when any dimension is 0.</summary>
+    /// <exception cref="OverflowException">The product exceeds <see cref="long.MaxValue"/> (never for a parsed file's tensor).</exception>
+    public long ElementCount => Shape.Contains(0) ? 0 : Shape.Aggregate(1L, (count, dim) => checked(count * dim));
 }
 
 /// <summary>Writes float32 tensors in the safetensors format.</summary>
@@ -310,7 +351,7 @@ public static class SafetensorsWriter
                     throw new ArgumentException($"tensor name '{name}' is used twice or is reserved", nameof(tensors));
                 if (shape.Any(dim => dim < 0))
                     throw new ArgumentException($"tensor '{name}' has a negative dimension in shape [{string.Join(", ", shape)}]", nameof(tensors));
-                if (shape.Aggregate(BigInteger.One, (count, dim) => count * dim) != data.Length)
+                if (!TensorSizes.TryByteSize(shape, 1, out long count) || count != data.Length)
                     throw new ArgumentException(
                         $"tensor '{name}' has shape [{string.Join(", ", shape)}] but {data.Length} elements", nameof(tensors));
 
@@ -342,6 +383,39 @@ public static class SafetensorsWriter
             position += 4 * data.Length;
         }
         return bytes;
+    }
+}
+
+/// <summary>Sizes of tensors, for the file readers and writers.</summary>
+static class TensorSizes
+{
+    /// <summary>
+    /// The bytes a tensor of <paramref name="shape"/> takes (its element count for an <paramref name="itemSize"/> of 1),
+    /// in overflow-checked 64-bit arithmetic; false, and -1, when that is more than <see cref="long.MaxValue"/>. Any zero
+    /// dimension makes it 0 whatever the others are, as a checked running product would not.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A dimension is negative; callers reject those first.</exception>
+    public static bool TryByteSize(IEnumerable<int> shape, int itemSize, out long bytes)
+    {
+        bytes = 0;
+        foreach (int dim in shape)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(dim, nameof(shape));
+            if (dim == 0)
+                return true;
+        }
+        long product = itemSize;
+        foreach (int dim in shape)
+        {
+            if (product > long.MaxValue / dim)
+            {
+                bytes = -1;
+                return false;
+            }
+            product = checked(product * dim);
+        }
+        bytes = product;
+        return true;
     }
 }
 

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
+using FusedRnn.IO;
 
 namespace FusedRnn;
 
@@ -8,10 +10,12 @@ namespace FusedRnn;
 /// </summary>
 internal static partial class StateDictImporter
 {
-    [GeneratedRegex(@"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(\d+)(_reverse)?)?$")]
+    // Layer numbers as PyTorch writes them: ASCII digits (\d would take any script's), no leading zero (else
+    // "l01" and "l1" would be one layer). \z, not $, which also matches before a final newline.
+    [GeneratedRegex(@"^(weight_ih|weight_hh|bias_ih|bias_hh|weight_hr)(?:_l(0|[1-9][0-9]*)(_reverse)?)?\z")]
     private static partial Regex ParameterName();
 
-    [GeneratedRegex(@"^(.*?)weight_ih(?:_l0)?$")]
+    [GeneratedRegex(@"^(.*?)weight_ih(?:_l0)?\z", RegexOptions.Singleline)]
     private static partial Regex FirstLayerInputWeight();
 
     private readonly record struct Parameter(WeightRole Role, int Layer, int Direction, string FullName);
@@ -29,14 +33,23 @@ internal static partial class StateDictImporter
         foreach (string fullName in names)
         {
             if (!fullName.StartsWith(prefix, StringComparison.Ordinal)) continue;
+            string shown = FileText.Escape(fullName);
             Match match = ParameterName().Match(fullName[prefix.Length..]);
             if (!match.Success)
-                throw new InvalidWeightsException(fullName,
-                    $"{source}: unexpected tensor '{fullName}' under prefix '{prefix}'; recurrent modules hold only weight_ih/weight_hh/bias_ih/bias_hh/weight_hr" +
-                    (prefix.Length == 0 ? " (pass the module's prefix, e.g. 'rnn.', if the file holds other tensors)" : ""));
+                throw new InvalidWeightsException(shown,
+                    $"{source}: unexpected tensor '{shown}' under prefix '{FileText.Escape(prefix)}'; recurrent modules hold only weight_ih/weight_hh/bias_ih/bias_hh/weight_hr" +
+                    (prefix.Length == 0 ? " (pass the module's prefix, e.g. 'rnn.', if the file holds other tensors)" : "") +
+                    " with layers numbered _l0, _l1, ...");
             var role = Enum.Parse<WeightRole>(match.Groups[1].Value.Replace("_", ""), ignoreCase: true);
-            int layer = match.Groups[2].Success ? int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            int layer = 0;
+            if (match.Groups[2].Success && !int.TryParse(match.Groups[2].ValueSpan, NumberStyles.None, CultureInfo.InvariantCulture, out layer))
+                throw new InvalidWeightsException(shown,
+                    $"{source}: unexpected tensor '{shown}': layer number {FileText.Escape(match.Groups[2].Value)} is more than {int.MaxValue}");
             int direction = match.Groups[3].Success ? 1 : 0;
+            // "weight_ih" (a cell's name) and "weight_ih_l0" are the same parameter; only one may be given.
+            if (parameters.TryGetValue((role, layer, direction), out Parameter other))
+                throw new InvalidWeightsException(shown,
+                    $"{source}: tensors '{FileText.Escape(other.FullName)}' and '{shown}' are both {WeightShapes.TensorName(role, layer, direction)}");
             parameters[(role, layer, direction)] = new Parameter(role, layer, direction, fullName);
         }
 
@@ -51,7 +64,7 @@ internal static partial class StateDictImporter
                     if (!parameters.Remove((role, layer, direction), out Parameter p))
                     {
                         if (!WeightShapes.IsPresent(spec, role)) return null;
-                        string missing = prefix + WeightShapes.TensorName(role, layer, direction);
+                        string missing = FileText.Escape(prefix + WeightShapes.TensorName(role, layer, direction));
                         throw new InvalidWeightsException(missing, $"{source}: '{missing}' is missing; {spec} needs it");
                     }
 
@@ -68,8 +81,8 @@ internal static partial class StateDictImporter
         if (parameters.Count > 0)
         {
             Parameter extra = parameters.Values.First();
-            throw new InvalidWeightsException(extra.FullName,
-                $"{source}: unexpected tensor '{extra.FullName}': {spec} has no such parameter (layers must be numbered 0..{spec.NumLayers - 1}, " +
+            throw new InvalidWeightsException(FileText.Escape(extra.FullName),
+                $"{source}: unexpected tensor '{FileText.Escape(extra.FullName)}': {spec} has no such parameter (layers must be numbered 0..{spec.NumLayers - 1}, " +
                 "and bias, reverse and projection tensors must be present for every layer or none)");
         }
 
@@ -84,7 +97,7 @@ internal static partial class StateDictImporter
             if (prefix.Length > 0 && !prefix.EndsWith('.') && names.Any(n => n.StartsWith(prefix + ".", StringComparison.Ordinal)))
                 prefix += ".";
             if (!names.Any(n => n.StartsWith(prefix, StringComparison.Ordinal) && ParameterName().IsMatch(n[prefix.Length..])))
-                throw new InvalidWeightsException("prefix", $"{source}: no recurrent weights found under prefix '{prefix}'");
+                throw new InvalidWeightsException("prefix", $"{source}: no recurrent weights found under prefix '{FileText.Escape(prefix)}'");
             return prefix;
         }
 
@@ -95,7 +108,7 @@ internal static partial class StateDictImporter
             0 => throw new InvalidWeightsException("weight_ih_l0",
                 $"{source}: no recurrent weights found (expected a tensor named 'weight_ih_l0' or 'weight_ih', optionally under a prefix)"),
             _ => throw new InvalidWeightsException("prefix",
-                $"{source}: several recurrent modules found (prefixes {string.Join(", ", candidates.Select(c => $"'{c}'"))}); pass the prefix of the one to load"),
+                $"{source}: several recurrent modules found (prefixes {string.Join(", ", candidates.Select(c => $"'{FileText.Escape(c)}'"))}); pass the prefix of the one to load"),
         };
     }
 
@@ -109,12 +122,12 @@ internal static partial class StateDictImporter
     {
         int[] Shape2D(WeightRole role)
         {
-            string name = prefix + WeightShapes.TensorName(role, 0, 0);
+            string name = FileText.Escape(prefix + WeightShapes.TensorName(role, 0, 0));
             if (!parameters.TryGetValue((role, 0, 0), out Parameter p))
                 throw new InvalidWeightsException(name, $"{source}: '{name}' is missing");
             int[] shape = shapeOf(p.FullName);
             if (shape.Length != 2)
-                throw new InvalidWeightsException(p.FullName, $"{source}: '{p.FullName}' must be a matrix but has shape {FloatTensor.FormatShape(shape)}");
+                throw new InvalidWeightsException(FileText.Escape(p.FullName), $"{source}: '{FileText.Escape(p.FullName)}' must be a matrix but has shape {FloatTensor.FormatShape(shape)}");
             return shape;
         }
 
@@ -130,10 +143,17 @@ internal static partial class StateDictImporter
             4 => CellKind.Lstm,
             3 when !projects => CellKind.Gru,
             1 when !projects => nonlinearity.ToCellKind(),
-            _ => throw new InvalidWeightsException(parameters[(WeightRole.WeightHh, 0, 0)].FullName,
-                $"{source}: '{parameters[(WeightRole.WeightHh, 0, 0)].FullName}' has shape {FloatTensor.FormatShape(weightHh)}; " +
+            _ => throw new InvalidWeightsException(FileText.Escape(parameters[(WeightRole.WeightHh, 0, 0)].FullName),
+                $"{source}: '{FileText.Escape(parameters[(WeightRole.WeightHh, 0, 0)].FullName)}' has shape {FloatTensor.FormatShape(weightHh)}; " +
                 $"its rows must be 4× (LSTM), 3× (GRU) or 1× (RNN) the hidden size {hidden}" + (projects ? " and only an LSTM has weight_hr" : "")),
         };
+
+        if (weightHr is [0, _])
+        {
+            string name = FileText.Escape(parameters[(WeightRole.WeightHr, 0, 0)].FullName);
+            throw new InvalidWeightsException(name,
+                $"{source}: '{name}' has shape {FloatTensor.FormatShape(weightHr)}; a projection has proj_size ≥ 1 rows (without one, leave weight_hr out)");
+        }
 
         int layers = 0;
         while (parameters.ContainsKey((WeightRole.WeightIh, layers, 0))) layers++;
@@ -154,7 +174,7 @@ internal static partial class StateDictImporter
     {
         int[] expected = WeightShapes.Expected(spec, p.Role, p.Layer);
         if (!shape.AsSpan().SequenceEqual(expected))
-            throw new InvalidWeightsException(p.FullName,
-                $"{source}: '{p.FullName}' has shape {FloatTensor.FormatShape(shape)} but {spec} needs {FloatTensor.FormatShape(expected)}");
+            throw new InvalidWeightsException(FileText.Escape(p.FullName),
+                $"{source}: '{FileText.Escape(p.FullName)}' has shape {FloatTensor.FormatShape(shape)} but {spec} needs {FloatTensor.FormatShape(expected)}");
     }
 }

@@ -230,4 +230,45 @@ public class NpyTests
         Assert.Contains("shape (2, 2) holds 4 elements but data has 3", e.Message);
         Assert.Throws<ArgumentException>(() => Npy.WriteFloat32(new MemoryStream(), [], [2, -1]));
     }
+
+    // File text in a message is escaped (FileText): a header with an ANSI escape must not act on a terminal.
+    [Fact]
+    public void EscapesControlCharactersOfTheHeaderInMessages()
+    {
+        var dtype = ReadFloat32Fails(NpyBytes("{'descr': '<f4\u001b[2J', 'fortran_order': False, 'shape': (1,), }", FloatBytes(1)));
+        Assert.Equal(@"x.npy: dtype '<f4\x1b[2J' is not supported; expected float32 ('<f4')", dtype.Message);
+
+        var key = ReadFloat32Fails(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), '\u009b\u202e': True}", FloatBytes(1), major: 3));
+        Assert.Contains(@"unexpected key '\x9b\u202e'", key.Message);
+
+        var literal = ReadFloat32Fails(NpyBytes("{'descr': '<f4', \u0007\u0000}", FloatBytes(1)));
+        Assert.Contains(@"header {'descr': '<f4', \x07\x00} is not a valid Python dict literal", literal.Message);
+        foreach (var e in new[] { dtype, key, literal })
+            Assert.DoesNotContain(e.Message, c => char.IsControl(c) || c == '\u202e');
+    }
+
+    [Fact]
+    public void QuotesAtMostThe256FirstCharactersOfAHeader()
+    {
+        var e = ReadFloat32Fails(NpyBytes("{'descr': '<f4', " + new string('x', 100_000), FloatBytes(1), major: 2));
+        Assert.Contains("... (", e.Message);
+        Assert.Contains(" more characters) is not a valid Python dict literal", e.Message);
+        Assert.True(e.Message.Length < 600, e.Message);
+    }
+
+    // Sizes are overflow-checked 64-bit products, and a zero dimension empties an array whatever comes before it.
+    [Fact]
+    public void ShapeWhoseSizeOverflowsIsMalformed()
+    {
+        var e = ReadFloat32Fails(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2147483647, 2147483647, 2147483647, 2), }", FloatBytes(1)));
+        Assert.Contains($"needs more than {long.MaxValue}", e.Message);
+    }
+
+    [Fact]
+    public void ZeroDimensionAfterHugeOnesIsAnEmptyArray()
+    {
+        NpyArray<float> x = Npy.ReadFloat32(new MemoryStream(NpyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2147483647, 2147483647, 0), }", [])), "x.npy");
+        Assert.Equal([2147483647, 2147483647, 0], x.Shape);
+        Assert.Empty(x.Data);
+    }
 }

@@ -278,4 +278,72 @@ public class SafetensorsTests
         Assert.StartsWith("bad.safetensors: ", e.Message);
         Assert.Contains(expectedPhrase, e.Message);
     }
+
+    // Found by fuzz/ (safetensors target): an escaped unpaired surrogate threw InvalidOperationException from
+    // System.Text.Json, at the first lookup that passed the string, instead of MalformedFileException.
+    [Theory]
+    [InlineData("""{"\ud800": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""")]
+    [InlineData("""{"a": {"\udc00x": 1, "dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""")]
+    [InlineData("""{"a": {"dtype": "F32\ud800", "shape": [1], "data_offsets": [0, 4]}}""")]
+    [InlineData("""{"__metadata__": {"k": "\ud83d"}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""")]
+    public void RejectsUnpairedSurrogateEscapes(string header)
+    {
+        var e = Assert.Throws<MalformedFileException>(() => SafetensorsFile.Parse(FileBytes(header, new byte[4]), "bad.safetensors"));
+        Assert.Contains("header has a string with an invalid escape at byte", e.Message);
+    }
+
+    [Fact]
+    public void AcceptsEscapedSurrogatePairs()
+    {
+        var file = SafetensorsFile.Parse(FileBytes("""{"\ud83d\ude00": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}""", new byte[4]), "x");
+        Assert.Equal(["\U0001F600"], file.TensorNames);
+    }
+
+    // A tensor entry with a key twice was read with whichever value System.Text.Json returned; the file is ambiguous.
+    [Theory]
+    [InlineData("""{"a": {"dtype": "F32", "dtype": "I32", "shape": [1], "data_offsets": [0, 4]}}""", "tensor 'a' has 2 'dtype' entries")]
+    [InlineData("""{"a": {"dtype": "F32", "shape": [1], "shape": [1], "data_offsets": [0, 4]}}""", "tensor 'a' has 2 'shape' entries")]
+    [InlineData("""{"__metadata__": {"k": "1", "k": "2"}}""", "'__metadata__' has two entries named 'k'")]
+    public void RejectsRepeatedKeys(string header, string expectedPhrase)
+    {
+        var e = Assert.Throws<MalformedFileException>(() => SafetensorsFile.Parse(FileBytes(header, new byte[header.Contains("\"a\"") ? 4 : 0]), "bad.safetensors"));
+        Assert.Contains(expectedPhrase, e.Message);
+    }
+
+    // Sizes are overflow-checked 64-bit products, and a zero dimension empties a tensor whatever comes before it.
+    [Fact]
+    public void ZeroDimensionAfterHugeOnesIsAnEmptyTensor()
+    {
+        var file = SafetensorsFile.Parse(FileBytes("""{"z": {"dtype": "F64", "shape": [2147483647, 2147483647, 2147483647, 0], "data_offsets": [0, 0]}}""", []), "x");
+        Assert.Equal(0, file.GetInfo("z").ElementCount);
+        Assert.Empty(file.ReadFloat32("z"));
+    }
+
+    [Fact]
+    public void ShapeWhoseSizeOverflowsIsMalformed()
+    {
+        var e = Assert.Throws<MalformedFileException>(() => SafetensorsFile.Parse(
+            FileBytes("""{"a": {"dtype": "F32", "shape": [2147483647, 2147483647, 2147483647], "data_offsets": [0, 4]}}""", new byte[4]), "bad.safetensors"));
+        Assert.Contains($"shape [2147483647, 2147483647, 2147483647] of F32 needs more than {long.MaxValue}", e.Message);
+    }
+
+    // File text in a message is escaped: a name with an ANSI escape or a bidi override must not act on a terminal.
+    [Fact]
+    public void EscapesControlCharactersOfNamesInMessages()
+    {
+        const string header = """{"\u001b[31mred\u202e\\": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}""";
+        var e = Assert.Throws<MalformedFileException>(() => SafetensorsFile.Parse(FileBytes(header, new byte[8]), "bad.safetensors"));
+        Assert.Contains(@"tensor '\x1b[31mred\u202e\\' has 8 bytes", e.Message);
+        Assert.DoesNotContain(e.Message, c => char.IsControl(c) || c == '\u202e');
+    }
+
+    [Fact]
+    public void EscapesControlCharactersOfDTypesAndJsonErrorsInMessages()
+    {
+        var dtype = Assert.Throws<MalformedFileException>(() => SafetensorsFile.Parse(
+            FileBytes("""{"a": {"dtype": "F32\u009b2J", "shape": [1], "data_offsets": [0, 4]}}""", new byte[4]), "bad.safetensors"));
+        Assert.Contains(@"has unknown dtype 'F32\x9b2J'", dtype.Message);
+        var json = Assert.Throws<MalformedFileException>(() => SafetensorsFile.Parse(FileBytes("{\u0085", []), "bad.safetensors"));
+        Assert.DoesNotContain(json.Message, char.IsControl);
+    }
 }

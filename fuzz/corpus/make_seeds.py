@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""Writes the hand-made seed files of fuzz/corpus (standard library only): python3 fuzz/corpus/make_seeds.py
+
+Seeds are small on purpose: libFuzzer mutates them thousands of times a second, and each is also an xunit case
+(FuzzCorpusTests). Files the fuzzer found (regress-*) are kept as they were found and are not written here.
+"""
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(HERE, target), exist_ok=True)
+    with open(os.path.join(HERE, target, name), "wb") as f:
+        f.write(data)
+
+
+# ---------------------------------------------------------------- safetensors
+
+ITEM = {"F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "U32": 4, "I16": 2, "U16": 2,
+        "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U64": 8}
+
+
+def values(dtype, count, seed):
+    """count elements of dtype as little-endian bytes, small and varied."""
+    out = bytearray()
+    for i in range(count):
+        v = ((i * 7 + seed * 3) % 11 - 5) / 8.0
+        if dtype == "F32":
+            out += struct.pack("<f", v)
+        elif dtype == "F64":
+            out += struct.pack("<d", v)
+        elif dtype == "F16":
+            out += struct.pack("<e", v)
+        elif dtype == "BF16":
+            out += struct.pack("<f", v)[2:]
+        elif dtype in ("I64", "U64"):
+            out += struct.pack("<q", int(v * 8)) if dtype == "I64" else struct.pack("<Q", abs(int(v * 8)))
+        elif dtype in ("I32", "U32"):
+            out += struct.pack("<i" if dtype == "I32" else "<I", int(v * 8) if dtype == "I32" else abs(int(v * 8)))
+        elif dtype in ("I16", "U16"):
+            out += struct.pack("<h" if dtype == "I16" else "<H", int(v * 8) if dtype == "I16" else abs(int(v * 8)))
+        elif dtype == "BOOL":
+            out += bytes([i % 2])
+        else:
+            out += bytes([(i * 37 + seed) & 0xFF])
+    return bytes(out)
+
+
+def safetensors(tensors, metadata=None, pad=True):
+    """tensors: list of (name, dtype, shape); data in that order, as the reference writer lays it out."""
+    header, data = {}, bytearray()
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for seed, (name, dtype, shape) in enumerate(tensors):
+        count = 1
+        for d in shape:
+            count *= d
+        begin = len(data)
+        data += values(dtype, count, seed)
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [begin, len(data)]}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    if pad:
+        text += b" " * (-len(text) % 8)
+    return struct.pack("<Q", len(text)) + text + bytes(data)
+
+
+def raw_safetensors(header_text, data=b""):
+    text = header_text.encode() if isinstance(header_text, str) else header_text
+    return struct.pack("<Q", len(text)) + text + data
+
+
+def rnn_tensors(kind, input_size, hidden, layers=1, bidirectional=False, bias=True, proj=0, prefix="", cell=False):
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[kind]
+    out_size = proj or hidden
+    tensors = []
+    for layer in range(layers):
+        for direction in range(2 if bidirectional else 1):
+            suffix = "" if cell else f"_l{layer}" + ("_reverse" if direction else "")
+            layer_input = input_size if layer == 0 else out_size * (2 if bidirectional else 1)
+            tensors.append((f"{prefix}weight_ih{suffix}", "F32", [gates * hidden, layer_input]))
+            tensors.append((f"{prefix}weight_hh{suffix}", "F32", [gates * hidden, out_size]))
+            if bias:
+                tensors.append((f"{prefix}bias_ih{suffix}", "F32", [gates * hidden]))
+                tensors.append((f"{prefix}bias_hh{suffix}", "F32", [gates * hidden]))
+            if proj:
+                tensors.append((f"{prefix}weight_hr{suffix}", "F32", [proj, hidden]))
+    return tensors
+
+
+def safetensors_seeds():
+    t = "safetensors"
+    write(t, "f32-with-metadata.safetensors",
+          safetensors([("a.weight", "F32", [2, 3]), ("a.bias", "F32", [3]), ("scalar", "F32", [])],
+                      metadata={"format": "pt", "note": "seed"}))
+    write(t, "every-dtype.safetensors",
+          safetensors([(f"t_{d.lower()}", d, [2, 2]) for d in ITEM] + [("empty", "F32", [3, 0])]))
+    write(t, "unpadded-header.safetensors", safetensors([("x", "F16", [3])], pad=False))
+    write(t, "zero-tensors.safetensors", raw_safetensors("{}"))
+    write(t, "metadata-only.safetensors", raw_safetensors('{"__metadata__":{"k":"v"}}'))
+    write(t, "zero-dim-after-huge-dims.safetensors",
+          raw_safetensors('{"z":{"dtype":"F32","shape":[2147483647,2147483647,2147483647,0],"data_offsets":[0,0]}}'))
+    # Broken files, one defect each.
+    write(t, "bad-header-length-past-end.safetensors", struct.pack("<Q", 1 << 40) + b"{}")
+    write(t, "bad-overlap.safetensors", raw_safetensors(
+        '{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},"b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}', b"\1\2\3\4"))
+    write(t, "bad-gap.safetensors", raw_safetensors(
+        '{"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}}', b"\1\2\3\4"))
+    write(t, "bad-size-mismatch.safetensors", raw_safetensors(
+        '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}', b"\0\0\0\0"))
+    write(t, "bad-json.safetensors", raw_safetensors('{"a":{"dtype":"F32",'))
+    write(t, "bad-utf8.safetensors", raw_safetensors(b'{"\xff":1}'))
+    write(t, "bad-control-chars-in-name.safetensors", raw_safetensors(
+        '{"\\u001b[31mred\\u202e":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', bytes(8)))
+
+
+def rnn_seeds():
+    t = "rnn"
+    write(t, "lstm.safetensors", safetensors(rnn_tensors("lstm", 2, 2)))
+    write(t, "gru-2-layers-bidirectional.safetensors", safetensors(rnn_tensors("gru", 3, 2, layers=2, bidirectional=True)))
+    write(t, "rnn-relu-no-bias.safetensors",
+          safetensors(rnn_tensors("rnn", 2, 3, bias=False), metadata={"nonlinearity": "relu"}))
+    write(t, "lstm-projection.safetensors", safetensors(rnn_tensors("lstm", 2, 3, layers=2, proj=2)))
+    write(t, "lstmcell.safetensors", safetensors(rnn_tensors("lstm", 3, 2, cell=True, prefix="cell.")))
+    write(t, "prefixed-with-other-tensors.safetensors",
+          safetensors(rnn_tensors("gru", 2, 2, prefix="encoder.rnn.") + [("encoder.head.weight", "F32", [2, 2])] +
+                      rnn_tensors("rnn", 2, 2, prefix="decoder."), metadata={"prefix": "encoder.rnn"}))
+    write(t, "f16-weights.safetensors",
+          safetensors([(n, "F16", s) for n, _, s in rnn_tensors("gru", 2, 2)]))
+    # Broken state_dicts, one defect each.
+    lstm = rnn_tensors("lstm", 2, 2)
+    write(t, "bad-missing-bias.safetensors", safetensors([x for x in lstm if x[0] != "bias_hh_l0"]))
+    write(t, "bad-shape.safetensors", safetensors([(n, d, [8, 3] if n == "weight_ih_l0" else s) for n, d, s in lstm]))
+    write(t, "bad-integer-weights.safetensors", safetensors([(n, "I32" if n == "weight_hh_l0" else d, s) for n, d, s in lstm]))
+    write(t, "bad-layer-number-overflow.safetensors", safetensors(lstm + [("weight_ih_l2147483648", "F32", [8, 2])]))
+    write(t, "bad-extra-layer.safetensors", safetensors(lstm + [("weight_hh_l3", "F32", [8, 2])]))
+
+
+# ---------------------------------------------------------------- statedict (a recipe, not a file: FuzzTargets.StateDictRecipe)
+
+PREFIX_NONE, PREFIX_RNN_DOT, RELU = 0, 4, 8          # byte 0: PrefixArguments[flags & 7], bit 3 relu
+ROLE = {"weight_ih": 0, "weight_hh": 1, "bias_ih": 2, "bias_hh": 3, "weight_hr": 4}
+
+
+def recipe_tensor(role, shape, layer=0, reverse=False, cell=False, name_prefix=0):
+    suffix = 0 if cell else ((layer & 3) << 3) | 1
+    if reverse:
+        suffix |= 0x80
+    return bytes([name_prefix, ROLE[role], suffix, len(shape)] + list(shape))
+
+
+def recipe_network(gates, input_size, hidden, layers=1, bidirectional=False, bias=True, proj=0, cell=False, name_prefix=0):
+    out, out_size = b"", proj or hidden
+    for layer in range(layers):
+        for reverse in ([False, True] if bidirectional else [False]):
+            layer_input = input_size if layer == 0 else out_size * (2 if bidirectional else 1)
+            kw = dict(layer=layer, reverse=reverse, cell=cell, name_prefix=name_prefix)
+            out += recipe_tensor("weight_ih", [gates * hidden, layer_input], **kw)
+            out += recipe_tensor("weight_hh", [gates * hidden, out_size], **kw)
+            if bias:
+                out += recipe_tensor("bias_ih", [gates * hidden], **kw) + recipe_tensor("bias_hh", [gates * hidden], **kw)
+            if proj:
+                out += recipe_tensor("weight_hr", [proj, hidden], **kw)
+    return out
+
+
+def statedict_seeds():
+    t = "statedict"
+    write(t, "lstm.bin", bytes([PREFIX_NONE]) + recipe_network(4, 2, 2))
+    write(t, "gru-2-layers-bidirectional-prefixed.bin",
+          bytes([PREFIX_RNN_DOT]) + recipe_network(3, 3, 2, layers=2, bidirectional=True, name_prefix=2))
+    write(t, "rnncell-relu-no-bias.bin", bytes([RELU]) + recipe_network(1, 2, 3, bias=False, cell=True))
+    write(t, "lstm-projection-2-layers.bin", bytes([PREFIX_NONE]) + recipe_network(4, 2, 3, layers=2, proj=2))
+    # Near misses: the layer number past int.MaxValue (OddLayers[1]), and a cell's name beside the layer's.
+    write(t, "bad-layer-number-overflow.bin",
+          bytes([PREFIX_NONE]) + recipe_network(4, 2, 2) + bytes([0, ROLE["weight_ih"], 6, 1, 2, 8, 2]))
+    write(t, "bad-cell-and-layer-name.bin",
+          bytes([PREFIX_NONE]) + recipe_network(4, 2, 2) + recipe_tensor("weight_ih", [8, 2], cell=True))
+
+
+# ---------------------------------------------------------------- npy
+
+def npy(descr, shape, data, version=(1, 0), fortran=False, header_text=None):
+    if header_text is None:
+        dims = f"({shape[0]},)" if len(shape) == 1 else "(" + ", ".join(str(d) for d in shape) + ")"
+        header_text = f"{{'descr': '{descr}', 'fortran_order': {fortran}, 'shape': {dims}, }}"
+    encoded = header_text.encode("utf-8" if version[0] == 3 else "latin-1")
+    length_size = 2 if version[0] == 1 else 4
+    pad = -(6 + 2 + length_size + len(encoded) + 1) % 64
+    encoded += b" " * pad + b"\n"
+    length = struct.pack("<H" if length_size == 2 else "<I", len(encoded))
+    return b"\x93NUMPY" + bytes(version) + length + encoded + data
+
+
+def npy_seeds():
+    t = "npy"
+    write(t, "f4-2x3.npy", npy("<f4", [2, 3], struct.pack("<6f", 0, -0.0, 1.5, float("inf"), float("nan"), -2)))
+    write(t, "f4-scalar.npy", npy("<f4", [], struct.pack("<f", 42)))
+    write(t, "f4-empty.npy", npy("<f4", [0, 3], b""))
+    write(t, "f4-v2.npy", npy("<f4", [3], struct.pack("<3f", 1, 2, 3), version=(2, 0)))
+    write(t, "i8-lengths.npy", npy("<i8", [3], struct.pack("<3q", 5, 1, -3)))
+    write(t, "i4-v3.npy", npy("<i4", [2, 1], struct.pack("<2i", 7, -7), version=(3, 0)))
+    write(t, "u2.npy", npy("<u2", [2], struct.pack("<2H", 1, 65535)))
+    write(t, "u1-double-quotes.npy", npy("|u1", [4], b"\0\1\2\xff",
+                                         header_text='{"descr": "|u1", "fortran_order": False, "shape": (4,)}'))
+    # Broken files, one defect each.
+    write(t, "bad-fortran-order.npy", npy("<f4", [2, 2], bytes(16), fortran=True))
+    write(t, "bad-big-endian.npy", npy(">f4", [1], bytes(4)))
+    write(t, "bad-truncated-data.npy", npy("<f4", [4], bytes(12)))
+    write(t, "bad-trailing-bytes.npy", npy("<f4", [1], bytes(8)))
+    write(t, "bad-dict.npy", npy("<f4", [1], bytes(4), header_text="{'descr': '<f4', 'shape': (1,), 'fortran_order': Maybe}"))
+    write(t, "bad-version.npy", b"\x93NUMPY\x04\x00" + bytes(8))
+    write(t, "bad-control-chars-in-header.npy",
+          npy("<f4", [1], bytes(4), header_text="{'descr': '<f4\x1b[2J', 'fortran_order': False, 'shape': (1,), }"))
+
+
+if __name__ == "__main__":
+    safetensors_seeds()
+    rnn_seeds()
+    statedict_seeds()
+    npy_seeds()

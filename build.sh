@@ -2,7 +2,8 @@
 # The one entry point: installs what is missing, builds, tests, runs.
 #   ./build.sh            build everything (Release)
 #   ./build.sh test       build, then run every test suite (native CTest + xunit)
-#   ./build.sh run [ARGS] build, then run the CLI with ARGS (no ARGS: `fusedrnn demo`)
+#   ./build.sh run [ARGS] build the CLI, then run it with ARGS (no ARGS: `fusedrnn demo`); only its output on stdout
+#   ./build.sh pack       pack FusedRnn, FusedRnn.Native and the fusedrnn .NET tool into artifacts/packages/
 #   ./build.sh bindings   regenerate src/FusedRnn.Native/Interop/*.g.cs from native/include/fusedrnn.h
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -24,12 +25,27 @@ ensure_packages() {
     # The binding generator (and its drift test) parses the C header with libclang and clang's own headers.
     [ -e /usr/lib/llvm-14/lib/libclang-14.so.1 ] || missing+=(libclang1-14)
     compgen -G "/usr/lib/llvm-14/lib/clang/*/include/stddef.h" >/dev/null || missing+=(libclang-common-14-dev)
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing ${missing[*]}"
+    apt_install "${missing[@]}"
+}
+
+# What only the test verb needs: clang-14 with its sanitizer and libFuzzer runtimes (native sanitizer builds, the
+# C ABI fuzzer, the managed fuzzers' libFuzzer driver).
+ensure_test_packages() {
+    local missing=()
+    command -v clang-14 >/dev/null || missing+=(clang-14)
+    command -v clang++-14 >/dev/null || missing+=(clang-14)
+    compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || missing+=(libclang-rt-14-dev)
+    apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
+}
+
+# apt_install [PACKAGE...]: installs the packages named, if any (root or sudo required then); output to stderr.
+apt_install() {
+    [ $# -eq 0 ] && return 0
+    log "installing $*"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
 }
 
 ensure_dotnet() {
@@ -39,30 +55,106 @@ ensure_dotnet() {
     fi
 }
 
+# Build output goes to stderr, whatever the verb: stdout is for what `run` prints (`./build.sh run info --json | jq`).
+# What the native build includes, passed on every configure (the build folder's cache keeps the last values):
+# everything for build and test, the library alone for run and pack.
+NATIVE_ALL=(-DFUSEDRNN_BUILD_TESTS=ON -DFUSEDRNN_BUILD_BENCHMARKS=ON)
+NATIVE_LIBRARY_ONLY=(-DFUSEDRNN_BUILD_TESTS=OFF -DFUSEDRNN_BUILD_BENCHMARKS=OFF)
+
 build_native() {
     [ -f native/CMakeLists.txt ] || return 0
-    log "native library ($CONFIG)"
-    cmake -S native -B "$NATIVE_BUILD" -DCMAKE_BUILD_TYPE="$CONFIG" >/dev/null
-    cmake --build "$NATIVE_BUILD" -j "$(nproc)"
+    log "native library ($CONFIG${*:+; $*})"
+    cmake -S native -B "$NATIVE_BUILD" -DCMAKE_BUILD_TYPE="$CONFIG" "$@" >/dev/null
+    cmake --build "$NATIVE_BUILD" -j "$(nproc)" >&2
 }
 
+# build_managed [PROJECT]: the whole solution, or one project and what it references.
 build_managed() {
-    log "managed projects ($CONFIG)"
-    dotnet build Interop.sln -c "$CONFIG" -nologo -v:q
+    log "managed projects ($CONFIG${1:+; $1})"
+    dotnet build "${1:-Interop.sln}" -c "$CONFIG" -nologo -v:q >&2
 }
 
 build_all() {
     ensure_packages
     ensure_dotnet
-    build_native
+    build_native "${NATIVE_ALL[@]}"
     build_managed
 }
 
+CLI_PROJECT=src/FusedRnn.Cli/FusedRnn.Cli.csproj
+
+# The packages a user references (FusedRnn.Native depends on FusedRnn: a feed needs both) and the fusedrnn tool.
+pack_all() {
+    ensure_packages
+    ensure_dotnet
+    build_native "${NATIVE_LIBRARY_ONLY[@]}"
+    local packages="$ARTIFACTS/packages" project
+    log "packages ($CONFIG) -> $packages"
+    mkdir -p "$packages"
+    rm -f "$packages"/FusedRnn.*.nupkg "$packages"/FusedRnn.*.snupkg
+    for project in src/FusedRnn/FusedRnn.csproj src/FusedRnn.Native/FusedRnn.Native.csproj "$CLI_PROJECT"; do
+        dotnet pack "$project" -c "$CONFIG" -o "$packages" -nologo -v:q >&2
+    done
+    ls "$packages"/*.nupkg
+}
+
+# ---- managed file-reader fuzzers (fuzz/README.md) -------------------------------------------------------------------
+# libFuzzer + SharpFuzz on each managed reader (safetensors, .npy, state_dict import) for FUZZ_SECONDS each (default
+# 60; 0 skips). Fails on any exception but the documented ones, printing the input. Longer runs: fuzz/fuzz.sh.
+run_managed_fuzzers() {
+    local seconds=${FUZZ_SECONDS:-60}
+    [ "$seconds" -gt 0 ] || { log "managed fuzzers skipped (FUZZ_SECONDS=0)"; return 0; }
+    log "managed fuzzers (${seconds} s per reader)"
+    dotnet tool restore >/dev/null   # SharpFuzz.CommandLine, pinned in .config/dotnet-tools.json
+    CONFIG="$CONFIG" FUZZ_OUT="$ARTIFACTS/fuzz" fuzz/fuzz.sh ci "$seconds"
+}
+# ---- end managed file-reader fuzzers -----------------------------------------------------------------------------
+
+# ---- native_sanitizer_and_fuzz_checks: the native suites under sanitizers, and the C ABI fuzzer ---------------------
+# The native suites built with ASan + UBSan (artifacts/native/asan; UBSan is fatal, and LeakSanitizer fails any test
+# executable that leaks, fusedrnn_leak_tests' create/forward/destroy loop among them) and with TSan
+# (artifacts/native/tsan), then the libFuzzer harness native/fuzz built with clang-14 -fsanitize=fuzzer,address,
+# undefined (artifacts/native/fuzz), run for FUSEDRNN_FUZZ_SECONDS (60) from its seed corpus; any report fails.
+# The full kernel-set x thread matrix under sanitizers would take several times the rest of the run on 2 cores, so:
+#  - ASan + UBSan: every test once as discovered (best kernel set, default threads), then the whole suites on
+#    avx2 with 3 threads and on reference with 1 (the avx512 and avx2 kernels are the same templates; the
+#    reference kernels are other code);
+#  - TSan: the tests that share calls between threads (threading, chunking) on the best set with 3 threads (the
+#    split and the barriers do not depend on the kernel set).
+native_sanitizer_and_fuzz_checks() {
+    [ -f native/CMakeLists.txt ] || return 0
+    local jobs
+    jobs=$(nproc)
+    local sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFUSEDRNN_BUILD_BENCHMARKS=OFF)
+
+    log "native tests with ASan + UBSan"
+    cmake -S native -B "$ARTIFACTS/native/asan" "${sanitized[@]}" -DFUSEDRNN_SANITIZE=address,undefined >/dev/null
+    cmake --build "$ARTIFACTS/native/asan" -j "$jobs"
+    ctest --test-dir "$ARTIFACTS/native/asan" --output-on-failure -j "$jobs" \
+        -E '\.isa_(avx512\.threads_[123]|avx2\.threads_[12]|reference\.threads_[23])$'
+
+    log "native tests with TSan"
+    cmake -S native -B "$ARTIFACTS/native/tsan" "${sanitized[@]}" -DFUSEDRNN_SANITIZE=thread >/dev/null
+    cmake --build "$ARTIFACTS/native/tsan" -j "$jobs"
+    local threaded='ThreadedForward*:WorkerThreads*:WorkerTeam*:Cases/ThreadedForwardTest.*:Cases/ChunkedForwardTest.*'
+    FUSEDRNN_TEST_THREADS=3 "$ARTIFACTS/native/tsan/tests/fusedrnn_tests" --gtest_filter="$threaded" --gtest_brief=1
+
+    log "fuzzing the C ABI (${FUSEDRNN_FUZZ_SECONDS:-60} s)"
+    cmake -S native -B "$ARTIFACTS/native/fuzz" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DFUSEDRNN_SANITIZE=address,undefined -DFUSEDRNN_BUILD_FUZZERS=ON -DFUSEDRNN_BUILD_TESTS=OFF \
+        -DFUSEDRNN_BUILD_BENCHMARKS=OFF -DFUSEDRNN_FUZZ_SECONDS="${FUSEDRNN_FUZZ_SECONDS:-60}" >/dev/null
+    cmake --build "$ARTIFACTS/native/fuzz" -j "$jobs"
+    ctest --test-dir "$ARTIFACTS/native/fuzz" --output-on-failure
+}
+# ---- end of native_sanitizer_and_fuzz_checks -------------------------------------------------------------------------
+
 run_tests() {
     build_all
+    ensure_test_packages
     if [ -f native/CMakeLists.txt ]; then
         log "native tests (CTest)"
         ctest --test-dir "$NATIVE_BUILD" --output-on-failure -j "$(nproc)"
+        native_sanitizer_and_fuzz_checks
     fi
     log "managed tests (xunit)"
     dotnet test Interop.sln -c "$CONFIG" --no-build -nologo -v:q
@@ -73,6 +165,7 @@ run_tests() {
         FUSEDRNN_ISA=$isa dotnet test tests/FusedRnn.Tests -c "$CONFIG" --no-build -nologo -v:q \
             --filter "FullyQualifiedName~ParityTests|FullyQualifiedName~ReferenceTests|FullyQualifiedName~ConcurrencyTests"
     done
+    run_managed_fuzzers
 }
 
 verb=${1:-build}
@@ -80,8 +173,12 @@ verb=${1:-build}
 case "$verb" in
     build) build_all ;;
     test) run_tests ;;
+    pack) pack_all ;;
     run)
-        build_all
+        ensure_packages
+        ensure_dotnet
+        build_native "${NATIVE_LIBRARY_ONLY[@]}"
+        build_managed "$CLI_PROJECT"
         [ $# -eq 0 ] && set -- demo
         exec dotnet "$ARTIFACTS/bin/FusedRnn.Cli/${CONFIG,,}/fusedrnn.dll" "$@"
         ;;
@@ -90,6 +187,6 @@ case "$verb" in
         ensure_dotnet
         dotnet run --project src/FusedRnn.BindGen -c "$CONFIG" -- --repo "$ROOT"
         ;;
-    -h|--help|help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) echo "unknown verb '$verb'; try: build, test, run [ARGS], bindings" >&2; exit 2 ;;
+    -h|--help|help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "unknown verb '$verb'; try: build, test, run [ARGS], pack, bindings" >&2; exit 2 ;;
 esac

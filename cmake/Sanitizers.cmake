@@ -1,7 +1,13 @@
 # FUSEDRNN_SANITIZE=address|undefined|address,undefined|thread builds the library and its tests with those
 # sanitizers (GCC/Clang); thread (for the worker threads) cannot be combined with address. Empty (the default)
-# builds without.
+# builds without. FUSEDRNN_BUILD_FUZZERS builds the libFuzzer harnesses (native/fuzz) as well, and instruments
+# the library for them (Clang only; with FUSEDRNN_SANITIZE=address,undefined, as ./build.sh test builds them).
 include_guard(GLOBAL)
+
+option(FUSEDRNN_BUILD_FUZZERS "Build the libFuzzer harnesses of native/fuzz (Clang)" OFF)
+if(FUSEDRNN_BUILD_FUZZERS AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "FUSEDRNN_BUILD_FUZZERS needs Clang (libFuzzer); e.g. -DCMAKE_CXX_COMPILER=clang++-14")
+endif()
 
 set(FUSEDRNN_SANITIZE "" CACHE STRING "Sanitizers to build with: address, undefined, address,undefined or thread")
 set_property(CACHE FUSEDRNN_SANITIZE PROPERTY STRINGS "" "address" "undefined" "address,undefined" "thread"
@@ -30,6 +36,10 @@ function(fusedrnn_enable_sanitizers target)
     endif()
     # Frame pointers give readable reports; recovering is off so a finding fails the test run.
     set(_flags -fsanitize=${FUSEDRNN_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+    if(FUSEDRNN_BUILD_FUZZERS)
+        # Coverage feedback for libFuzzer from this target's code; the harness links the fuzzer runtime itself.
+        list(APPEND _flags -fsanitize=fuzzer-no-link)
+    endif()
     target_compile_options(${target} PRIVATE ${_flags})
     target_link_options(${target} PRIVATE ${_flags})
 endfunction()

@@ -69,7 +69,7 @@ typedef struct frnn_model_spec {
     int32_t num_layers;     /**< L, >= 1 */
     int32_t num_directions; /**< D: 1, or 2 for bidirectional */
     int32_t proj_size;      /**< 0 = no projection; LSTM only, 1 <= proj_size < hidden_size */
-    int32_t num_threads;    /**< most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only */
+    int32_t num_threads;    /**< most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it */
     bool has_bias;          /**< true = bias_ih and bias_hh are given, false = no biases */
     uint8_t reserved[3];    /**< must be zero */
 } frnn_model_spec;

@@ -69,6 +69,7 @@ frnn_status frnn_workspace_create(const frnn_model* model, frnn_workspace** out_
         *out_workspace = nullptr;
         auto workspace = std::make_unique<frnn_workspace>();
         workspace->model_serial = model_registry().require_live(model, "model").serial;
+        workspace->chunk_budget_bytes = chunk_budget_bytes();
         *out_workspace = workspace_registry().adopt(std::move(workspace));
     });
 }

@@ -42,6 +42,23 @@ __attribute__((noinline)) void* operator new(std::size_t size) {
 __attribute__((noinline)) void* operator new(std::size_t size, std::align_val_t alignment) {
     return counted_allocation(size, static_cast<std::size_t>(alignment));
 }
+// The library's aligned arrays ask with nothrow, to report a failure with its size: those forms too, so that ASan's
+// own nothrow new (which its delete would have to free) is never the one that runs.
+__attribute__((noinline)) void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    try {
+        return counted_allocation(size, alignof(std::max_align_t));
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
+__attribute__((noinline)) void* operator new(std::size_t size, std::align_val_t alignment,
+                                             const std::nothrow_t&) noexcept {
+    try {
+        return counted_allocation(size, static_cast<std::size_t>(alignment));
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
 __attribute__((noinline)) void operator delete(void* memory) noexcept { std::free(memory); }
 __attribute__((noinline)) void operator delete(void* memory, std::align_val_t) noexcept { std::free(memory); }
 #pragma GCC diagnostic push

@@ -1,6 +1,7 @@
 // Every entry point with bad input: the status, and a last-error message that names what is wrong.
 #include "test_support.h"
 
+#include <cstring>
 #include <thread>
 
 namespace fusedrnn::test {
@@ -77,6 +78,10 @@ TEST(ModelCreate, RejectsInvalidSpecs) {
         {[](frnn_model_spec& s) { s.proj_size = -1; }, "spec->proj_size is -1"},
         {[](frnn_model_spec& s) { s.num_threads = -2; }, "spec->num_threads is -2"},
         {[](frnn_model_spec& s) { s.reserved[2] = 1; }, "spec->reserved[2] is 1 but reserved fields must be zero"},
+        // A C or C# caller can store any byte in a bool; only 0 and 1 are bools (reading another is undefined).
+        {[](frnn_model_spec& s) { std::memset(&s.has_bias, 2, 1); },
+         "spec->has_bias is 2 but a bool must be 0 (false) or 1 (true)"},
+        {[](frnn_model_spec& s) { std::memset(&s.has_bias, 255, 1); }, "spec->has_bias is 255"},
         {[](frnn_model_spec& s) {
              s.cell_kind = FRNN_CELL_GRU;
              s.proj_size = 2;
@@ -299,6 +304,10 @@ TEST_F(ForwardArguments, RejectInvalidSizesAndFlags) {
     args = buffers.args();
     args.reserved[6] = 9;
     EXPECT_FAILS(forward(args), FRNN_STATUS_INVALID_ARGUMENT, "args->reserved[6] is 9");
+    args = buffers.args();
+    std::memset(&args.batch_first, 2, 1);
+    EXPECT_FAILS(forward(args), FRNN_STATUS_INVALID_ARGUMENT,
+                 "args->batch_first is 2 but a bool must be 0 (false) or 1 (true)");
 }
 
 TEST_F(ForwardArguments, RejectLengthsOutOfRange) {
@@ -337,6 +346,34 @@ TEST(Forward, RejectsCellStateForCellsWithoutOne) {
     frnn_forward_args args = buffers.args();
     EXPECT_FAILS(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_INVALID_ARGUMENT,
                  "c0 must be NULL with count 0 because only LSTM has a cell state");
+}
+
+// Chunking bounds the input projection, but the outputs of the layers below the last are as large as y (in double):
+// here 2^22 steps x 2^22 rows x 2 directions, 2^48 bytes, more than any address space. The workspace is allocated
+// before x is read, so x need not be that long.
+TEST(Forward, ReportsTheBytesOfAWorkspaceThatCannotBeAllocated) {
+    frnn_model_spec spec = make_spec(FRNN_CELL_LSTM, 1, 1, 2, 2);
+    std::mt19937 generator(4);
+    ModelPtr model = create_model(spec, random_weights(spec, generator));
+    WorkspacePtr workspace = create_workspace(model.get());
+    const float x = 0.5f;
+    frnn_forward_args args{};
+    args.seq_len = 1 << 22;
+    args.batch = 1 << 22;
+    args.x = &x;
+    args.x_count = int64_t{1} << 44;
+    EXPECT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OUT_OF_MEMORY);
+    EXPECT_THAT(std::string(frnn_last_error()),
+                ::testing::MatchesRegex("frnn_model_forward: out of memory: could not allocate [0-9]{15,} bytes"));
+
+    // The workspace still serves calls that fit.
+    ForwardBuffers small;
+    small.seq_len = 2;
+    small.batch = 1;
+    small.x.assign(2, 0.5f);
+    small.y.resize(2 * 2);
+    frnn_forward_args small_args = small.args();
+    EXPECT_EQ(frnn_model_forward(model.get(), workspace.get(), &small_args), FRNN_STATUS_OK) << frnn_last_error();
 }
 
 TEST(LastError, IsThreadLocalAndKeptAcrossSuccesses) {

@@ -239,6 +239,11 @@ std::size_t stable_thread_count() {
     return count;
 }
 
+// num_threads is capped at the logical processors: 3 here, or fewer where the machine has fewer.
+int32_t expected_participants(int32_t threads) {
+    return std::min<int32_t>(threads, static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency())));
+}
+
 class WorkerThreads : public ::testing::Test {
 protected:
     const ThreadCase& c = thread_cases[0];  // 19 unit blocks even at W = 8: three participants all get work
@@ -263,9 +268,10 @@ TEST_F(WorkerThreads, StartWithTheFirstForwardAndAreJoinedWhenTheWorkspaceIsDest
     WorkspacePtr workspace = create_workspace(model.get());
     EXPECT_EQ(live_thread_count(), before) << "workers start lazily";
     forward(workspace.get());
-    EXPECT_EQ(live_thread_count(), before + 2) << "3 participants: the caller and 2 workers";
+    const std::size_t workers = static_cast<std::size_t>(expected_participants(3) - 1);
+    EXPECT_EQ(live_thread_count(), before + workers) << "3 participants (if capped, fewer): the caller and workers";
     forward(workspace.get());
-    EXPECT_EQ(live_thread_count(), before + 2) << "workers persist across calls";
+    EXPECT_EQ(live_thread_count(), before + workers) << "workers persist across calls";
     workspace.reset();  // right after a call: the workers are still spinning
     EXPECT_EQ(settled_thread_count(before), before);
 }
@@ -282,6 +288,27 @@ TEST_F(WorkerThreads, SleepWhenIdleAndAreJoinedFromSleep) {
     EXPECT_LT(idle_cpu_seconds, 0.03);
     forward(workspace.get());  // wakes them
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    workspace.reset();
+    EXPECT_EQ(settled_thread_count(before), before);
+}
+
+// More participants than logical processors could never all run: num_threads = 10000 starts no more threads than
+// the machine has logical processors (the caller is one of them).
+TEST_F(WorkerThreads, AreCappedAtTheLogicalProcessors) {
+    const int32_t logical = expected_participants(10000);
+    // LSTM, batch 1: unit blocks for more participants than that, whatever the kernel set's W (<= 8).
+    const ThreadCase wide = {"wide", FRNN_CELL_LSTM, 4, std::max(96, 8 * (logical + 1)), 1, 1, 0, false, 2, 1, {}};
+    std::mt19937 generator(5);
+    const frnn_model_spec spec = spec_with_threads(wide, 10000);
+    model = create_model(spec, random_weights(spec, generator));
+    buffers = inputs_for(wide);
+    const std::size_t before = stable_thread_count();
+    WorkspacePtr workspace = create_workspace(model.get());
+    forward(workspace.get());
+    EXPECT_EQ(live_thread_count(), before + static_cast<std::size_t>(logical - 1));
+    frnn_model_spec reported{};
+    ASSERT_EQ(frnn_model_get_spec(model.get(), &reported), FRNN_STATUS_OK);
+    EXPECT_EQ(reported.num_threads, 10000) << "the spec is reported as given";
     workspace.reset();
     EXPECT_EQ(settled_thread_count(before), before);
 }

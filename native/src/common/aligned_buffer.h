@@ -1,10 +1,13 @@
 #pragma once
 
+#include "common/error.h"
+
 #include <cstddef>
 #include <cstring>
 #include <limits>
 #include <memory>
 #include <new>
+#include <string>
 #include <type_traits>
 
 namespace fusedrnn {
@@ -20,7 +23,8 @@ public:
 
     AlignedArray() = default;
 
-    // count zero-initialized elements; throws std::bad_alloc (also when count * sizeof(T) overflows).
+    // count zero-initialized elements; fails with FRNN_STATUS_OUT_OF_MEMORY, naming the bytes, when they cannot
+    // be had (also when count * sizeof(T) overflows).
     explicit AlignedArray(std::size_t count) : data_(allocate(count)), size_(count) {
         std::memset(data_.get(), 0, count * sizeof(T));
     }
@@ -36,9 +40,16 @@ private:
 
     static T* allocate(std::size_t count) {
         if (count > std::numeric_limits<std::size_t>::max() / sizeof(T)) {
-            throw std::bad_alloc();
+            fail(FRNN_STATUS_OUT_OF_MEMORY, "out of memory: " + std::to_string(count) + " elements of " +
+                                                std::to_string(sizeof(T)) + " bytes are more than an address space");
         }
-        return static_cast<T*>(::operator new(count * sizeof(T), std::align_val_t{alignment}));
+        // nothrow: a failure becomes a status with the size (the message of std::bad_alloc has none).
+        void* memory = ::operator new(count * sizeof(T), std::align_val_t{alignment}, std::nothrow);
+        if (memory == nullptr) {
+            fail(FRNN_STATUS_OUT_OF_MEMORY,
+                 "out of memory: could not allocate " + std::to_string(count * sizeof(T)) + " bytes");
+        }
+        return static_cast<T*>(memory);
     }
 
     std::unique_ptr<T, AlignedDelete> data_;

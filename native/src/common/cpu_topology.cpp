@@ -67,4 +67,12 @@ int physical_core_count() {
     return count;
 }
 
+int logical_processor_count() {
+    static const int count = [] {
+        const unsigned logical = std::thread::hardware_concurrency();
+        return logical == 0 ? 1 : static_cast<int>(logical);
+    }();
+    return count;
+}
+
 }  // namespace fusedrnn

@@ -3,6 +3,7 @@
 #include "common/cpu_topology.h"
 #include "common/shape_checks.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace fusedrnn {
@@ -22,7 +23,10 @@ std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn
     model->shape = shape;
     model->serial = next_model_serial.fetch_add(1, std::memory_order_relaxed);
     model->panel_width = panel_width;
-    model->thread_count = spec->num_threads != 0 ? spec->num_threads : physical_core_count();
+    // More participants than logical processors cannot all run at once, and each barrier would wait for one that
+    // is not running; so a larger num_threads is capped (the spec keeps the value as given).
+    model->thread_count = spec->num_threads != 0 ? std::min(spec->num_threads, logical_processor_count())
+                                                 : physical_core_count();
     model->layers.reserve(static_cast<std::size_t>(weights_count));
     for (int64_t index = 0; index < weights_count; ++index) {
         model->layers.push_back(pack_layer(shape, index / shape.num_directions, weights[index], panel_width));

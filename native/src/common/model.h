@@ -16,7 +16,7 @@ struct frnn_model {
     fusedrnn::ModelShape shape;
     uint64_t serial;  // unique per model ever created; ties workspaces to their model even if an address is reused
     int64_t panel_width;   // W of the kernel set the layers are packed for
-    int64_t thread_count;  // spec.num_threads, with 0 resolved to the number of physical cores
+    int64_t thread_count;  // spec.num_threads capped at the logical processors, 0 resolved to the physical cores
     std::vector<fusedrnn::PackedLayer> layers;  // index layer * num_directions + direction
 };
 

@@ -4,6 +4,7 @@
 #include "common/error.h"
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <string>
 
@@ -66,6 +67,19 @@ void require_zero_reserved(const uint8_t (&reserved)[N], const char* name) {
                                                    to_string(reserved[index]) + " but reserved fields must be zero");
         }
     }
+}
+
+// A bool field of a caller's struct. Its byte must be 0 or 1: any other value (a C# or C caller can store one) is not
+// a valid bool, and reading the field as bool would be undefined behaviour, so the byte is copied out and checked.
+bool require_bool(const bool& field, const char* name) {
+    static_assert(sizeof(bool) == 1, "the ABI's bools are one byte");
+    unsigned char byte = 0;
+    std::memcpy(&byte, &field, 1);
+    if (byte > 1) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT,
+             std::string(name) + " is " + to_string(byte) + " but a bool must be 0 (false) or 1 (true)");
+    }
+    return byte == 1;
 }
 
 const char* cell_kind_name(frnn_cell_kind kind) {
@@ -167,6 +181,7 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     require_range("spec->num_layers", spec->num_layers, 1, INT32_MAX);
     require_range("spec->num_directions", spec->num_directions, 1, 2);
     require_range("spec->num_threads", spec->num_threads, 0, INT32_MAX);
+    const bool has_bias = require_bool(spec->has_bias, "spec->has_bias");
     require_zero_reserved(spec->reserved, "spec->reserved");
 
     auto kind = static_cast<frnn_cell_kind>(spec->cell_kind);
@@ -187,7 +202,7 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     shape.output_size = spec->proj_size > 0 ? spec->proj_size : spec->hidden_size;
     shape.num_layers = spec->num_layers;
     shape.num_directions = spec->num_directions;
-    shape.has_bias = spec->has_bias;
+    shape.has_bias = has_bias;
     shape.has_projection = spec->proj_size > 0;
     return shape;
 }
@@ -235,6 +250,7 @@ ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_a
     require_not_null(args, "args");
     require_range("args->seq_len", args->seq_len, 1, INT32_MAX);
     require_range("args->batch", args->batch, 1, INT32_MAX);
+    const bool batch_first = require_bool(args->batch_first, "args->batch_first");
     require_zero_reserved(args->reserved, "args->reserved");
 
     const Factor seq_len{"seq_len", args->seq_len};
@@ -270,7 +286,7 @@ ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_a
 
     // Sizes the kernels address must fit in int64 (the workspace adds a few more of the same order).
     checked_product({args->seq_len, args->batch, shape.gate_rows(), shape.num_directions}, "seq_len*batch*gates*hidden_size");
-    return {args->seq_len, args->batch, args->batch_first};
+    return {args->seq_len, args->batch, batch_first};
 }
 
 }  // namespace fusedrnn

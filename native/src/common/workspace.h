@@ -14,6 +14,7 @@
 // the model, because a model is shared by callers that each bring their own workspace.
 struct frnn_workspace {
     uint64_t model_serial;  // the model it was created for
+    int64_t chunk_budget_bytes;  // bound on a call's chunk buffers (cpu/forward.cpp), from chunk_budget_bytes()
     fusedrnn::AlignedDoubles arena;
     std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first forward that uses threads
 
@@ -30,5 +31,11 @@ struct frnn_workspace {
 namespace fusedrnn {
 
 HandleRegistry<frnn_workspace>& workspace_registry();
+
+// What the chunk buffers of one forward call (a chunk of steps' widened x and input projection) may take, about:
+// 64 MiB, or the bytes FUSEDRNN_CHUNK_BYTES names (a positive decimal integer) when the workspace is created; the
+// tests set it small to make small calls run in many chunks. Another value prints one warning line on stderr (once
+// per process) and keeps the default.
+int64_t chunk_budget_bytes();
 
 }  // namespace fusedrnn

@@ -3,6 +3,7 @@
 #include "common/cpu_features.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -35,10 +36,7 @@ bool is_named(const Candidate& candidate, const char* name) {
            (candidate.alias != nullptr && std::strcmp(candidate.alias, name) == 0);
 }
 
-const KernelTable& select_kernels() {
-    const char* forced = std::getenv("FUSEDRNN_ISA");
-    const bool known = forced != nullptr && std::any_of(std::begin(candidates), std::end(candidates),
-                                                        [&](const Candidate& c) { return is_named(c, forced); });
+const KernelTable& supported_kernels(const char* forced, bool known) {
     bool at_or_below_forced = !known;  // unset, empty or unknown: the best supported set
     for (const Candidate& candidate : candidates) {
         at_or_below_forced = at_or_below_forced || is_named(candidate, forced);
@@ -47,6 +45,23 @@ const KernelTable& select_kernels() {
         }
     }
     return candidates[std::size(candidates) - 1].kernels;
+}
+
+const KernelTable& select_kernels() {
+    const char* forced = std::getenv("FUSEDRNN_ISA");
+    const bool requested = forced != nullptr && forced[0] != '\0';
+    const bool known = requested && std::any_of(std::begin(candidates), std::end(candidates),
+                                                [&](const Candidate& c) { return is_named(c, forced); });
+    const KernelTable& kernels = supported_kernels(forced, known);
+    if (requested && !known) {
+        // Most likely a typo meant to force a lower set for a test or a comparison: say what runs instead. This
+        // runs once per process (active_kernels), so the line is printed once.
+        std::fprintf(stderr,
+                     "fusedrnn: warning: FUSEDRNN_ISA=%s is not a kernel set (avx512, avx2, reference or scalar); "
+                     "using %s\n",
+                     forced, kernels.isa_name);
+    }
+    return kernels;
 }
 
 }  // namespace

@@ -6,8 +6,8 @@ namespace fusedrnn::cpu {
 
 // The kernel set of this process, chosen once at first use: the best one the CPU supports ("avx512", "avx2",
 // "reference"), or the one named by the FUSEDRNN_ISA environment variable ("scalar" is another name for
-// "reference") if the CPU supports it, else the next lower supported one. An unknown name is ignored: the best
-// supported set is used.
+// "reference") if the CPU supports it, else the next lower supported one. An unknown name selects the best supported
+// set, with one warning line on stderr naming the value and the set used.
 const KernelTable& active_kernels();
 
 }  // namespace fusedrnn::cpu

@@ -1,69 +1,76 @@
 #include "cpu/forward.h"
 
+#include "common/checked_math.h"
 #include "cpu/dispatch.h"
 
 #include <algorithm>
 #include <cstddef>
-#include <limits>
-#include <new>
+#include <initializer_list>
 
 namespace fusedrnn::cpu {
 namespace {
 
-// Scratch of one forward call, carved from the workspace arena. All of it is double: x is widened once on entry
-// and only y, hn and cn are rounded back to float32 (see "Precision" in native/README.md).
-struct ForwardBuffers {
-    double* input;              // [T*B, input_size]: x, widened
-    double* input_projection;   // [T*B, G*Hp]: one layer and direction's input projection for all steps
-    double* layer_outputs[2];   // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
-    double* hidden[2];          // [B, Hout]: h before and after a step
-    double* cell;               // [B, H]
-    double* projection_scratch; // [B, H]
+// [begin, end) of some index: time steps, batch rows, unit blocks.
+struct Range {
+    int64_t begin;
+    int64_t end;
+
+    int64_t size() const { return end - begin; }
+    bool operator==(const Range& other) const { return begin == other.begin && end == other.end; }
 };
 
-ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model, int64_t gate_columns,
-                             const ForwardShape& call) {
-    // Each buffer starts on a 64-byte boundary so vector kernels can use aligned loads.
-    constexpr std::size_t doubles_per_line = AlignedDoubles::alignment / sizeof(double);
-    std::size_t total = 0;
-    auto place = [&](int64_t count) {
-        const std::size_t offset = total;
-        const std::size_t lines = (static_cast<std::size_t>(count) + doubles_per_line - 1) / doubles_per_line;
-        if (lines > (std::numeric_limits<std::size_t>::max() - total) / doubles_per_line) {
-            throw std::bad_alloc();  // more than any address space holds
-        }
-        total += lines * doubles_per_line;
-        return offset;
-    };
-    const int64_t rows = call.seq_len * call.batch;
-    const int64_t intermediate_outputs = std::min<int64_t>(model.num_layers - 1, 2);
-    const std::size_t input_at = place(rows * model.input_size);
-    const std::size_t projection_at = place(rows * gate_columns);
-    std::size_t layer_output_at[2] = {0, 0};
-    for (int64_t index = 0; index < intermediate_outputs; ++index) {
-        layer_output_at[index] = place(rows * model.num_directions * model.output_size);
-    }
-    const std::size_t hidden_at[2] = {place(call.batch * model.output_size), place(call.batch * model.output_size)};
-    const std::size_t cell_at = place(model.has_cell_state() ? call.batch * model.hidden_size : 0);
-    const std::size_t scratch_at = place(model.has_projection ? call.batch * model.hidden_size : 0);
-
-    double* base = workspace.reserve(total);
-    return {base + input_at,
-            base + projection_at,
-            {base + layer_output_at[0], base + layer_output_at[1]},
-            {base + hidden_at[0], base + hidden_at[1]},
-            base + cell_at,
-            base + scratch_at};
+// `count` items for one of `parts` participants, in contiguous, balanced ranges.
+Range share(int64_t count, int participant, int parts) {
+    return {count * participant / parts, count * (participant + 1) / parts};
 }
 
-RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
-    switch (kind) {
-    case FRNN_CELL_LSTM: return kernels.lstm_step;
-    case FRNN_CELL_GRU: return kernels.gru_step;
-    case FRNN_CELL_RNN_TANH: return kernels.rnn_tanh_step;
-    case FRNN_CELL_RNN_RELU: return kernels.rnn_relu_step;
+// Batch rows that share each weight load in the batched step kernel: a row split hands out whole groups.
+constexpr int64_t row_group = 4;
+
+Range share_rows(int64_t batch, int participant, int parts) {
+    const Range groups = share((batch + row_group - 1) / row_group, participant, parts);
+    return {groups.begin * row_group, std::min(groups.end * row_group, batch)};
+}
+
+// The rows (t, b) of time steps `steps` and batch rows `rows`, one per layer input or output vector, stored in the
+// call's order: time-major, row (t, b) at (t - steps.begin) * rows.size() + (b - rows.begin), or batch-first,
+// (b - rows.begin) * steps.size() + (t - steps.begin). The whole call is one grid (x, y and the outputs of the layers
+// below the last); a chunk is another (its widened x and its input projection).
+struct RowGrid {
+    Range steps;
+    Range rows;
+    bool batch_first;
+
+    int64_t at(int64_t time, int64_t row) const {
+        return batch_first ? (row - rows.begin) * steps.size() + (time - steps.begin)
+                           : (time - steps.begin) * rows.size() + (row - rows.begin);
     }
-    return nullptr;  // unreachable: the spec was validated
+    // From one batch row to the next at the same step.
+    int64_t row_stride() const { return batch_first ? steps.size() : 1; }
+};
+
+// Calls run(from_row, to_row, count) for the rows (t, b), t in `steps` and b in `rows`, of two grids that both hold
+// them, in as few runs as are contiguous in both: one when the rows span both grids' inner dimension (all the rows
+// of a time-major grid, all the steps of a batch-first one), else one per step (time-major) or per row.
+template <class Run>
+void for_each_run(const RowGrid& from, const RowGrid& to, Range steps, Range rows, Run run) {
+    if (from.batch_first) {
+        if (steps == from.steps && steps == to.steps) {
+            run(from.at(steps.begin, rows.begin), to.at(steps.begin, rows.begin), rows.size() * steps.size());
+            return;
+        }
+        for (int64_t row = rows.begin; row < rows.end; ++row) {
+            run(from.at(steps.begin, row), to.at(steps.begin, row), steps.size());
+        }
+    } else {
+        if (rows == from.rows && rows == to.rows) {
+            run(from.at(steps.begin, rows.begin), to.at(steps.begin, rows.begin), steps.size() * rows.size());
+            return;
+        }
+        for (int64_t time = steps.begin; time < steps.end; ++time) {
+            run(from.at(time, rows.begin), to.at(time, rows.begin), rows.size());
+        }
+    }
 }
 
 // How the participants of a call share it. Either way every output is computed by the same kernels in the same
@@ -80,23 +87,6 @@ struct Sharing {
     int participants;
     Split split;
 };
-
-// [begin, end) of `count` items for one of `parts` participants, in contiguous, balanced ranges.
-struct Range {
-    int64_t begin;
-    int64_t end;
-};
-Range share(int64_t count, int participant, int parts) {
-    return {count * participant / parts, count * (participant + 1) / parts};
-}
-
-// Batch rows that share each weight load in the batched step kernel: a row split hands out whole groups.
-constexpr int64_t row_group = 4;
-
-Range share_rows(int64_t batch, int participant, int parts) {
-    const Range groups = share((batch + row_group - 1) / row_group, participant, parts);
-    return {groups.begin * row_group, std::min(groups.end * row_group, batch)};
-}
 
 // Steps under 32K multiply-adds run on the caller alone: less than the cost of sharing them (a barrier is a few
 // hundred ns when the cores are free). Above it, units are split (DeepCPU: each core keeps its slice of the
@@ -125,7 +115,111 @@ Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
     return {static_cast<int>(unit_parts), Split::units};
 }
 
-// Everything the participants of one call read; each one runs the same walk over layers, directions and time
+// The input projection of a layer and direction is computed a chunk of time steps x batch rows at a time, just
+// before those steps run, into buffers (with layer 0's widened x) of at most the workspace's chunk budget, or one
+// row if that is more (a row is as wide as the model's gates). So a call allocates the budget, the state and the
+// outputs of the layers below the last (as large as the call's y, in double), however many steps and rows it has. A
+// chunk is all of a participant's rows for as many steps as fit (every step, below the budget: then nothing changes),
+// else, when one step's rows do not fit, as many whole row groups of one step as do. The steps of a chunk run right
+// after its projection; the reverse direction walks the chunks, like the steps, from the last. Each output is
+// computed by the same kernel code whatever the chunks, so results do not depend on them.
+struct ChunkShape {
+    int64_t steps;  // most steps in a chunk
+    int64_t rows;   // most batch rows in a chunk
+};
+
+// Chunk buffers: one region shared by a unit split (each participant computes, and reads, its own gate columns of
+// every row), or one per participant of a row split (each runs its own rows through its own chunks).
+int regions_of(const Sharing& sharing) { return sharing.split == Split::rows ? sharing.participants : 1; }
+
+ChunkShape chunk_shape_for(const ModelShape& shape, int64_t gate_columns, const ForwardShape& call,
+                           const Sharing& sharing, int64_t budget_bytes) {
+    int64_t most_rows = 0;  // of one participant
+    for (int participant = 0; participant < regions_of(sharing); ++participant) {
+        const Range rows = sharing.split == Split::rows ? share_rows(call.batch, participant, sharing.participants)
+                                                        : Range{0, call.batch};
+        most_rows = std::max(most_rows, rows.size());
+    }
+    const int64_t row_doubles = checked_sum({shape.input_size, gate_columns}, "a row of the input projection");
+    const int64_t region_doubles = budget_bytes / static_cast<int64_t>(sizeof(double)) / regions_of(sharing);
+    const int64_t rows_that_fit = std::max<int64_t>(1, region_doubles / row_doubles);
+    if (rows_that_fit / most_rows >= call.seq_len) {
+        return {call.seq_len, most_rows};
+    }
+    if (rows_that_fit >= most_rows) {
+        return {rows_that_fit / most_rows, most_rows};
+    }
+    return {1, rows_that_fit >= row_group ? rows_that_fit / row_group * row_group : rows_that_fit};
+}
+
+// Scratch of one forward call, carved from the workspace arena. All of it is double: x is widened on entry and
+// only y, hn and cn are rounded back to float32 (see "Precision" in native/README.md).
+struct ForwardBuffers {
+    // Region r of the chunk buffers (see regions_of) starts at + r * chunk_*_stride.
+    double* chunk_input;             // [chunk rows, input_size]: x of a chunk's rows, widened (layer 0)
+    double* chunk_projection;        // [chunk rows, G*Hp]: one layer and direction's input projection of a chunk
+    int64_t chunk_input_stride;
+    int64_t chunk_projection_stride;
+    double* layer_outputs[2];        // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
+    double* hidden[2];               // [B, Hout]: h before and after a step
+    double* cell;                    // [B, H]
+    double* projection_scratch;      // [B, H]
+};
+
+ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model, int64_t gate_columns,
+                             const ForwardShape& call, const ChunkShape& chunks, int regions) {
+    // Each buffer starts on a 64-byte boundary so vector kernels can use aligned loads. The sizes are products of
+    // validated ones, but their sum may still be more than int64 holds.
+    constexpr int64_t doubles_per_line = AlignedDoubles::alignment / sizeof(double);
+    const char* const what = "the workspace of this call";
+    const auto lines = [&](std::initializer_list<int64_t> factors) {
+        const int64_t count = checked_product(factors, what);
+        return checked_product({count / doubles_per_line + (count % doubles_per_line != 0), doubles_per_line}, what);
+    };
+    int64_t total = 0;
+    const auto place = [&](int64_t doubles) {
+        const int64_t offset = total;
+        total = checked_sum({total, doubles}, what);
+        return offset;
+    };
+    const int64_t chunk_rows = chunks.steps * chunks.rows;  // at most a budget's worth, or one row
+    const int64_t input_stride = lines({chunk_rows, model.input_size});
+    const int64_t projection_stride = lines({chunk_rows, gate_columns});
+    const int64_t input_at = place(checked_product({input_stride, regions}, what));
+    const int64_t projection_at = place(checked_product({projection_stride, regions}, what));
+    const int64_t rows = call.seq_len * call.batch;
+    const int64_t intermediate_outputs = std::min<int64_t>(model.num_layers - 1, 2);
+    int64_t layer_output_at[2] = {0, 0};
+    for (int64_t index = 0; index < intermediate_outputs; ++index) {
+        layer_output_at[index] = place(lines({rows, model.num_directions, model.output_size}));
+    }
+    const int64_t hidden_at[2] = {place(lines({call.batch, model.output_size})),
+                                  place(lines({call.batch, model.output_size}))};
+    const int64_t cell_at = place(model.has_cell_state() ? lines({call.batch, model.hidden_size}) : 0);
+    const int64_t scratch_at = place(model.has_projection ? lines({call.batch, model.hidden_size}) : 0);
+
+    double* base = workspace.reserve(static_cast<std::size_t>(total));
+    return {base + input_at,
+            base + projection_at,
+            input_stride,
+            projection_stride,
+            {base + layer_output_at[0], base + layer_output_at[1]},
+            {base + hidden_at[0], base + hidden_at[1]},
+            base + cell_at,
+            base + scratch_at};
+}
+
+RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
+    switch (kind) {
+    case FRNN_CELL_LSTM: return kernels.lstm_step;
+    case FRNN_CELL_GRU: return kernels.gru_step;
+    case FRNN_CELL_RNN_TANH: return kernels.rnn_tanh_step;
+    case FRNN_CELL_RNN_RELU: return kernels.rnn_relu_step;
+    }
+    return nullptr;  // unreachable: the spec was validated
+}
+
+// Everything the participants of one call read; each one runs the same walk over layers, directions, chunks and time
 // steps on its own slice of units (meeting the others at the barrier where the next phase reads their results) or
 // on its own rows (meeting nobody).
 struct ForwardPlan {
@@ -134,6 +228,7 @@ struct ForwardPlan {
     const ForwardShape& call;
     const frnn_forward_args& args;
     ForwardBuffers buffers;
+    ChunkShape chunks;
     WorkerTeam* team;  // null when the caller runs alone
     Sharing sharing;
 
@@ -152,28 +247,11 @@ void widen(const float* source, int64_t count, double* destination) {
     }
 }
 
-// Calls run(first, count) on the rows of the call's [T, B] layout (x, y, the layer buffers, the input projection)
-// that belong to batch rows [begin, end) at every time step, in as few contiguous runs as the layout allows: one
-// for the whole batch or a batch-first layout (a row's steps are adjacent, and so are consecutive rows'), else one
-// per time step.
-template <class Run>
-void for_each_row_run(const ForwardShape& call, Range batch_rows, Run run) {
-    const int64_t count = batch_rows.end - batch_rows.begin;
-    if (count == call.batch) {
-        run(int64_t{0}, call.seq_len * call.batch);
-    } else if (call.batch_first) {
-        run(batch_rows.begin * call.seq_len, count * call.seq_len);
-    } else {
-        for (int64_t time = 0; time < call.seq_len; ++time) {
-            run(time * call.batch + batch_rows.begin, count);
-        }
-    }
-}
-
-// Widens the x of batch rows [begin, end), all time steps, into the workspace's copy (same layout).
-void widen_input(const float* x, const ForwardShape& call, int64_t input_size, Range rows, double* input) {
-    for_each_row_run(call, rows, [&](int64_t first, int64_t count) {
-        widen(x + first * input_size, count * input_size, input + first * input_size);
+// Widens x of batch rows `rows`, steps chunk.steps, into a chunk's buffer.
+void widen_input(const float* x, int64_t input_size, const RowGrid& call, const RowGrid& chunk, Range rows,
+                 double* chunk_input) {
+    for_each_run(call, chunk, chunk.steps, rows, [&](int64_t from, int64_t to, int64_t count) {
+        widen(x + from * input_size, count * input_size, chunk_input + to * input_size);
     });
 }
 
@@ -199,7 +277,7 @@ void store_state(const double* state, int64_t slice, int64_t batch, int64_t widt
     for (int64_t row = rows.begin; row < rows.end; ++row) {
         float* destination = final_state + (slice * batch + row) * width;
         for (int64_t column = columns.begin; column < columns.end; ++column) {
-            destination[column] = static_cast<float>(state[row * width + column]);
+            destination[column] = round_to_float(state[row * width + column]);
         }
     }
 }
@@ -211,9 +289,7 @@ void ForwardPlan::run(int participant) const {
     const int64_t padded_hidden = model.layers.front().padded_hidden;
     const int64_t gate_columns = shape.gate_count * padded_hidden;
     const int64_t output_width = shape.num_directions * shape.output_size;
-    // x, y and the buffers between layers share one layout; row (t, b) is t*time_step + b*batch_step.
-    const int64_t time_step = call.batch_first ? 1 : call.batch;
-    const int64_t batch_step = call.batch_first ? call.seq_len : 1;
+    const RowGrid whole_call{{0, call.seq_len}, {0, call.batch}, call.batch_first};
     // This participant's batch rows and unit blocks; with a projection (no unit split) h is Hout wide, c H wide.
     const bool split_units = sharing.split == Split::units;
     const Range rows = split_units ? Range{0, call.batch} : share_rows(call.batch, participant, sharing.participants);
@@ -222,12 +298,18 @@ void ForwardPlan::run(int participant) const {
     const Range units{blocks.begin * width, std::min(blocks.end * width, shape.hidden_size)};
     const Range state_columns = shape.has_projection ? Range{0, shape.output_size} : units;
     const Range cell_columns = shape.has_projection ? Range{0, shape.hidden_size} : units;
-    const int64_t first_row = rows.begin;  // the step kernels see this participant's rows as rows 0, 1, ...
+    const int64_t region = split_units ? 0 : participant;
+    double* const chunk_input = buffers.chunk_input + region * buffers.chunk_input_stride;
+    double* const chunk_projection = buffers.chunk_projection + region * buffers.chunk_projection_stride;
 
-    if (!split_units) {
-        widen_input(args.x, call, shape.input_size, rows, buffers.input);  // only this participant reads them
+    // In one chunk, x is widened once for every layer-0 pass: a unit split's by forward(), before the participants
+    // start; a row split's rows by their participant, the only one that reads them.
+    const bool one_chunk = chunks.steps == call.seq_len && chunks.rows >= rows.size();
+    if (one_chunk && !split_units) {
+        const RowGrid chunk{whole_call.steps, rows, call.batch_first};
+        widen_input(args.x, shape.input_size, whole_call, chunk, rows, chunk_input);
     }
-    const double* layer_input = buffers.input;
+    const double* layer_input = nullptr;  // the layer below's output; layer 0 reads its chunks' widened x
     for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
         const bool is_last_layer = layer == shape.num_layers - 1;
         // Layers below the last write the next layer's input in double; the last one writes y (maybe absent).
@@ -237,15 +319,6 @@ void ForwardPlan::run(int participant) const {
             const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
             const PackedLayer& weights = model.layers[static_cast<std::size_t>(slice)];
-            // The input projection of this participant's rows and gate columns, for all time steps.
-            const int64_t first_column = blocks.begin * shape.gate_count * width;
-            for_each_row_run(call, rows, [&](int64_t first, int64_t count) {
-                kernels.gemm_nt(count, blocks.end - blocks.begin, shape.gate_count, weights.input_size,
-                                layer_input + first * weights.input_size,
-                                weights.weight_ih.data() + first_column * weights.input_size,
-                                weights.input_bias.data() + first_column,
-                                buffers.input_projection + first * gate_columns + first_column, gate_columns);
-            });
             load_state(args.h0, slice, call.batch, shape.output_size, rows, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
                 load_state(args.c0, slice, call.batch, shape.hidden_size, rows, cell_columns, buffers.cell);
@@ -253,37 +326,72 @@ void ForwardPlan::run(int participant) const {
             barrier();  // every step reads all of h
 
             RecurrentStep step{};
-            step.batch = rows.end - rows.begin;
             step.hidden_size = shape.hidden_size;
             step.output_size = shape.output_size;
             step.unit_begin = units.begin;
             step.unit_end = units.end;
-            step.lengths = args.lengths != nullptr ? args.lengths + first_row : nullptr;
-            step.input_projection_stride = batch_step * gate_columns;
             step.weight_hh = weights.weight_hh.data();
             step.new_gate_bias = weights.new_gate_bias.data();
             step.weight_hr = shape.has_projection ? weights.weight_hr.data() : nullptr;
-            step.c = buffers.cell + first_row * shape.hidden_size;
-            step.projection_scratch = buffers.projection_scratch + first_row * shape.hidden_size;
-            step.output_stride = batch_step * output_width;
-            for (int64_t step_index = 0; step_index < call.seq_len; ++step_index) {
-                // The reverse direction walks t down from T-1; rows shorter than T stay inactive (holding h0)
-                // until t = length-1, so each starts at its own last step as PackedSequence does.
-                const int64_t time = direction == 0 ? step_index : call.seq_len - 1 - step_index;
-                step.time = time;
-                step.input_projection = buffers.input_projection + time * time_step * gate_columns +
-                                        first_row * step.input_projection_stride;
-                step.h_prev = buffers.hidden[step_index % 2] + first_row * shape.output_size;
-                step.h_next = buffers.hidden[(step_index + 1) % 2] + first_row * shape.output_size;
-                const int64_t output_offset = time * time_step * output_width + direction * shape.output_size +
-                                              first_row * step.output_stride;
-                step.layer_output = layer_output != nullptr ? layer_output + output_offset : nullptr;
-                step.y = y != nullptr ? y + output_offset : nullptr;
-                step_function(step);
-                // The next step, direction or layer reads every participant's h; after the very last step each
-                // participant only stores its own slice of the state, and the end of the job is the barrier.
-                if (!(is_last_pass && step_index == call.seq_len - 1)) {
-                    barrier();
+            step.output_stride = whole_call.row_stride() * output_width;
+            const int64_t step_chunks = (call.seq_len + chunks.steps - 1) / chunks.steps;
+            for (int64_t walked_chunks = 0; walked_chunks < step_chunks; ++walked_chunks) {
+                const int64_t chunk_index = direction == 0 ? walked_chunks : step_chunks - 1 - walked_chunks;
+                const Range steps{chunk_index * chunks.steps, std::min(call.seq_len, (chunk_index + 1) * chunks.steps)};
+                for (int64_t first_row = rows.begin; first_row < rows.end; first_row += chunks.rows) {
+                    const RowGrid chunk{steps, {first_row, std::min(rows.end, first_row + chunks.rows)},
+                                        call.batch_first};
+                    if (layer == 0 && !one_chunk) {
+                        // Every participant of a unit split reads all of the chunk's x: each widens a share. (The
+                        // barriers after the steps of the previous chunk kept anyone from reading it still.)
+                        const Range mine = split_units ? share(chunk.rows.size(), participant, sharing.participants)
+                                                       : Range{0, chunk.rows.size()};
+                        widen_input(args.x, shape.input_size, whole_call, chunk,
+                                    {chunk.rows.begin + mine.begin, chunk.rows.begin + mine.end}, chunk_input);
+                        barrier();
+                    }
+                    // The chunk's input projection of this participant's rows and gate columns.
+                    const int64_t first_column = blocks.begin * shape.gate_count * width;
+                    const double* source = layer == 0 ? chunk_input : layer_input;
+                    for_each_run(layer == 0 ? chunk : whole_call, chunk, chunk.steps, chunk.rows,
+                                 [&](int64_t from, int64_t to, int64_t count) {
+                                     kernels.gemm_nt(count, blocks.size(), shape.gate_count, weights.input_size,
+                                                     source + from * weights.input_size,
+                                                     weights.weight_ih.data() + first_column * weights.input_size,
+                                                     weights.input_bias.data() + first_column,
+                                                     chunk_projection + to * gate_columns + first_column,
+                                                     gate_columns);
+                                 });
+
+                    // The step kernels see the chunk's rows as rows 0, 1, ...
+                    step.batch = chunk.rows.size();
+                    step.lengths = args.lengths != nullptr ? args.lengths + first_row : nullptr;
+                    step.input_projection_stride = chunk.row_stride() * gate_columns;
+                    step.c = buffers.cell + first_row * shape.hidden_size;
+                    step.projection_scratch = buffers.projection_scratch + first_row * shape.hidden_size;
+                    for (int64_t walked_steps = 0; walked_steps < steps.size(); ++walked_steps) {
+                        // The reverse direction walks t down from T-1; rows shorter than T stay inactive (holding
+                        // h0) until t = length-1, so each starts at its own last step as PackedSequence does.
+                        const int64_t time = direction == 0 ? steps.begin + walked_steps : steps.end - 1 - walked_steps;
+                        const int64_t step_index = direction == 0 ? time : call.seq_len - 1 - time;
+                        step.time = time;
+                        step.input_projection = chunk_projection + chunk.at(time, first_row) * gate_columns;
+                        step.h_prev = buffers.hidden[step_index % 2] + first_row * shape.output_size;
+                        step.h_next = buffers.hidden[(step_index + 1) % 2] + first_row * shape.output_size;
+                        const int64_t output_offset =
+                            whole_call.at(time, first_row) * output_width + direction * shape.output_size;
+                        step.layer_output = layer_output != nullptr ? layer_output + output_offset : nullptr;
+                        step.y = y != nullptr ? y + output_offset : nullptr;
+                        step_function(step);
+                        // The next step, chunk, direction or layer reads every participant's h (and the next chunk
+                        // overwrites the x this one read); after the very last step each participant only stores
+                        // its own slice of the state, and the end of the job is the barrier.
+                        const bool is_last_step = is_last_pass && step_index == call.seq_len - 1 &&
+                                                  chunk.rows.end == rows.end;
+                        if (!is_last_step) {
+                            barrier();
+                        }
+                    }
                 }
             }
 
@@ -303,22 +411,25 @@ void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardSh
              const frnn_forward_args& args) {
     Sharing sharing = sharing_for(model, call);
     if (sharing.participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
-        sharing.participants = 1;
+        sharing = {1, Split::units};
     }
     const int64_t gate_columns = model.shape.gate_count * model.layers.front().padded_hidden;
-    ForwardBuffers buffers = carve_buffers(workspace, model.shape, gate_columns, call);
+    const ChunkShape chunks = chunk_shape_for(model.shape, gate_columns, call, sharing, workspace.chunk_budget_bytes);
+    const ForwardBuffers buffers = carve_buffers(workspace, model.shape, gate_columns, call, chunks, regions_of(sharing));
     if (sharing.participants > 1 && (workspace.team == nullptr || workspace.team->size() < sharing.participants)) {
         // Grows to the most participants a call has wanted (the old workers are joined first); a call that wants
         // fewer leaves the rest idle.
         workspace.team.reset();
         workspace.team = std::make_unique<WorkerTeam>(sharing.participants);
     }
-    // A unit split reads every row of x: widened here, before the participants start (one barrier fewer; next to
-    // the weights a batch this split serves streams every step, it is a small copy). A row split widens its own.
-    if (sharing.participants == 1 || sharing.split == Split::units) {
-        widen_input(args.x, call, model.shape.input_size, Range{0, call.batch}, buffers.input);
+    // A unit split (or the caller alone) in one chunk reads every row of x in every layer-0 pass: widened here, once,
+    // before the participants start (one barrier fewer; next to the weights a batch this split serves streams every
+    // step, it is a small copy). A row split widens its own rows.
+    if (sharing.split == Split::units && chunks.steps == call.seq_len && chunks.rows == call.batch) {
+        const RowGrid whole_call{{0, call.seq_len}, {0, call.batch}, call.batch_first};
+        widen_input(args.x, model.shape.input_size, whole_call, whole_call, whole_call.rows, buffers.chunk_input);
     }
-    const ForwardPlan plan{model,   active_kernels(), call, args, buffers,
+    const ForwardPlan plan{model,  active_kernels(), call, args, buffers, chunks,
                            sharing.participants > 1 ? workspace.team.get() : nullptr, sharing};
     if (plan.team == nullptr) {
         plan.run(0);

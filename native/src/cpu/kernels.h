@@ -3,12 +3,20 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 namespace fusedrnn::cpu {
 
 // Precision contract of every kernel set (see "Precision" in native/README.md): weights are float32 in memory
 // and are widened to double as they are loaded (_mm512_cvtps_pd and the like); every product, sum, bias,
 // activation and state is double. Only y, hn and cn are rounded to float32, when written.
+
+// How y, hn and cn are rounded to float32: every NaN becomes the canonical quiet NaN (0x7fc00000, NumPy's), since which
+// NaN operand an instruction keeps differs between kernel sets and tile shapes, and an output must not (the managed
+// backend writes the same). The vector kernels' store_narrow does the same per lane.
+inline float round_to_float(double value) {
+    return value != value ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(value);
+}
 
 // Weight layout (see common/weight_packing.h): the G*H gate rows of a matrix are ordered (unit block j, gate g,
 // lane l) for hidden unit j*W + l, W = KernelTable::panel_width, H padded up to a multiple of W with zero rows;

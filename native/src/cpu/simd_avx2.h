@@ -5,6 +5,8 @@
 
 #include <immintrin.h>
 
+#include <limits>
+
 namespace fusedrnn::cpu {
 // Internal linkage: see simd_avx512.h.
 namespace {
@@ -20,7 +22,12 @@ struct Avx2 {
     static Vec load(const double* source) { return _mm256_loadu_pd(source); }
     static void store(double* destination, Vec value) { _mm256_storeu_pd(destination, value); }
     static Vec widen(const float* source) { return _mm256_cvtps_pd(_mm_loadu_ps(source)); }
-    static void store_narrow(float* destination, Vec value) { _mm_storeu_ps(destination, _mm256_cvtpd_ps(value)); }
+    // Rounded to float32, every NaN as the canonical quiet NaN (see round_to_float in kernels.h).
+    static void store_narrow(float* destination, Vec value) {
+        const Vec nan = _mm256_set1_pd(std::numeric_limits<double>::quiet_NaN());
+        const Vec canonical = _mm256_blendv_pd(value, nan, _mm256_cmp_pd(value, value, _CMP_UNORD_Q));
+        _mm_storeu_ps(destination, _mm256_cvtpd_ps(canonical));
+    }
 
     static Vec add(Vec a, Vec b) { return _mm256_add_pd(a, b); }
     static Vec sub(Vec a, Vec b) { return _mm256_sub_pd(a, b); }

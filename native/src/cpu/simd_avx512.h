@@ -10,6 +10,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include <immintrin.h>
+
+#include <limits>
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -30,7 +32,12 @@ struct Avx512 {
     static Vec load(const double* source) { return _mm512_loadu_pd(source); }
     static void store(double* destination, Vec value) { _mm512_storeu_pd(destination, value); }
     static Vec widen(const float* source) { return _mm512_cvtps_pd(_mm256_loadu_ps(source)); }
-    static void store_narrow(float* destination, Vec value) { _mm256_storeu_ps(destination, _mm512_cvtpd_ps(value)); }
+    // Rounded to float32, every NaN as the canonical quiet NaN (see round_to_float in kernels.h).
+    static void store_narrow(float* destination, Vec value) {
+        const Vec nan = _mm512_set1_pd(std::numeric_limits<double>::quiet_NaN());
+        const Vec canonical = _mm512_mask_blend_pd(_mm512_cmp_pd_mask(value, value, _CMP_UNORD_Q), value, nan);
+        _mm256_storeu_ps(destination, _mm512_cvtpd_ps(canonical));
+    }
 
     static Vec add(Vec a, Vec b) { return _mm512_add_pd(a, b); }
     static Vec sub(Vec a, Vec b) { return _mm512_sub_pd(a, b); }

@@ -41,7 +41,7 @@ inline void write_output(const RecurrentStep& step, int64_t row) {
             step.layer_output[row * step.output_stride + index] = h_next[index];
         }
         if (step.y != nullptr) {
-            step.y[row * step.output_stride + index] = static_cast<float>(h_next[index]);
+            step.y[row * step.output_stride + index] = round_to_float(h_next[index]);
         }
     }
 }

@@ -67,7 +67,7 @@ internal unsafe struct FrnnModelSpec
     [FieldOffset(20)]
     public int ProjSize;
 
-    /// <summary>most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only</summary>
+    /// <summary>most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it</summary>
     [FieldOffset(24)]
     public int NumThreads;
 

@@ -466,7 +466,17 @@ internal sealed class ManagedExecutor<TSimd, TVec> : RnnExecutor
 
     private static void Widen(ReadOnlySpan<float> source, Span<double> destination) => TensorPrimitives.ConvertTruncating(source, destination[..source.Length]);
 
-    private static void Narrow(ReadOnlySpan<double> source, Span<float> destination) => TensorPrimitives.ConvertTruncating(source, destination[..source.Length]);
+    /// <summary>
+    /// Rounds to float32, every NaN to <see cref="NonFinite.CanonicalNaN"/> as the native kernels write it: which NaN
+    /// operand an instruction keeps differs between kernels and vector widths, and outputs must not.
+    /// </summary>
+    private static void Narrow(ReadOnlySpan<double> source, Span<float> destination)
+    {
+        Span<float> narrowed = destination[..source.Length];
+        TensorPrimitives.ConvertTruncating(source, narrowed);
+        NonFinite.CanonicalizeNaN(narrowed);
+    }
+
 
     /// <summary>The forward direction walks 0..len−1; the reverse one starts at the row's own end.</summary>
     private static int TimeIndex(DirectionPass pass, int length, int step) => pass.Direction == 0 ? step : length - 1 - step;

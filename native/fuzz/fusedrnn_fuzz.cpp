@@ -1,0 +1,424 @@
+// libFuzzer harness over the C ABI: a model from a fuzzed spec and weights, then a forward call with fuzzed shapes,
+// lengths, state and buffers (counts off by one, missing pointers, overlapping or in-place buffers, bytes that are
+// not bools). Besides the sanitizers (ASan, UBSan, LeakSanitizer), it checks what the ABI promises:
+//  - no call returns FRNN_STATUS_INTERNAL, and every failure leaves a message and no output buffer written;
+//  - overlapping outputs are rejected;
+//  - results do not depend on the thread count nor on the chunk budget (FUSEDRNN_CHUNK_BYTES): the same call on a
+//    single-threaded copy of the model, with a workspace of a fuzzed small budget, gives the same status and the
+//    same bits (any NaN for a NaN: see same_results), and so does the call repeated on a reused workspace.
+// Input format (native/README.md, "Fuzzing"): one byte per field, in the order read below; missing bytes read as 0.
+#include <fusedrnn.h>
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void violated(const char* what) {
+    std::fprintf(stderr, "fusedrnn_fuzz: %s (last error: \"%s\")\n", what, frnn_last_error());
+    std::abort();
+}
+
+void check(bool condition, const char* what) {
+    if (!condition) {
+        violated(what);
+    }
+}
+
+// Reads the input front to back; past its end every byte is 0 (the smallest valid value of most fields).
+class Reader {
+public:
+    Reader(const uint8_t* data, std::size_t size) : data_(data), size_(size) {}
+
+    uint8_t byte() { return offset_ < size_ ? data_[offset_++] : 0; }
+
+    // lo + byte % (hi - lo + 1) for bytes below 0xF0; the 16 bytes above pick values a caller should not pass.
+    int32_t in_range(int32_t lo, int32_t hi) {
+        static constexpr int32_t wild[16] = {0,     -1,    -2,   std::numeric_limits<int32_t>::min(),
+                                             std::numeric_limits<int32_t>::max(),   4096,   1 << 20, 1 << 30,
+                                             100,   1000,  3,    -100,  7,    13,    2,    1};
+        const uint8_t value = byte();
+        return value < 0xF0 ? lo + value % (hi - lo + 1) : wild[value - 0xF0];
+    }
+
+    // A bool field's byte: mostly 0 or 1, from 0xF0 on the raw byte (not a bool).
+    uint8_t bool_byte() {
+        const uint8_t value = byte();
+        return value < 0xF0 ? value & 1 : value;
+    }
+
+private:
+    const uint8_t* data_;
+    std::size_t size_;
+    std::size_t offset_ = 0;
+};
+
+int64_t gate_count(int32_t kind) { return kind == FRNN_CELL_LSTM ? 4 : kind == FRNN_CELL_GRU ? 3 : 1; }
+
+// Element counts can come out of fuzzed sizes as anything; the harness never allocates more than this per buffer
+// and claims no more (a larger expected count is then simply a mismatch the library must report). Also what keeps
+// an input fast: a valid call has at most this many rows.
+constexpr int64_t max_elements = int64_t{1} << 16;
+
+int64_t claimable(int64_t a, int64_t b, int64_t c, int64_t d = 1) {
+    if (a <= 0 || b <= 0 || c <= 0 || d <= 0) {
+        return 0;
+    }
+    const long double product = static_cast<long double>(a) * b * c * d;
+    return product > static_cast<long double>(max_elements) ? max_elements : a * b * c * d;
+}
+
+// Values a fuzzed float takes: mostly uniform in +-scale, sometimes one that arithmetic must survive.
+float special_float(uint8_t kind) {
+    switch (kind % 8) {
+    case 0: return std::numeric_limits<float>::quiet_NaN();
+    case 1: return std::numeric_limits<float>::infinity();
+    case 2: return -std::numeric_limits<float>::infinity();
+    case 3: return std::numeric_limits<float>::denorm_min();
+    case 4: return std::numeric_limits<float>::max();
+    case 5: return -0.0f;
+    case 6: return 1e30f;
+    default: return -88.7f;  // near where exp(-x) overflows float
+    }
+}
+
+std::vector<float> random_values(std::mt19937& generator, int64_t count, float scale) {
+    std::uniform_real_distribution<float> distribution(-scale, scale);
+    std::vector<float> values(static_cast<std::size_t>(count));
+    for (float& value : values) {
+        value = distribution(generator);
+    }
+    return values;
+}
+
+// A few values of `values` replaced by special ones, at fuzzed positions.
+void inject_specials(Reader& in, std::vector<float>& values) {
+    const int count = in.byte() % 4;
+    for (int index = 0; index < count; ++index) {
+        const std::size_t at = (std::size_t{in.byte()} << 8 | in.byte());
+        const uint8_t kind = in.byte();
+        if (!values.empty()) {
+            values[at % values.size()] = special_float(kind);
+        }
+    }
+}
+
+struct Tensor {
+    std::vector<float> values;
+    const float* pointer() const { return values.empty() ? nullptr : values.data(); }
+};
+
+struct LayerTensors {
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh, weight_hr;
+};
+
+frnn_model* create_model(const frnn_model_spec& spec, const std::vector<frnn_layer_weights>& views, int32_t count) {
+    frnn_model* model = reinterpret_cast<frnn_model*>(&model);  // must be overwritten, with NULL on failure
+    const frnn_status status = frnn_model_create(&spec, views.data(), count, &model);
+    check(status != FRNN_STATUS_INTERNAL, "frnn_model_create: internal error");
+    if (status != FRNN_STATUS_OK) {
+        check(model == nullptr, "frnn_model_create failed but set *out_model");
+        check(frnn_last_error()[0] != '\0', "frnn_model_create failed without a message");
+        return nullptr;
+    }
+    check(model != nullptr, "frnn_model_create succeeded without a model");
+    return model;
+}
+
+// The buffers of one forward call, all inside one arena so that a fuzzed overlap stays inside memory we own.
+struct CallBuffers {
+    std::vector<float> arena;
+    std::vector<int32_t> lengths;
+    frnn_forward_args args{};
+};
+
+// Where each float buffer sits in the arena, and its claimed count (0 = absent).
+struct Plan {
+    int64_t x_count, h0_count, c0_count, y_count, hn_count, cn_count;
+    bool hn_is_h0, cn_is_c0;  // state updated in place
+    int overlap;              // 0 none, else which output is moved into another buffer
+};
+
+constexpr uint32_t sentinel_bits = 0x7fa5a5a5u;  // a NaN no computation produces
+
+CallBuffers make_call(const Plan& plan, const std::vector<float>& x, const std::vector<float>& h0,
+                      const std::vector<float>& c0, const std::vector<int32_t>& lengths, const frnn_forward_args& shape) {
+    CallBuffers call;
+    const int64_t total = plan.x_count + plan.h0_count + plan.c0_count + plan.y_count + plan.hn_count + plan.cn_count;
+    float sentinel;
+    std::memcpy(&sentinel, &sentinel_bits, sizeof sentinel);
+    // Slack at the end: a buffer moved onto another still ends inside the arena.
+    call.arena.assign(static_cast<std::size_t>(2 * total + 1), sentinel);
+    int64_t next = 0;
+    auto take = [&](int64_t count) {
+        float* at = count > 0 ? call.arena.data() + next : nullptr;
+        next += count;
+        return at;
+    };
+    frnn_forward_args& args = call.args;
+    args = shape;
+    float* x_at = take(plan.x_count);
+    float* h0_at = take(plan.h0_count);
+    float* c0_at = take(plan.c0_count);
+    args.y = take(plan.y_count);
+    args.hn = plan.hn_is_h0 ? h0_at : take(plan.hn_count);
+    args.cn = plan.cn_is_c0 ? c0_at : take(plan.cn_count);
+    std::copy(x.begin(), x.begin() + plan.x_count, x_at != nullptr ? x_at : call.arena.data());
+    if (h0_at != nullptr) {
+        std::copy(h0.begin(), h0.begin() + plan.h0_count, h0_at);
+    }
+    if (c0_at != nullptr) {
+        std::copy(c0.begin(), c0.begin() + plan.c0_count, c0_at);
+    }
+    args.x = x_at;
+    args.x_count = plan.x_count;
+    args.h0 = h0_at;
+    args.h0_count = plan.h0_count;
+    args.c0 = c0_at;
+    args.c0_count = plan.c0_count;
+    args.y_count = plan.y_count;
+    args.hn_count = plan.hn_count;
+    args.cn_count = plan.cn_count;
+    // An output moved one element into x or into another output: must be rejected (counts > 1 make them overlap).
+    if (plan.overlap == 1 && args.y != nullptr && x_at != nullptr) {
+        args.y = x_at + 1;
+    } else if (plan.overlap == 2 && args.hn != nullptr && args.y != nullptr) {
+        args.hn = args.y + 1;
+    } else if (plan.overlap == 3 && args.cn != nullptr && h0_at != nullptr) {
+        args.cn = h0_at + 1;
+    }
+    call.lengths = lengths;
+    args.lengths = call.lengths.empty() ? nullptr : call.lengths.data();
+    args.lengths_count = static_cast<int64_t>(call.lengths.size());
+    return call;
+}
+
+// Whether an output overlaps another buffer, other than hn == h0 or cn == c0 exactly (in place).
+bool outputs_overlap(const frnn_forward_args& args) {
+    struct Span {
+        const float* begin;
+        int64_t count;
+    };
+    // Inputs x, h0, c0, then outputs y, hn, cn; in place, input 1 + k may be output 4 + k.
+    const Span spans[] = {{args.x, args.x_count}, {args.h0, args.h0_count}, {args.c0, args.c0_count},
+                          {args.y, args.y_count}, {args.hn, args.hn_count}, {args.cn, args.cn_count}};
+    for (int output = 3; output < 6; ++output) {
+        for (int other = 0; other < 6; ++other) {
+            const Span& a = spans[output];
+            const Span& b = spans[other];
+            const bool in_place = (output == 4 || output == 5) && other == output - 3 && a.begin == b.begin &&
+                                  a.count == b.count;
+            if (other != output && !in_place && a.count > 0 && b.count > 0 && a.begin < b.begin + b.count &&
+                b.begin < a.begin + a.count) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+frnn_status forward(const frnn_model* model, frnn_workspace* workspace, CallBuffers& call) {
+    const std::vector<float> before = call.arena;
+    const frnn_status status = frnn_model_forward(model, workspace, &call.args);
+    check(status != FRNN_STATUS_INTERNAL, "frnn_model_forward: internal error");
+    if (status != FRNN_STATUS_OK) {
+        check(frnn_last_error()[0] != '\0', "frnn_model_forward failed without a message");
+        check(std::memcmp(before.data(), call.arena.data(), before.size() * sizeof(float)) == 0,
+              "frnn_model_forward failed but wrote a buffer");
+    }
+    return status;
+}
+
+// Equal bit for bit, except that any NaN equals any NaN: which operand's NaN an FMA passes on depends on the form
+// the compiler picked for the instruction, which can differ between tile shapes (the rows a GEMM call gets).
+bool same_results(const std::vector<float>& a, const std::vector<float>& b) {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (std::size_t index = 0; index < a.size(); ++index) {
+        const bool both_nan = std::isnan(a[index]) && std::isnan(b[index]);
+        if (!both_nan && std::memcmp(&a[index], &b[index], sizeof(float)) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void set_chunk_budget(const char* value) {
+    if (value != nullptr) {
+        setenv("FUSEDRNN_CHUNK_BYTES", value, 1);
+    } else {
+        unsetenv("FUSEDRNN_CHUNK_BYTES");
+    }
+}
+
+frnn_workspace* create_workspace(const frnn_model* model) {
+    frnn_workspace* workspace = nullptr;
+    check(frnn_workspace_create(model, &workspace) == FRNN_STATUS_OK, "frnn_workspace_create failed");
+    return workspace;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
+    Reader in(data, size);
+
+    // The spec.
+    frnn_model_spec spec{};
+    spec.cell_kind = in.in_range(FRNN_CELL_LSTM, FRNN_CELL_RNN_RELU);
+    spec.input_size = in.in_range(1, 9);
+    spec.hidden_size = in.in_range(1, 20);
+    spec.num_layers = in.in_range(1, 3);
+    spec.num_directions = in.in_range(1, 2);
+    const int32_t proj = in.in_range(0, 8);
+    spec.proj_size = spec.cell_kind == FRNN_CELL_LSTM || proj < 0 || proj > 8 ? proj : 0;
+    spec.num_threads = in.in_range(0, 4);
+    const uint8_t has_bias_byte = in.bool_byte();
+    std::memcpy(&spec.has_bias, &has_bias_byte, 1);
+    const uint8_t reserved = in.byte();
+    if (reserved >= 0xF0) {
+        spec.reserved[reserved % 3] = reserved;
+    }
+
+    // Weights of the shapes the spec asks for (where it is sane), from a fuzzed seed and scale.
+    const uint32_t seed = uint32_t{in.byte()} | uint32_t{in.byte()} << 8;
+    std::mt19937 generator(seed);
+    const float scale = 0.05f * static_cast<float>(1 + in.byte() % 80);
+    const bool sane = spec.cell_kind >= 0 && spec.cell_kind <= 3 && spec.input_size >= 1 && spec.input_size <= 64 &&
+                      spec.hidden_size >= 1 && spec.hidden_size <= 64 && spec.num_layers >= 1 &&
+                      spec.num_layers <= 4 && spec.num_directions >= 1 && spec.num_directions <= 2 &&
+                      spec.proj_size >= 0 && spec.proj_size <= 64;
+    const int32_t entries = sane ? spec.num_layers * spec.num_directions : 1;
+    const int64_t gates = gate_count(spec.cell_kind);
+    const int64_t hidden = sane ? spec.hidden_size : 1;
+    const int64_t out = sane && spec.proj_size > 0 ? spec.proj_size : hidden;
+    const bool with_bias = has_bias_byte != 0;
+    std::vector<LayerTensors> layers(static_cast<std::size_t>(entries));
+    for (int32_t entry = 0; entry < entries; ++entry) {
+        const int64_t layer_input = !sane                         ? 1
+                                    : entry < spec.num_directions ? spec.input_size
+                                                                  : spec.num_directions * out;
+        LayerTensors& tensors = layers[static_cast<std::size_t>(entry)];
+        tensors.weight_ih.values = random_values(generator, gates * hidden * layer_input, scale);
+        tensors.weight_hh.values = random_values(generator, gates * hidden * out, scale);
+        if (with_bias) {
+            tensors.bias_ih.values = random_values(generator, gates * hidden, scale);
+            tensors.bias_hh.values = random_values(generator, gates * hidden, scale);
+        }
+        if (sane && spec.proj_size > 0) {
+            tensors.weight_hr.values = random_values(generator, out * hidden, scale);
+        }
+    }
+    inject_specials(in, layers[0].weight_hh.values);
+    inject_specials(in, layers.back().weight_ih.values);
+    std::vector<frnn_layer_weights> views;
+    for (const LayerTensors& t : layers) {
+        views.push_back({t.weight_ih.pointer(), static_cast<int64_t>(t.weight_ih.values.size()), t.weight_hh.pointer(),
+                         static_cast<int64_t>(t.weight_hh.values.size()), t.bias_ih.pointer(),
+                         static_cast<int64_t>(t.bias_ih.values.size()), t.bias_hh.pointer(),
+                         static_cast<int64_t>(t.bias_hh.values.size()), t.weight_hr.pointer(),
+                         static_cast<int64_t>(t.weight_hr.values.size())});
+    }
+    // Sometimes one count one too small (never larger than the tensor we own), or one pointer missing.
+    const uint8_t weight_fault = in.byte();
+    frnn_layer_weights& faulty = views[weight_fault % views.size()];
+    if (weight_fault >= 0xF8 && faulty.weight_hh_count > 0) {
+        faulty.weight_hh_count -= 1;
+    } else if (weight_fault >= 0xF0) {
+        faulty.weight_ih = nullptr;
+    }
+    int32_t weights_count = entries;
+    if (in.byte() >= 0xF0 && weights_count > 1) {
+        weights_count -= 1;
+    }
+
+    frnn_model* model = create_model(spec, views, weights_count);
+    if (model == nullptr) {
+        return 0;
+    }
+    // The same model on the caller alone: the reference for the thread split.
+    frnn_model_spec serial_spec = spec;
+    serial_spec.num_threads = 1;
+    frnn_model* serial_model = create_model(serial_spec, views, weights_count);
+    check(serial_model != nullptr, "a model failed on num_threads = 1 only");
+
+    // The call.
+    frnn_forward_args shape{};
+    shape.seq_len = in.in_range(1, 12);
+    shape.batch = in.in_range(1, 9);
+    const uint8_t batch_first_byte = in.bool_byte();
+    std::memcpy(&shape.batch_first, &batch_first_byte, 1);
+    const uint8_t flags = in.byte();
+    const bool has_state = (flags & 1) != 0;
+    const bool is_lstm = spec.cell_kind == FRNN_CELL_LSTM;
+    const bool cell_buffers = is_lstm ? (flags & 2) != 0 : flags == 0xFF;  // non-LSTM: must be rejected
+    const int64_t slices = int64_t{spec.num_layers} * spec.num_directions;
+    Plan plan{};
+    plan.x_count = claimable(shape.seq_len, shape.batch, spec.input_size);
+    plan.h0_count = has_state ? claimable(slices, shape.batch, out) : 0;
+    plan.c0_count = has_state && cell_buffers ? claimable(slices, shape.batch, spec.hidden_size) : 0;
+    plan.y_count = (flags & 4) != 0 ? claimable(shape.seq_len, shape.batch, spec.num_directions, out) : 0;
+    plan.hn_count = (flags & 8) != 0 ? claimable(slices, shape.batch, out) : 0;
+    plan.cn_count = (flags & 8) != 0 && cell_buffers ? claimable(slices, shape.batch, spec.hidden_size) : 0;
+    plan.hn_is_h0 = (flags & 16) != 0 && plan.h0_count > 0 && plan.hn_count == plan.h0_count;
+    plan.cn_is_c0 = plan.hn_is_h0 && plan.c0_count > 0 && plan.cn_count == plan.c0_count;
+    const uint8_t call_fault = in.byte();
+    if (call_fault >= 0xF0) {
+        int64_t* counts[] = {&plan.x_count, &plan.h0_count, &plan.c0_count,
+                             &plan.y_count, &plan.hn_count, &plan.cn_count};
+        int64_t& count = *counts[call_fault % 6];
+        count = count > 0 ? count - 1 : 1;
+        plan.hn_is_h0 = plan.cn_is_c0 = false;
+    } else if (call_fault >= 0xE0) {
+        plan.overlap = 1 + call_fault % 3;
+    }
+    std::vector<float> x = random_values(generator, plan.x_count, 1.0f + static_cast<float>(in.byte() % 8));
+    const std::vector<float> h0 = random_values(generator, plan.h0_count, 1.0f);
+    const std::vector<float> c0 = random_values(generator, plan.c0_count, 1.0f);
+    std::vector<int32_t> lengths;
+    if ((flags & 32) != 0 && shape.batch >= 1 && shape.batch <= max_elements) {
+        const int32_t steps = shape.seq_len >= 1 ? shape.seq_len : 1;
+        for (int32_t row = 0; row < shape.batch; ++row) {
+            lengths.push_back(in.in_range(1, steps <= 0xEF ? steps : 0xEF));
+        }
+    }
+    inject_specials(in, x);
+    // The serial model's workspace gets a small chunk budget: from one row per chunk to more than any call here.
+    const std::string budget = std::to_string(int64_t{1} << (in.byte() % 24));
+
+    frnn_workspace* workspace = create_workspace(model);
+    set_chunk_budget(budget.c_str());
+    frnn_workspace* serial_workspace = create_workspace(serial_model);
+    set_chunk_budget(nullptr);
+
+    CallBuffers call = make_call(plan, x, h0, c0, lengths, shape);
+    const bool must_reject = outputs_overlap(call.args);
+    const frnn_status status = forward(model, workspace, call);
+    check(!(must_reject && status == FRNN_STATUS_OK), "overlapping outputs were accepted");
+
+    CallBuffers serial_call = make_call(plan, x, h0, c0, lengths, shape);
+    const frnn_status serial_status = forward(serial_model, serial_workspace, serial_call);
+    check(serial_status == status, "the status depends on num_threads or the chunk budget");
+    check(same_results(call.arena, serial_call.arena), "results depend on num_threads or the chunk budget");
+
+    if (status == FRNN_STATUS_OK) {
+        // Again on the reused workspace (from the same inputs: in place, the state was overwritten).
+        CallBuffers again = make_call(plan, x, h0, c0, lengths, shape);
+        check(forward(model, workspace, again) == FRNN_STATUS_OK, "a repeated call failed");
+        check(same_results(call.arena, again.arena), "a repeated call on a reused workspace gave other results");
+    }
+
+    check(frnn_workspace_destroy(serial_workspace) == FRNN_STATUS_OK, "frnn_workspace_destroy failed");
+    check(frnn_workspace_destroy(workspace) == FRNN_STATUS_OK, "frnn_workspace_destroy failed");
+    check(frnn_model_destroy(serial_model) == FRNN_STATUS_OK, "frnn_model_destroy failed");
+    check(frnn_model_destroy(model) == FRNN_STATUS_OK, "frnn_model_destroy failed");
+    return 0;
+}

@@ -2,7 +2,7 @@
 // simd_avx512.h). Included only by the per-ISA kernel files.
 //
 // Error bounds, relative (worst seen in a sweep of 4e6 values against long-double expl / tanhl in brackets):
-//  - exp: x is clamped to [-708, 708] (so 2^n stays a normal double; beyond it the result is +inf or 0), reduced as x = n ln2 + r with |r| <= ln2/2
+//  - exp: x is clamped to [-708, 708] (so 2^n stays a normal double; above it the result is +inf), reduced as x = n ln2 + r with |r| <= ln2/2
 //    (ln2 split in two, n*ln2_hi exact) and e^r summed as its degree-13 Taylor polynomial (truncation < 4e-18)
 //    by Estrin's scheme with FMA, then scaled by 2^n exactly: <= 1e-15 [4.1e-16].
 //  - sigmoid = 1 / (1 + exp(-x)): <= 2e-15 [4.5e-16] (for results above 1e-307, the clamp's bound).
@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstddef>
+#include <limits>
 
 // Fully unrolls a loop over a register tile, so that every accumulator stays in a register.
 #if defined(__GNUC__) || defined(__clang__)
@@ -73,10 +74,10 @@ typename V::Vec exp_vector(typename V::Vec x) {
     const Vec terms8to13 = V::fma(terms(12), r4, V::fma(terms(10), r2, terms(8)));
     const Vec sum = V::fma(terms8to13, V::mul(r4, r4), terms0to7);
     const Vec result = V::mul(sum, V::exp2_of_rounded(rounded));
-    // Past the clamp: +inf and 0, as exp(+-inf) is, so that sigmoid(-inf) is exactly 0 and 0 * inf gives NaN as in
-    // PyTorch (a clamped e^708 made sigmoid(-inf) 3e-308, and a GRU with an infinite state finite where it is NaN).
-    return V::select_less(limit, unclamped, V::set1(__builtin_inf()),
-                          V::select_less(unclamped, V::sub(V::zero(), limit), V::zero(), result));
+    // Above the clamp +inf, as exp(+inf) is, so that sigmoid(-inf) is exactly 0 and 0 * inf gives NaN as in PyTorch (a
+    // clamped e^708 made sigmoid(-inf) 3e-308, and a GRU with an infinite state finite where it is NaN). Below it the
+    // clamped e^-708 already rounds every activation built on exp to its limit.
+    return V::select_less(limit, unclamped, V::set1(std::numeric_limits<double>::infinity()), result);
 }
 
 template <class V>

@@ -2,6 +2,7 @@
 // chunk of one step's rows when those alone do not fit (cpu/forward.cpp): results equal those of one chunk bit for
 // bit, on the caller alone and split between threads (3 participants, or 2 on a 2-core machine). FUSEDRNN_CHUNK_BYTES
 // sets the budget of the workspaces created while it is set, so these small calls run in many chunks.
+#include "network_cases.h"
 #include "test_support.h"
 
 #include <cstdlib>
@@ -10,34 +11,15 @@
 namespace fusedrnn::test {
 namespace {
 
-struct ChunkCase {
-    const char* name;
-    frnn_cell_kind kind;
-    int32_t input_size, hidden_size, num_layers, num_directions, proj_size;
-    bool batch_first;
-    int32_t seq_len, batch;
-    std::vector<int32_t> lengths;
-};
-
-void PrintTo(const ChunkCase& c, std::ostream* stream) { *stream << c.name; }
-
-std::vector<int32_t> mixed_lengths(int32_t seq_len, int32_t batch) {
-    std::vector<int32_t> lengths(static_cast<std::size_t>(batch));
-    for (int32_t row = 0; row < batch; ++row) {
-        lengths[static_cast<std::size_t>(row)] = 1 + (row * 5) % seq_len;
-    }
-    return lengths;
-}
-
 // Both layouts, packed and full rows, 1 and 2 layers and directions, a projection; at 2+ threads the large
 // hidden size splits units and the small weights with a large batch split rows (see threading_test.cpp).
-const ChunkCase chunk_cases[] = {
+const NetworkCase chunk_cases[] = {
     {"lstm_deep_bidirectional", FRNN_CELL_LSTM, 7, 20, 2, 2, 0, false, 23, 3, {}},
-    {"gru_packed_batch_first", FRNN_CELL_GRU, 5, 33, 2, 2, 0, true, 17, 6, mixed_lengths(17, 6)},
-    {"rnn_relu_packed", FRNN_CELL_RNN_RELU, 3, 40, 1, 2, 0, false, 9, 13, mixed_lengths(9, 13)},
-    {"lstm_projection_packed", FRNN_CELL_LSTM, 6, 24, 2, 2, 8, false, 11, 9, mixed_lengths(11, 9)},
-    {"lstm_split_units", FRNN_CELL_LSTM, 16, 150, 1, 2, 0, false, 6, 5, mixed_lengths(6, 5)},
-    {"rnn_tanh_split_rows_batch_first", FRNN_CELL_RNN_TANH, 5, 16, 2, 1, 0, true, 5, 66, mixed_lengths(5, 66)},
+    {"gru_packed_batch_first", FRNN_CELL_GRU, 5, 33, 2, 2, 0, true, 17, 6, mixed_lengths(17, 6, 5)},
+    {"rnn_relu_packed", FRNN_CELL_RNN_RELU, 3, 40, 1, 2, 0, false, 9, 13, mixed_lengths(9, 13, 5)},
+    {"lstm_projection_packed", FRNN_CELL_LSTM, 6, 24, 2, 2, 8, false, 11, 9, mixed_lengths(11, 9, 5)},
+    {"lstm_split_units", FRNN_CELL_LSTM, 16, 150, 1, 2, 0, false, 6, 5, mixed_lengths(6, 5, 5)},
+    {"rnn_tanh_split_rows_batch_first", FRNN_CELL_RNN_TANH, 5, 16, 2, 1, 0, true, 5, 66, mixed_lengths(5, 66, 5)},
 };
 
 // Budgets in bytes: below one row (so one row per chunk), a few rows (chunks of some rows of one step), a few
@@ -68,16 +50,11 @@ private:
     std::optional<std::string> previous_;
 };
 
-struct Outputs {
-    std::vector<float> y, hn, cn;
-};
-
 // The case on num_threads `threads`, its workspace created under `budget` (null: the default), twice in a row
 // (the second call reuses the workspace as carved by the first).
-Outputs run_chunked(const ChunkCase& c, int32_t threads, const char* budget) {
+Outputs run_chunked(const NetworkCase& c, int32_t threads, const char* budget) {
     std::mt19937 generator(20260101);
-    frnn_model_spec spec = make_spec(c.kind, c.input_size, c.hidden_size, c.num_layers, c.num_directions, c.proj_size);
-    spec.num_threads = threads;
+    const frnn_model_spec spec = spec_with_threads(c, threads);
     ModelPtr model = create_model(spec, random_weights(spec, generator));
     WorkspacePtr workspace;
     if (budget != nullptr) {
@@ -86,29 +63,13 @@ Outputs run_chunked(const ChunkCase& c, int32_t threads, const char* budget) {
     } else {
         workspace = create_workspace(model.get());
     }
-
-    const int32_t out = c.proj_size > 0 ? c.proj_size : c.hidden_size;
-    const int32_t states = c.num_layers * c.num_directions * c.batch;
-    ForwardBuffers buffers = ForwardBuffers::shaped(c.seq_len, c.batch, c.batch_first, c.lengths);
-    buffers.x = random_floats(generator, static_cast<std::size_t>(c.seq_len * c.batch * c.input_size), 1.0f);
-    buffers.h0 = random_floats(generator, static_cast<std::size_t>(states * out), 0.5f);
-    buffers.y.assign(static_cast<std::size_t>(c.seq_len * c.batch * c.num_directions * out), -7.0f);
-    buffers.hn.assign(buffers.h0.size(), -7.0f);
-    if (c.kind == FRNN_CELL_LSTM) {
-        buffers.c0 = random_floats(generator, static_cast<std::size_t>(states * c.hidden_size), 0.5f);
-        buffers.cn.assign(buffers.c0.size(), -7.0f);
-    }
-    for (int repeat = 0; repeat < 2; ++repeat) {
-        frnn_forward_args args = buffers.args();
-        EXPECT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
-    }
-    return {buffers.y, buffers.hn, buffers.cn};
+    return run_calls(model.get(), workspace.get(), c, 2);
 }
 
-class ChunkedForwardTest : public ::testing::TestWithParam<ChunkCase> {};
+class ChunkedForwardTest : public ::testing::TestWithParam<NetworkCase> {};
 
 TEST_P(ChunkedForwardTest, EqualsOneChunkBitForBit) {
-    const ChunkCase& c = GetParam();
+    const NetworkCase& c = GetParam();
     const Outputs one_chunk = run_chunked(c, 1, nullptr);
     for (const char* budget : budgets) {
         for (int32_t threads : {1, 3}) {
@@ -121,7 +82,7 @@ TEST_P(ChunkedForwardTest, EqualsOneChunkBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ChunkedForwardTest, ::testing::ValuesIn(chunk_cases),
-                         [](const ::testing::TestParamInfo<ChunkCase>& case_info) {
+                         [](const ::testing::TestParamInfo<NetworkCase>& case_info) {
                              return std::string(case_info.param.name);
                          });
 

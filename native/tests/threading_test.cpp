@@ -3,6 +3,7 @@
 // results equal single-threaded ones bit for bit. Also the lifetime of the worker threads, which belong to the
 // workspace.
 #include "common/worker_team.h"
+#include "network_cases.h"
 #include "test_support.h"
 
 #include <atomic>
@@ -14,31 +15,11 @@
 namespace fusedrnn::test {
 namespace {
 
-struct ThreadCase {
-    const char* name;
-    frnn_cell_kind kind;
-    int32_t input_size, hidden_size, num_layers, num_directions, proj_size;
-    bool batch_first;
-    int32_t seq_len, batch;
-    std::vector<int32_t> lengths;
-};
-
-void PrintTo(const ThreadCase& c, std::ostream* stream) { *stream << c.name; }
-
-// Lengths 1..seq_len over and over, in no particular order.
-std::vector<int32_t> mixed_lengths(int32_t seq_len, int32_t batch) {
-    std::vector<int32_t> lengths(static_cast<std::size_t>(batch));
-    for (int32_t row = 0; row < batch; ++row) {
-        lengths[static_cast<std::size_t>(row)] = 1 + (row * 7) % seq_len;
-    }
-    return lengths;
-}
-
 // Every case but the small projection has steps big enough to be split (forward.cpp runs steps below 32K
 // multiply-adds on the caller alone). The first ones split units (large weights, or a batch too small for a row
 // group per participant), with hidden sizes that leave a partial last block; the `rows_` ones have weights small
 // enough for every core's cache and batches of many row groups, including a last, partial group.
-const ThreadCase thread_cases[] = {
+const NetworkCase thread_cases[] = {
     {"lstm_batch1_partial_block", FRNN_CELL_LSTM, 9, 150, 1, 1, 0, false, 12, 1, {}},
     {"lstm_deep_bidirectional", FRNN_CELL_LSTM, 16, 64, 3, 2, 0, false, 6, 6, {}},
     {"gru_packed_bidirectional", FRNN_CELL_GRU, 7, 83, 2, 2, 0, true, 8, 5, {8, 3, 5, 1, 8}},
@@ -52,49 +33,18 @@ const ThreadCase thread_cases[] = {
     {"rows_lstm_projection", FRNN_CELL_LSTM, 6, 24, 2, 2, 8, false, 5, 64, mixed_lengths(5, 64)},
 };
 
-struct Outputs {
-    std::vector<float> y, hn, cn;
-};
-
-frnn_model_spec spec_with_threads(const ThreadCase& c, int32_t threads) {
-    frnn_model_spec spec = make_spec(c.kind, c.input_size, c.hidden_size, c.num_layers, c.num_directions, c.proj_size);
-    spec.num_threads = threads;
-    return spec;
-}
-
-ForwardBuffers inputs_for(const ThreadCase& c) {
-    std::mt19937 generator(77);
-    const int32_t out = c.proj_size > 0 ? c.proj_size : c.hidden_size;
-    const int32_t states = c.num_layers * c.num_directions * c.batch;
-    ForwardBuffers buffers = ForwardBuffers::shaped(c.seq_len, c.batch, c.batch_first, c.lengths);
-    buffers.x = random_floats(generator, static_cast<std::size_t>(c.seq_len * c.batch * c.input_size), 1.0f);
-    buffers.h0 = random_floats(generator, static_cast<std::size_t>(states * out), 0.5f);
-    buffers.y.assign(static_cast<std::size_t>(c.seq_len * c.batch * c.num_directions * out), -7.0f);
-    buffers.hn.assign(buffers.h0.size(), -7.0f);
-    if (c.kind == FRNN_CELL_LSTM) {
-        buffers.c0 = random_floats(generator, static_cast<std::size_t>(states * c.hidden_size), 0.5f);
-        buffers.cn.assign(buffers.c0.size(), -7.0f);
-    }
-    return buffers;
-}
-
-Outputs run_forward(const ThreadCase& c, int32_t threads, int repeats = 1) {
+Outputs run_forward(const NetworkCase& c, int32_t threads, int repeats = 1) {
     std::mt19937 generator(20260101);
     const frnn_model_spec spec = spec_with_threads(c, threads);
     ModelPtr model = create_model(spec, random_weights(spec, generator));
     WorkspacePtr workspace = create_workspace(model.get());
-    ForwardBuffers buffers = inputs_for(c);
-    for (int repeat = 0; repeat < repeats; ++repeat) {
-        frnn_forward_args args = buffers.args();
-        EXPECT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
-    }
-    return {buffers.y, buffers.hn, buffers.cn};
+    return run_calls(model.get(), workspace.get(), c, repeats);
 }
 
-class ThreadedForwardTest : public ::testing::TestWithParam<ThreadCase> {};
+class ThreadedForwardTest : public ::testing::TestWithParam<NetworkCase> {};
 
 TEST_P(ThreadedForwardTest, EqualsSingleThreadedBitForBit) {
-    const ThreadCase& c = GetParam();
+    const NetworkCase& c = GetParam();
     const Outputs serial = run_forward(c, 1);
     for (int32_t threads : {2, 3, 4}) {
         const Outputs threaded = run_forward(c, threads, 3);
@@ -105,7 +55,7 @@ TEST_P(ThreadedForwardTest, EqualsSingleThreadedBitForBit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ThreadedForwardTest, ::testing::ValuesIn(thread_cases),
-                         [](const ::testing::TestParamInfo<ThreadCase>& case_info) {
+                         [](const ::testing::TestParamInfo<NetworkCase>& case_info) {
                              return std::string(case_info.param.name);
                          });
 
@@ -113,12 +63,12 @@ INSTANTIATE_TEST_SUITE_P(Cases, ThreadedForwardTest, ::testing::ValuesIn(thread_
 // participants as the batch grows), and a call that wants fewer leaves the rest idle.
 TEST(ThreadedForward, TeamGrowsWithTheBatchAndResultsStaySerial) {
     std::mt19937 generator(20260101);
-    const ThreadCase small = {"small", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 8, {}};
-    const ThreadCase large = {"large", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 16, {}};
+    const NetworkCase small = {"small", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 8, {}};
+    const NetworkCase large = {"large", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 16, {}};
     const frnn_model_spec spec = spec_with_threads(small, 3);
     ModelPtr model = create_model(spec, random_weights(spec, generator));
     WorkspacePtr workspace = create_workspace(model.get());
-    for (const ThreadCase* c : {&small, &large, &small}) {
+    for (const NetworkCase* c : {&small, &large, &small}) {
         ForwardBuffers buffers = inputs_for(*c);
         frnn_forward_args args = buffers.args();
         ASSERT_EQ(frnn_model_forward(model.get(), workspace.get(), &args), FRNN_STATUS_OK) << frnn_last_error();
@@ -130,7 +80,7 @@ TEST(ThreadedForward, TeamGrowsWithTheBatchAndResultsStaySerial) {
 }
 
 TEST(ThreadedForward, CallerThreadsSharingOneModelGetTheSerialResults) {
-    const ThreadCase& c = thread_cases[1];
+    const NetworkCase& c = thread_cases[1];
     const Outputs serial = run_forward(c, 1);
     std::mt19937 generator(20260101);
     const frnn_model_spec spec = spec_with_threads(c, 2);
@@ -246,7 +196,7 @@ int32_t expected_participants(int32_t threads) {
 
 class WorkerThreads : public ::testing::Test {
 protected:
-    const ThreadCase& c = thread_cases[0];  // 19 unit blocks even at W = 8: three participants all get work
+    const NetworkCase& c = thread_cases[0];  // 19 unit blocks even at W = 8: three participants all get work
     ModelPtr model;
     ForwardBuffers buffers = inputs_for(c);
 
@@ -297,7 +247,7 @@ TEST_F(WorkerThreads, SleepWhenIdleAndAreJoinedFromSleep) {
 TEST_F(WorkerThreads, AreCappedAtTheLogicalProcessors) {
     const int32_t logical = expected_participants(10000);
     // LSTM, batch 1: unit blocks for more participants than that, whatever the kernel set's W (<= 8).
-    const ThreadCase wide = {"wide", FRNN_CELL_LSTM, 4, std::max(96, 8 * (logical + 1)), 1, 1, 0, false, 2, 1, {}};
+    const NetworkCase wide = {"wide", FRNN_CELL_LSTM, 4, std::max(96, 8 * (logical + 1)), 1, 1, 0, false, 2, 1, {}};
     std::mt19937 generator(5);
     const frnn_model_spec spec = spec_with_threads(wide, 10000);
     model = create_model(spec, random_weights(spec, generator));

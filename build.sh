@@ -137,7 +137,7 @@ native_sanitizer_and_fuzz_checks() {
     cmake -S native -B "$ARTIFACTS/native/tsan" "${sanitized[@]}" -DFUSEDRNN_SANITIZE=thread >/dev/null
     cmake --build "$ARTIFACTS/native/tsan" -j "$jobs" >&2
     local threaded='ThreadedForward*:WorkerThreads*:WorkerTeam*:Cases/ThreadedForwardTest.*:Cases/ChunkedForwardTest.*'
-    FUSEDRNN_TEST_THREADS=3 "$ARTIFACTS/native/tsan/tests/fusedrnn_tests" --gtest_filter="$threaded" --gtest_brief=1
+    FUSEDRNN_TEST_THREADS=3 FUSEDRNN_THREAD_LIMIT=3 "$ARTIFACTS/native/tsan/tests/fusedrnn_tests" --gtest_filter="$threaded" --gtest_brief=1
 
     log "fuzzing the C ABI (${FUSEDRNN_FUZZ_SECONDS:-60} s)"
     cmake -S native -B "$ARTIFACTS/native/fuzz" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \

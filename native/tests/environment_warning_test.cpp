@@ -4,7 +4,10 @@
 #include "common/cpu_features.h"
 #include "test_support.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <string>
+#include <thread>
 
 namespace fusedrnn::test {
 namespace {
@@ -67,6 +70,23 @@ TEST(EnvironmentWarning, InvalidChunkBudgetNamesItOnce) {
     unsetenv("FUSEDRNN_CHUNK_BYTES");
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_THAT(lines[0], HasSubstr("FUSEDRNN_CHUNK_BYTES=64M is not a positive number of bytes; using 67108864"));
+}
+
+TEST(EnvironmentWarning, InvalidThreadLimitNamesItOnce) {
+    setenv("FUSEDRNN_THREAD_LIMIT", "many", 1);
+    ::testing::internal::CaptureStderr();
+    frnn_model_spec spec = make_spec(FRNN_CELL_LSTM, 2, 3);
+    spec.num_threads = 2;  // the limit is read when a model asks for threads
+    std::mt19937 generator(9);
+    for (int model = 0; model < 2; ++model) {
+        create_model(spec, random_weights(spec, generator));
+    }
+    const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
+    unsetenv("FUSEDRNN_THREAD_LIMIT");
+    const unsigned logical = std::max(1u, std::thread::hardware_concurrency());
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_THAT(lines[0],
+                HasSubstr("FUSEDRNN_THREAD_LIMIT=many is not a thread count in 1..1024; using " + std::to_string(logical)));
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 #include "common/cpu_topology.h"
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -73,6 +76,25 @@ int logical_processor_count() {
         return logical == 0 ? 1 : static_cast<int>(logical);
     }();
     return count;
+}
+
+int thread_limit() {
+    static const int limit = [] {
+        const char* text = std::getenv("FUSEDRNN_THREAD_LIMIT");
+        if (text == nullptr || text[0] == '\0') {
+            return logical_processor_count();
+        }
+        char* end = nullptr;
+        errno = 0;
+        const long value = std::strtol(text, &end, 10);
+        if (errno == 0 && *end == '\0' && value > 0 && value <= 1024) {
+            return static_cast<int>(value);
+        }
+        std::fprintf(stderr, "fusedrnn: warning: FUSEDRNN_THREAD_LIMIT=%s is not a thread count in 1..1024; using %d\n",
+                     text, logical_processor_count());
+        return logical_processor_count();
+    }();
+    return limit;
 }
 
 }  // namespace fusedrnn

@@ -7,7 +7,12 @@ namespace fusedrnn {
 int physical_core_count();
 
 // Logical processors online (std::thread::hardware_concurrency(), 1 where unknown): the most threads that can run
-// at once, hence the cap on frnn_model_spec.num_threads. Computed once.
+// at once. Computed once.
 int logical_processor_count();
+
+// The cap on frnn_model_spec.num_threads: logical_processor_count(), or the positive integer FUSEDRNN_THREAD_LIMIT
+// names (the tests raise it to cover 3-way splits on a 2-core machine; a bad value warns once and is ignored).
+// Read once.
+int thread_limit();
 
 }  // namespace fusedrnn

@@ -25,8 +25,7 @@ std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn
     model->panel_width = panel_width;
     // More participants than logical processors cannot all run at once, and each barrier would wait for one that
     // is not running; so a larger num_threads is capped (the spec keeps the value as given).
-    model->thread_count = spec->num_threads != 0 ? std::min(spec->num_threads, logical_processor_count())
-                                                 : physical_core_count();
+    model->thread_count = spec->num_threads != 0 ? std::min(spec->num_threads, thread_limit()) : physical_core_count();
     model->layers.reserve(static_cast<std::size_t>(weights_count));
     for (int64_t index = 0; index < weights_count; ++index) {
         model->layers.push_back(pack_layer(shape, index / shape.num_directions, weights[index], panel_width));

@@ -9,16 +9,17 @@ internal sealed record OutputSizes(IReadOnlyList<(string Name, long[] Shape, lon
     /// <summary>The sizes for x of <paramref name="inputShape"/>, or null for a rank Forward rejects with its own message.</summary>
     public static OutputSizes? Plan(RnnSpec spec, bool batchFirst, ReadOnlySpan<int> inputShape)
     {
-        if (inputShape.Length is not (2 or 3)) return null;
-        bool batched = inputShape.Length == 3;
-        long seqLen = batched && batchFirst ? inputShape[1] : inputShape[0];
-        long batch = batched ? (batchFirst ? inputShape[0] : inputShape[1]) : 1;
-        long[] WithBatch(long first, long features) => batched ? [first, batch, features] : [first, features];
-        long[] output = !batched ? [seqLen, spec.OutputFeatures] : batchFirst ? [batch, seqLen, spec.OutputFeatures] : [seqLen, batch, spec.OutputFeatures];
-        var outputs = new List<(string, long[], long)> { ("y", output, Count(output)) };
-        outputs.Add(("h_n", WithBatch(spec.LayerDirectionCount, spec.OutputSize), Count(WithBatch(spec.LayerDirectionCount, spec.OutputSize))));
-        if (spec.Kind.HasCellState())
-            outputs.Add(("c_n", WithBatch(spec.LayerDirectionCount, spec.HiddenSize), Count(WithBatch(spec.LayerDirectionCount, spec.HiddenSize))));
+        if (spec.OutputShapes(inputShape, batchFirst) is not { } shapes) return null;
+        var outputs = new List<(string, long[], long)>();
+        void Add(string name, int[] shape)
+        {
+            long[] dimensions = [.. shape.Select(dimension => (long)dimension)];
+            outputs.Add((name, dimensions, Count(dimensions)));
+        }
+
+        Add("y", shapes.Output);
+        Add("h_n", shapes.HiddenState);
+        if (shapes.CellState is { } cell) Add("c_n", cell);
         return new OutputSizes(outputs);
     }
 

@@ -98,24 +98,20 @@ public abstract class RecurrentModule : RecurrentBase
         ReadOnlySpan<float> c0, ReadOnlySpan<int> c0Dims, int[]? lengths)
     {
         RnnSpec spec = Executor.Spec;
-        bool batched = inputDims.Length == 3;
-        if (inputDims.Length is not (2 or 3))
-            throw new ShapeMismatchException(nameof(input), BatchFirst ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]",
+        SequenceShapes shapes = spec.OutputShapes(inputDims, BatchFirst)
+            ?? throw new ShapeMismatchException(nameof(input), BatchFirst ? "[batch, seq_len, input_size]" : "[seq_len, batch, input_size]",
                 $"has shape {FloatTensor.FormatShape(inputDims)}", "3-D, or 2-D [seq_len, input_size] for one unbatched sequence");
+        bool batched = inputDims.Length == 3;
         int seqLen = batched && BatchFirst ? inputDims[1] : inputDims[0];
         int batch = batched ? (BatchFirst ? inputDims[0] : inputDims[1]) : 1;
-        int[] BatchShape(int first, int features) => batched ? [first, batch, features] : [first, features];
         int[] inputShape = !batched ? [seqLen, spec.InputSize] : BatchFirst ? [batch, seqLen, spec.InputSize] : [seqLen, batch, spec.InputSize];
-        int[] outputShape = !batched ? [seqLen, spec.OutputFeatures] : BatchFirst ? [batch, seqLen, spec.OutputFeatures] : [seqLen, batch, spec.OutputFeatures];
-        int[] hiddenShape = BatchShape(spec.LayerDirectionCount, spec.OutputSize);
-        int[] cellShape = BatchShape(spec.LayerDirectionCount, spec.HiddenSize);
         ShapeChecks.CheckDims(nameof(input), inputDims, inputShape, "input_size must match the model");
-        if (!h0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(h0), h0Dims, hiddenShape, "num_layers*num_directions, batch, hidden features");
-        if (spec.Kind.HasCellState() && !c0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(c0), c0Dims, cellShape, "num_layers*num_directions, batch, hidden_size");
+        if (!h0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(h0), h0Dims, shapes.HiddenState, "num_layers*num_directions, batch, hidden features");
+        if (shapes.CellState is { } cellShape && !c0Dims.IsEmpty) ShapeChecks.CheckDims(nameof(c0), c0Dims, cellShape, "num_layers*num_directions, batch, hidden_size");
 
-        FloatTensor output = ShapeChecks.NewOutput("y", outputShape, nameof(input));
-        FloatTensor hn = ShapeChecks.NewOutput("h_n", hiddenShape, nameof(input));
-        FloatTensor? cn = spec.Kind.HasCellState() ? ShapeChecks.NewOutput("c_n", cellShape, nameof(input)) : null;
+        FloatTensor output = ShapeChecks.NewOutput("y", shapes.Output, nameof(input));
+        FloatTensor hn = ShapeChecks.NewOutput("h_n", shapes.HiddenState, nameof(input));
+        FloatTensor? cn = shapes.CellState is { } cell ? ShapeChecks.NewOutput("c_n", cell, nameof(input)) : null;
         RnnWorkspace workspace = RentWorkspace();
         try
         {

@@ -38,6 +38,22 @@ public sealed record RnnSpec(
     /// <summary>Input features of layer <paramref name="layer"/>: the input size, then the previous layer's output.</summary>
     public int LayerInputSize(int layer) => layer == 0 ? InputSize : OutputFeatures;
 
+    /// <summary>
+    /// The shapes of y, h_n and c_n a module's Forward returns for x of <paramref name="inputShape"/>
+    /// (<c>[T, B, I]</c>, <c>[B, T, I]</c> when <paramref name="batchFirst"/>, or unbatched <c>[T, I]</c>): PyTorch's, which
+    /// the caller-owned buffers of the span overload also take. Null for an input of another rank.
+    /// </summary>
+    public SequenceShapes? OutputShapes(ReadOnlySpan<int> inputShape, bool batchFirst)
+    {
+        if (inputShape.Length is not (2 or 3)) return null;
+        bool batched = inputShape.Length == 3;
+        int seqLen = batched && batchFirst ? inputShape[1] : inputShape[0];
+        int batch = batched ? (batchFirst ? inputShape[0] : inputShape[1]) : 1;
+        int[] StateShape(int features) => batched ? [LayerDirectionCount, batch, features] : [LayerDirectionCount, features];
+        int[] output = !batched ? [seqLen, OutputFeatures] : batchFirst ? [batch, seqLen, OutputFeatures] : [seqLen, batch, OutputFeatures];
+        return new SequenceShapes(output, StateShape(OutputSize), Kind.HasCellState() ? StateShape(HiddenSize) : null);
+    }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid field.</summary>
     public RnnSpec Validate()
     {
@@ -65,3 +81,9 @@ public sealed record RnnSpec(
         $"{Kind.DisplayName()}(input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}, " +
         $"bidirectional={Bidirectional}, bias={Bias}" + (ProjSize > 0 ? $", proj_size={ProjSize})" : ")");
 }
+
+/// <summary>The shapes of a sequence forward pass's outputs (see <see cref="RnnSpec.OutputShapes"/>).</summary>
+/// <param name="Output">y.</param>
+/// <param name="HiddenState">h_n.</param>
+/// <param name="CellState">c_n for an LSTM, else null.</param>
+public sealed record SequenceShapes(int[] Output, int[] HiddenState, int[]? CellState);

@@ -9,6 +9,8 @@ namespace FusedRnn.Tests.Hardening;
 /// Load the way a service applies it: 16 threads on one model through both overloads, with multi-threaded
 /// workspaces, bit-identical to serial runs; and 10 000 calls that leave memory, file handles and threads flat.
 /// </summary>
+[Collection(nameof(StressTests))] // process-wide counts (memory, descriptors, threads): nothing else may run meanwhile
+[CollectionDefinition(nameof(StressTests), DisableParallelization = true)]
 public class StressTests
 {
     private const int Threads = 16;

@@ -9,6 +9,14 @@ public sealed record RnnOptions
     /// <summary><c>managed</c>, <c>cpu</c>, <c>cuda</c> or <c>auto</c> (the fastest available; the default).</summary>
     public string Backend { get; init; } = RnnBackends.Auto;
 
+    /// <summary>What the kernels compute in: <see cref="RnnPrecision.Float32"/> (the default) or the exact <see cref="RnnPrecision.Float64"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not an <see cref="RnnPrecision"/>.</exception>
+    public RnnPrecision Precision
+    {
+        get;
+        init => field = Enum.IsDefined(value) ? value : throw new ArgumentOutOfRangeException(nameof(Precision), value, "precision must be Float32 or Float64");
+    }
+
     /// <summary>Whether x and y are <c>[B, T, F]</c> instead of <c>[T, B, F]</c> (PyTorch's <c>batch_first</c>).</summary>
     public bool BatchFirst { get; init; }
 

@@ -116,9 +116,9 @@ run_managed_fuzzers() {
 # (artifacts/native/tsan), then the libFuzzer harness native/fuzz built with clang-14 -fsanitize=fuzzer,address,
 # undefined (artifacts/native/fuzz), run for FUSEDRNN_FUZZ_SECONDS (60) from its seed corpus; any report fails.
 # The full kernel-set x thread matrix under sanitizers would take several times the rest of the run on 2 cores, so:
-#  - ASan + UBSan: every test once as discovered (best kernel set, default threads), then the whole suites on
-#    avx2 with 3 threads and on reference with 1 (the avx512 and avx2 kernels are the same templates; the
-#    reference kernels are other code);
+#  - ASan + UBSan: every test once as discovered (best kernel set, float32, default threads), then the whole suites
+#    in both precisions on avx2 with 3 threads and on reference with 1 (the avx512 and avx2 kernels are the same
+#    templates; the reference kernels are other code);
 #  - TSan: the tests that share calls between threads (threading, chunking) on the best set with 3 threads (the
 #    split and the barriers do not depend on the kernel set).
 native_sanitizer_and_fuzz_checks() {
@@ -131,7 +131,7 @@ native_sanitizer_and_fuzz_checks() {
     cmake -S native -B "$ARTIFACTS/native/asan" "${sanitized[@]}" -DFUSEDRNN_SANITIZE=address,undefined >/dev/null
     cmake --build "$ARTIFACTS/native/asan" -j "$jobs" >&2
     ctest --test-dir "$ARTIFACTS/native/asan" --output-on-failure -j "$jobs" \
-        -E '\.isa_(avx512\.threads_[123]|avx2\.threads_[12]|reference\.threads_[23])$'
+        -E '\.isa_(avx512\.float(32|64)\.threads_[123]|avx2\.float(32|64)\.threads_[12]|reference\.float(32|64)\.threads_[23])$'
 
     log "native tests with TSan"
     cmake -S native -B "$ARTIFACTS/native/tsan" "${sanitized[@]}" -DFUSEDRNN_SANITIZE=thread >/dev/null

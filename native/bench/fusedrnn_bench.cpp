@@ -53,10 +53,12 @@ void check(frnn_status status, benchmark::State& state) {
     }
 }
 
-void run_workload(benchmark::State& state, const Workload& w, int32_t threads) {
+void run_workload(benchmark::State& state, const Workload& w, int32_t threads, frnn_precision precision) {
     const int64_t gates = w.kind == FRNN_CELL_LSTM ? 4 : w.kind == FRNN_CELL_GRU ? 3 : 1;
     const auto size = [](int64_t count) { return static_cast<std::size_t>(count); };
     frnn_model_spec spec{};
+    spec.struct_size = sizeof spec;
+    spec.precision = precision;
     spec.cell_kind = w.kind;
     spec.input_size = w.input_size;
     spec.hidden_size = w.hidden_size;
@@ -125,14 +127,14 @@ void run_workload(benchmark::State& state, const Workload& w, int32_t threads) {
 }
 
 // One LSTM step's recurrent product alone; counters: multiply-adds per second and weight bytes per second.
-template <class Weight, void (*Gemv)(const Weight*, const double*, int64_t, double*)>
+template <class Weight, class Value, void (*Gemv)(const Weight*, const Value*, int64_t, Value*)>
 void run_gemv_ceiling(benchmark::State& state) {
     const int64_t hidden = state.range(0);
     std::mt19937 generator(42);
     const std::vector<float> floats = uniform(generator, static_cast<std::size_t>(4 * hidden * hidden), 0.1f);
     const std::vector<Weight> weights(floats.begin(), floats.end());
-    const std::vector<double> h(static_cast<std::size_t>(hidden), 0.5);
-    std::vector<double> out(static_cast<std::size_t>(4 * hidden));
+    const std::vector<Value> h(static_cast<std::size_t>(hidden), Value(0.5));
+    std::vector<Value> out(static_cast<std::size_t>(4 * hidden));
     for (auto _ : state) {
         Gemv(weights.data(), h.data(), hidden, out.data());
         benchmark::DoNotOptimize(out.data());
@@ -160,19 +162,28 @@ int main(int argc, char** argv) {
     frnn_isa_name(&isa);
     benchmark::AddCustomContext("isa", isa);
     for (const Workload& workload : workloads) {
-        for (int32_t threads : {1, 2}) {
-            const std::string name = std::string(workload.name) + "/threads:" + std::to_string(threads);
-            benchmark::RegisterBenchmark(name.c_str(), [&workload, threads](benchmark::State& state) {
-                run_workload(state, workload, threads);
-            })->UseRealTime()->Unit(benchmark::kMicrosecond);
+        for (const frnn_precision precision : {FRNN_PRECISION_FLOAT32, FRNN_PRECISION_FLOAT64}) {
+            for (int32_t threads : {1, 2}) {
+                const std::string name = std::string(workload.name) +
+                                         (precision == FRNN_PRECISION_FLOAT32 ? "/float32" : "/float64") +
+                                         "/threads:" + std::to_string(threads);
+                benchmark::RegisterBenchmark(name.c_str(), [&workload, threads, precision](benchmark::State& state) {
+                    run_workload(state, workload, threads, precision);
+                })->UseRealTime()->Unit(benchmark::kMicrosecond);
+            }
         }
     }
     if (cpu_has_avx512()) {
         using fusedrnn::bench::gemv_double_avx512;
+        using fusedrnn::bench::gemv_float_avx512;
         using fusedrnn::bench::gemv_widened_avx512;
-        benchmark::RegisterBenchmark("ceiling/gemv-b1-float32-widened", run_gemv_ceiling<float, gemv_widened_avx512>)
+        benchmark::RegisterBenchmark("ceiling/gemv-b1-float32", run_gemv_ceiling<float, float, gemv_float_avx512>)
+            ->RangeMultiplier(2)->Range(128, 1024)->Unit(benchmark::kMicrosecond);
+        benchmark::RegisterBenchmark("ceiling/gemv-b1-float32-widened",
+                                     run_gemv_ceiling<float, double, gemv_widened_avx512>)
             ->RangeMultiplier(2)->Range(64, 1024)->Unit(benchmark::kMicrosecond);
-        benchmark::RegisterBenchmark("ceiling/gemv-b1-double-stored", run_gemv_ceiling<double, gemv_double_avx512>)
+        benchmark::RegisterBenchmark("ceiling/gemv-b1-double-stored",
+                                     run_gemv_ceiling<double, double, gemv_double_avx512>)
             ->RangeMultiplier(2)->Range(64, 1024)->Unit(benchmark::kMicrosecond);
     }
     benchmark::Initialize(&argc, argv);

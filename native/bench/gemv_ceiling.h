@@ -9,8 +9,10 @@
 
 namespace fusedrnn::bench {
 
-// out[4*hidden] = W h, W in blocks of 64 rows [hidden/64][hidden][64], h double; 8 accumulators, as the kernels.
-// Weights float32, widened to double as loaded (what the kernels do), or already double (twice the bytes).
+// out[4*hidden] = W h, W in blocks of 8 vectors of rows [hidden/rows][hidden][rows]; 8 accumulators, as the kernels.
+// Float precision: float32 weights, h and sums (128-row blocks). Double precision (64-row blocks): weights float32,
+// widened to double as loaded (what the float64 kernels do), or already double (twice the bytes).
+void gemv_float_avx512(const float* weights, const float* h, int64_t hidden, float* out);
 void gemv_widened_avx512(const float* weights, const double* h, int64_t hidden, double* out);
 void gemv_double_avx512(const double* weights, const double* h, int64_t hidden, double* out);
 

@@ -120,9 +120,16 @@ struct LayerTensors {
     Tensor weight_ih, weight_hh, bias_ih, bias_hh, weight_hr;
 };
 
-frnn_model* create_model(const frnn_model_spec& spec, const std::vector<frnn_layer_weights>& views, int32_t count) {
+// A caller's spec as a newer header could lay it out: this library's struct, then `extension` more bytes (read only
+// when spec.struct_size covers them).
+struct ExtendedSpec {
+    frnn_model_spec spec;
+    uint8_t extension[8];
+};
+
+frnn_model* create_model(const ExtendedSpec& caller, const std::vector<frnn_layer_weights>& views, int32_t count) {
     frnn_model* model = reinterpret_cast<frnn_model*>(&model);  // must be overwritten, with NULL on failure
-    const frnn_status status = frnn_model_create(&spec, views.data(), count, &model);
+    const frnn_status status = frnn_model_create(&caller.spec, views.data(), count, &model);
     check(status != FRNN_STATUS_INTERNAL, "frnn_model_create: internal error");
     if (status != FRNN_STATUS_OK) {
         check(model == nullptr, "frnn_model_create failed but set *out_model");
@@ -272,7 +279,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     Reader in(data, size);
 
     // The spec.
-    frnn_model_spec spec{};
+    ExtendedSpec caller{};
+    frnn_model_spec& spec = caller.spec;
+    // Mostly the right size; sometimes a short one (refused), or a newer header's longer one: accepted while its
+    // extra bytes are zero, refused when one is set.
+    const uint8_t size_choice = in.byte();
+    spec.struct_size = size_choice < 0xF0 ? sizeof spec : size_choice < 0xF8 ? size_choice % sizeof spec : sizeof caller;
+    if (size_choice >= 0xFC) {
+        caller.extension[size_choice % 8] = size_choice;
+    }
     spec.cell_kind = in.in_range(FRNN_CELL_LSTM, FRNN_CELL_RNN_RELU);
     spec.input_size = in.in_range(1, 9);
     spec.hidden_size = in.in_range(1, 20);
@@ -281,6 +296,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     const int32_t proj = in.in_range(0, 8);
     spec.proj_size = spec.cell_kind == FRNN_CELL_LSTM || proj < 0 || proj > 8 ? proj : 0;
     spec.num_threads = in.in_range(0, 4);
+    spec.precision = in.in_range(FRNN_PRECISION_FLOAT32, FRNN_PRECISION_FLOAT64);
     const uint8_t has_bias_byte = in.bool_byte();
     std::memcpy(&spec.has_bias, &has_bias_byte, 1);
     const uint8_t reserved = in.byte();
@@ -340,7 +356,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         weights_count -= 1;
     }
 
-    frnn_model* model = create_model(spec, views, weights_count);
+    frnn_model* model = create_model(caller, views, weights_count);
     if (model == nullptr) {
         return 0;
     }

@@ -16,6 +16,10 @@
  *    workspace. A workspace must be used by one thread at a time. Destroying an object while another
  *    thread is still using it is the caller's error.
  *  - Reserved fields must be zero.
+ *  - Structs the caller fills for the library to read once (frnn_model_spec) begin with struct_size, the sizeof the
+ *    caller was compiled with: a later version of this header appends fields, which the library reads only when
+ *    struct_size covers them (older callers get their defaults, all zero), and a caller built against a newer
+ *    header is refused only if it sets a field this library does not know.
  */
 #ifndef FUSEDRNN_H
 #define FUSEDRNN_H
@@ -35,7 +39,7 @@
 #endif
 
 /** Version of this ABI; bumped on any incompatible change to a signature, struct or enum. */
-#define FRNN_ABI_VERSION 1
+#define FRNN_ABI_VERSION 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -61,8 +65,15 @@ typedef enum frnn_cell_kind {
     FRNN_CELL_RNN_RELU = 3
 } frnn_cell_kind;
 
-/** Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments. */
+/** What the kernels compute in; the numeric values are part of the ABI. Weights, inputs and outputs are float32 in both. */
+typedef enum frnn_precision {
+    FRNN_PRECISION_FLOAT32 = 0, /**< the default: float32 sums, activations and state, FMA throughout (as PyTorch) */
+    FRNN_PRECISION_FLOAT64 = 1  /**< the exact mode: every sum, activation and state in double */
+} frnn_precision;
+
+/** Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments, and how it runs. */
 typedef struct frnn_model_spec {
+    uint32_t struct_size;   /**< sizeof(frnn_model_spec) as the caller was compiled (see the conventions above) */
     int32_t cell_kind;      /**< an frnn_cell_kind value */
     int32_t input_size;     /**< features of x, >= 1 */
     int32_t hidden_size;    /**< H, >= 1 */
@@ -70,6 +81,7 @@ typedef struct frnn_model_spec {
     int32_t num_directions; /**< D: 1, or 2 for bidirectional */
     int32_t proj_size;      /**< 0 = no projection; LSTM only, 1 <= proj_size < hidden_size */
     int32_t num_threads;    /**< most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it */
+    int32_t precision;      /**< an frnn_precision value; 0 = float32 */
     bool has_bias;          /**< true = bias_ih and bias_hh are given, false = no biases */
     uint8_t reserved[3];    /**< must be zero */
 } frnn_model_spec;
@@ -155,7 +167,7 @@ FRNN_API frnn_status frnn_struct_size(const char* struct_name, int64_t* out_size
  */
 FRNN_API frnn_status frnn_struct_field_offset(const char* struct_name, const char* field_name, int64_t* out_offset);
 
-/** Name of the kernel instruction set in use (e.g. "reference"); a static string. */
+/** Name of the kernel instruction set in use, for both precisions (e.g. "avx2", "reference"); a static string. */
 FRNN_API frnn_status frnn_isa_name(const char** out_name);
 
 /**
@@ -168,7 +180,11 @@ FRNN_API frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_l
 /** Destroys a model; NULL is accepted. Workspaces created for it must no longer be used with it. */
 FRNN_API frnn_status frnn_model_destroy(frnn_model* model);
 
-/** Copies the spec the model was created with. */
+/**
+ * Copies the spec the model was created with (every field this library knows, defaults included) into out_spec,
+ * whose struct_size the caller sets first: the copy fills min(out_spec->struct_size, this library's size) bytes and
+ * sets struct_size to that; bytes past it are left alone.
+ */
 FRNN_API frnn_status frnn_model_get_spec(const frnn_model* model, frnn_model_spec* out_spec);
 
 /**

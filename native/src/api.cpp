@@ -9,7 +9,10 @@
 #include "cpu/dispatch.h"
 #include "cpu/forward.h"
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
+#include <string>
 
 using namespace fusedrnn;
 
@@ -34,7 +37,7 @@ frnn_status frnn_struct_field_offset(const char* struct_name, const char* field_
 frnn_status frnn_isa_name(const char** out_name) {
     return guard_api_call("frnn_isa_name", [&] {
         require_not_null(out_name, "out_name");
-        *out_name = cpu::active_kernels().isa_name;
+        *out_name = cpu::active_isa_name();
     });
 }
 
@@ -43,8 +46,11 @@ frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_layer_weig
     return guard_api_call("frnn_model_create", [&] {
         require_not_null(out_model, "out_model");
         *out_model = nullptr;
-        *out_model = model_registry().adopt(
-            create_model(spec, weights, weights_count, cpu::active_kernels().panel_width));
+        const frnn_model_spec known_spec = read_spec(spec);
+        const int64_t panel_width = known_spec.precision == FRNN_PRECISION_FLOAT64
+                                        ? cpu::active_kernels<double>().panel_width
+                                        : cpu::active_kernels<float>().panel_width;
+        *out_model = model_registry().adopt(create_model(known_spec, weights, weights_count, panel_width));
     });
 }
 
@@ -59,7 +65,16 @@ frnn_status frnn_model_destroy(frnn_model* model) {
 frnn_status frnn_model_get_spec(const frnn_model* model, frnn_model_spec* out_spec) {
     return guard_api_call("frnn_model_get_spec", [&] {
         require_not_null(out_spec, "out_spec");
-        *out_spec = model_registry().require_live(model, "model").spec;
+        const frnn_model_spec& spec = model_registry().require_live(model, "model").spec;
+        uint32_t caller_size = 0;
+        std::memcpy(&caller_size, out_spec, sizeof caller_size);
+        if (caller_size < first_model_spec_size) {
+            fail(FRNN_STATUS_INVALID_ARGUMENT, "out_spec->struct_size is " + std::to_string(caller_size) +
+                                                   "; set it to sizeof(frnn_model_spec) before the call");
+        }
+        const uint32_t copied = std::min<uint32_t>(caller_size, sizeof spec);
+        std::memcpy(out_spec, &spec, copied);
+        std::memcpy(out_spec, &copied, sizeof copied);
     });
 }
 

@@ -43,6 +43,7 @@ int64_t reported_offset(const char* struct_name, const char* field_name) {
 
 TEST(Abi, StructLayoutReportMatchesThisCompiler) {
     EXPECT_EQ(reported_size("frnn_model_spec"), static_cast<int64_t>(sizeof(frnn_model_spec)));
+    EXPECT_FIELD(frnn_model_spec, struct_size);
     EXPECT_FIELD(frnn_model_spec, cell_kind);
     EXPECT_FIELD(frnn_model_spec, input_size);
     EXPECT_FIELD(frnn_model_spec, hidden_size);
@@ -50,6 +51,7 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
     EXPECT_FIELD(frnn_model_spec, num_directions);
     EXPECT_FIELD(frnn_model_spec, proj_size);
     EXPECT_FIELD(frnn_model_spec, num_threads);
+    EXPECT_FIELD(frnn_model_spec, precision);
     EXPECT_FIELD(frnn_model_spec, has_bias);
     EXPECT_FIELD(frnn_model_spec, reserved);
 
@@ -89,7 +91,7 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
 // The sizes the managed declarations are written against (LP64 / LLP64 with 8-byte pointers).
 TEST(Abi, StructSizesHaveNoHiddenPadding) {
     static_assert(sizeof(void*) == 8, "the ABI is defined for 64-bit targets");
-    EXPECT_EQ(sizeof(frnn_model_spec), 32u);
+    EXPECT_EQ(sizeof(frnn_model_spec), 40u);
     EXPECT_EQ(sizeof(frnn_layer_weights), 80u);
     EXPECT_EQ(sizeof(frnn_forward_args), 128u);
     EXPECT_EQ(offsetof(frnn_forward_args, x), 16u);

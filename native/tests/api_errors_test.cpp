@@ -78,6 +78,11 @@ TEST(ModelCreate, RejectsInvalidSpecs) {
         {[](frnn_model_spec& s) { s.proj_size = -1; }, "spec->proj_size is -1"},
         {[](frnn_model_spec& s) { s.num_threads = -2; }, "spec->num_threads is -2"},
         {[](frnn_model_spec& s) { s.reserved[2] = 1; }, "spec->reserved[2] is 1 but reserved fields must be zero"},
+        {[](frnn_model_spec& s) { s.precision = 2; }, "spec->precision is 2 but must be in 0..1"},
+        {[](frnn_model_spec& s) { s.precision = -1; }, "spec->precision is -1"},
+        {[](frnn_model_spec& s) { s.struct_size = 0; }, "spec->struct_size is 0 but must be sizeof(frnn_model_spec), 40"},
+        {[](frnn_model_spec& s) { s.struct_size = 39; }, "spec->struct_size is 39"},
+        {[](frnn_model_spec& s) { s.struct_size = 1u << 31; }, "more than any frnn_model_spec"},
         // A C or C# caller can store any byte in a bool; only 0 and 1 are bools (reading another is undefined).
         {[](frnn_model_spec& s) { std::memset(&s.has_bias, 2, 1); },
          "spec->has_bias is 2 but a bool must be 0 (false) or 1 (true)"},
@@ -95,6 +100,27 @@ TEST(ModelCreate, RejectsInvalidSpecs) {
         EXPECT_FAILS(lstm.create(&model), FRNN_STATUS_INVALID_ARGUMENT, bad.message);
         EXPECT_EQ(model, nullptr);
     }
+}
+
+// A caller built against a newer fusedrnn.h passes a longer spec: fields this library does not know are accepted at
+// their default (zero) and refused when set.
+TEST(ModelCreate, AcceptsALongerSpecWhoseUnknownFieldsAreZero) {
+    struct NewerSpec {
+        frnn_model_spec spec;
+        uint32_t newer_field;
+    };
+    SmallLstm lstm;
+    NewerSpec newer{lstm.spec, 0};
+    newer.spec.struct_size = sizeof newer;
+    frnn_model* model = nullptr;
+    ASSERT_EQ(frnn_model_create(&newer.spec, lstm.views.data(), 4, &model), FRNN_STATUS_OK) << frnn_last_error();
+    ModelPtr owned(model);
+
+    newer.newer_field = 1;
+    model = nullptr;
+    EXPECT_FAILS(frnn_model_create(&newer.spec, lstm.views.data(), 4, &model), FRNN_STATUS_UNSUPPORTED,
+                 "spec->struct_size is 44 and byte 40 is set, but this library's frnn_model_spec has 40 bytes");
+    EXPECT_EQ(model, nullptr);
 }
 
 TEST(ModelCreate, RejectsWeightCountsThatDoNotMatchTheSpec) {
@@ -156,7 +182,10 @@ TEST(ModelGetSpec, ReturnsTheSpecAndChecksArguments) {
     lstm.spec.num_threads = 3;
     ModelPtr model = create_model(lstm.spec, lstm.layers);
     frnn_model_spec spec{};
+    spec.struct_size = sizeof spec;
     ASSERT_EQ(frnn_model_get_spec(model.get(), &spec), FRNN_STATUS_OK);
+    EXPECT_EQ(spec.struct_size, sizeof spec);
+    EXPECT_EQ(spec.precision, test_precision());
     EXPECT_EQ(spec.cell_kind, FRNN_CELL_LSTM);
     EXPECT_EQ(spec.input_size, 3);
     EXPECT_EQ(spec.hidden_size, 5);
@@ -166,6 +195,9 @@ TEST(ModelGetSpec, ReturnsTheSpecAndChecksArguments) {
     EXPECT_EQ(spec.num_threads, 3);
     EXPECT_TRUE(spec.has_bias);
     EXPECT_FAILS(frnn_model_get_spec(model.get(), nullptr), FRNN_STATUS_NULL_POINTER, "out_spec is NULL");
+    frnn_model_spec unsized{};
+    EXPECT_FAILS(frnn_model_get_spec(model.get(), &unsized), FRNN_STATUS_INVALID_ARGUMENT,
+                 "out_spec->struct_size is 0; set it to sizeof(frnn_model_spec)");
     EXPECT_FAILS(frnn_model_get_spec(nullptr, &spec), FRNN_STATUS_NULL_POINTER, "model is NULL");
 }
 

@@ -52,9 +52,17 @@ inline std::string requested_isa() {
     return name == "avx512" || name == "avx2" || name == "reference" ? name : "";
 }
 
+// precision of the models the tests make: FUSEDRNN_TEST_PRECISION=float64 selects the exact mode (CTest runs the
+// suites with both), anything else float32, the library default.
+inline frnn_precision test_precision() {
+    const char* precision = std::getenv("FUSEDRNN_TEST_PRECISION");
+    return precision != nullptr && std::string(precision) == "float64" ? FRNN_PRECISION_FLOAT64 : FRNN_PRECISION_FLOAT32;
+}
+
 inline frnn_model_spec make_spec(frnn_cell_kind kind, int32_t input_size, int32_t hidden_size, int32_t num_layers = 1,
                                  int32_t num_directions = 1, int32_t proj_size = 0, bool has_bias = true) {
     frnn_model_spec spec{};
+    spec.struct_size = sizeof spec;
     spec.cell_kind = kind;
     spec.input_size = input_size;
     spec.hidden_size = hidden_size;
@@ -63,6 +71,7 @@ inline frnn_model_spec make_spec(frnn_cell_kind kind, int32_t input_size, int32_
     spec.proj_size = proj_size;
     spec.has_bias = has_bias;
     spec.num_threads = test_thread_count();
+    spec.precision = test_precision();
     return spec;
 }
 

@@ -253,8 +253,8 @@ TEST_F(WorkerThreads, SleepWhenIdleAndAreJoinedFromSleep) {
 // the machine has logical processors (the caller is one of them), or FUSEDRNN_THREAD_LIMIT when it is set.
 TEST_F(WorkerThreads, AreCappedAtTheLogicalProcessors) {
     const int32_t logical = expected_participants(10000);
-    // LSTM, batch 1: unit blocks for more participants than that, whatever the kernel set's W (<= 8).
-    const NetworkCase wide = {"wide", FRNN_CELL_LSTM, 4, std::max(96, 8 * (logical + 1)), 1, 1, 0, false, 2, 1, {}};
+    // LSTM, batch 1: unit blocks for more participants than that, whatever the kernel set's W (<= 16).
+    const NetworkCase wide = {"wide", FRNN_CELL_LSTM, 4, std::max(96, 16 * (logical + 1)), 1, 1, 0, false, 2, 1, {}};
     std::mt19937 generator(5);
     const frnn_model_spec spec = spec_with_threads(wide, 10000);
     model = create_model(spec, random_weights(spec, generator));
@@ -264,6 +264,7 @@ TEST_F(WorkerThreads, AreCappedAtTheLogicalProcessors) {
     forward(workspace.get());
     EXPECT_EQ(live_thread_count(), before + static_cast<std::size_t>(logical - 1));
     frnn_model_spec reported{};
+    reported.struct_size = sizeof reported;
     ASSERT_EQ(frnn_model_get_spec(model.get(), &reported), FRNN_STATUS_OK);
     EXPECT_EQ(reported.num_threads, 10000) << "the spec is reported as given";
     workspace.reset();

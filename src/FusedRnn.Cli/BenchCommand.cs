@@ -59,6 +59,8 @@ internal sealed class BenchCommand : Command
         CustomParser = result => CommonOptions.ParseWhole(result, "--threads", minimum: 0),
     };
 
+    readonly Option<string> _precision = CommonOptions.Precision();
+
     readonly Option<double> _duration = new("--duration")
     {
         Description = "Seconds of timed calls after the warm-up",
@@ -88,6 +90,7 @@ internal sealed class BenchCommand : Command
         Options.Add(_seqLen);
         Options.Add(_backend);
         Options.Add(_threads);
+        Options.Add(_precision);
         Options.Add(_duration);
         Options.Add(_json);
         SetAction(parseResult => console.Guard(() => Execute(parseResult, console)));
@@ -114,7 +117,12 @@ internal sealed class BenchCommand : Command
         }
 
         int threads = parseResult.GetValue(_threads);
-        var options = new RnnOptions { Backend = parseResult.GetRequiredValue(_backend), Threads = threads };
+        var options = new RnnOptions
+        {
+            Backend = parseResult.GetRequiredValue(_backend),
+            Threads = threads,
+            Precision = CommonOptions.PrecisionOf(parseResult, _precision),
+        };
         Workload workload;
         RnnWeights? weights = null;
         if (modelPath is null)
@@ -139,7 +147,7 @@ internal sealed class BenchCommand : Command
             ? console.CreateProgressConsole().Status().Start("Preparing", context =>
                 Time(workload, options, weights, duration, phase => context.Status(Markup.Escape(phase))))
             : Time(workload, options, weights, duration, phase: null);
-        var result = new BenchResult(workload, modelPath, parseResult.GetValue(_prefix), engine, threads, sample);
+        var result = new BenchResult(workload, modelPath, parseResult.GetValue(_prefix), engine, threads, options.Precision, sample);
 
         if (json) console.Out.WriteLine(result.ToJson().ToJsonString());
         else result.Render(console.CreateAnsiConsole());
@@ -235,7 +243,7 @@ internal sealed class BenchCommand : Command
     /// What one bench run measured; <paramref name="Threads"/> is as asked (0: the backend chose); <paramref name="Model"/>
     /// is the file timed with --weights, null for a named workload.
     /// </summary>
-    sealed record BenchResult(Workload Workload, string? Model, string? Prefix, string Backend, int Threads, LatencySample Sample)
+    sealed record BenchResult(Workload Workload, string? Model, string? Prefix, string Backend, int Threads, RnnPrecision Precision, LatencySample Sample)
     {
         double MedianMicroseconds => Sample.QuantileSeconds(0.5) * 1e6;
 
@@ -255,6 +263,7 @@ internal sealed class BenchCommand : Command
                 };
             json["backend"] = Backend;
             json["threads"] = Threads;
+            json["precision"] = CommonOptions.NameOf(Precision);
             json["median_us"] = Math.Round(MedianMicroseconds, 3);
             json["p99_us"] = Math.Round(P99Microseconds, 3);
             json["iterations"] = Sample.Count;
@@ -268,6 +277,7 @@ internal sealed class BenchCommand : Command
             var table = new Table().Border(TableBorder.Rounded)
                 .AddColumn("Backend")
                 .AddColumn(new TableColumn("Threads").RightAligned())
+                .AddColumn("Precision")
                 .AddColumn(new TableColumn("median µs").RightAligned())
                 .AddColumn(new TableColumn("p99 µs").RightAligned())
                 .AddColumn(new TableColumn("GFLOP/s at median").RightAligned())
@@ -275,6 +285,7 @@ internal sealed class BenchCommand : Command
             table.AddRow(
                 Backend,
                 Threads == 0 ? "backend's choice" : Threads.ToString(CultureInfo.InvariantCulture),
+                CommonOptions.NameOf(Precision),
                 MedianMicroseconds.ToString("F2", CultureInfo.InvariantCulture),
                 P99Microseconds.ToString("F2", CultureInfo.InvariantCulture),
                 (Workload.Flops / MedianMicroseconds / 1e3).ToString("F2", CultureInfo.InvariantCulture),

@@ -33,6 +33,23 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>What the kernels compute in (<see cref="RnnOptions.Precision"/>).</summary>
+    public static Option<string> Precision() => AcceptOnly(
+        new Option<string>("--precision")
+        {
+            Description = "Arithmetic of the kernels: float32 (the default, as PyTorch) or float64 (the exact mode: float32 storage, double arithmetic)",
+            HelpName = "float32|float64",
+            DefaultValueFactory = _ => "float32",
+        },
+        "precision", ["float32", "float64"]);
+
+    /// <summary>The parsed <see cref="Precision"/>.</summary>
+    public static RnnPrecision PrecisionOf(ParseResult parseResult, Option<string> option) =>
+        parseResult.GetRequiredValue(option).Trim().Equals("float64", StringComparison.OrdinalIgnoreCase) ? RnnPrecision.Float64 : RnnPrecision.Float32;
+
+    /// <summary>The CLI's name of a precision (what --precision takes).</summary>
+    public static string NameOf(RnnPrecision precision) => precision == RnnPrecision.Float64 ? "float64" : "float32";
+
     /// <summary>The nonlinearity of an Elman RNN, which a state_dict does not record.</summary>
     public static Option<string> Nonlinearity() => AcceptOnly(
         new Option<string>("--nonlinearity")

@@ -36,17 +36,21 @@ internal sealed class DemoCommand : Command
         new Option<string[]>("--backend") { Description = "A backend to measure, which must be available here; repeat for several (default: every backend, unavailable ones listed as such)" },
         RnnBackends.Names);
 
+    readonly Option<string> _precision = CommonOptions.Precision();
+
     public DemoCommand(CliConsole console)
-        : base("demo", "Run the embedded 2-layer LSTM on every backend: agreement with the managed backend and latency")
+        : base("demo", "Run the embedded 2-layer LSTM on every backend: difference from the exact (float64) answer and latency")
     {
         Options.Add(_steps);
         Options.Add(_backends);
+        Options.Add(_precision);
         SetAction(parseResult => console.Guard(() => Execute(parseResult, console)));
     }
 
     int Execute(ParseResult parseResult, CliConsole console)
     {
         int steps = parseResult.GetValue(_steps);
+        RnnPrecision precision = CommonOptions.PrecisionOf(parseResult, _precision);
         string[] chosen = [.. (parseResult.GetValue(_backends) ?? []).Select(name => name.Trim().ToLowerInvariant())];
         // The managed backend, the reference the differences are measured against, comes first; the others keep RnnBackends' order.
         BackendStatus[] backends =
@@ -65,15 +69,16 @@ internal sealed class DemoCommand : Command
         IAnsiConsole ansi = console.CreateAnsiConsole();
         ansi.MarkupLineInterpolated($"[bold]{weights.Spec}[/] from the embedded {DefaultModel.FileName}");
         ansi.WriteLine($"Input: T={steps}, B={Batch}, random x (seed {Seed}), zero initial state; each backend warmed up, then timed for ~{MeasureTime.TotalSeconds:0.#} s");
+        ansi.WriteLine($"Precision: {CommonOptions.NameOf(precision)}; |Δ| is the largest difference from the managed backend's float64 (exact-mode) answer");
 
-        Outputs reference = workload.Run(weights, RnnBackends.Managed);
+        Outputs reference = workload.Run(weights, new RnnOptions { Backend = RnnBackends.Managed, Precision = RnnPrecision.Float64 });
         var results = new List<(BackendStatus Backend, Measurement? Measurement)>();
         void MeasureAll(Action<string> report)
         {
             foreach (BackendStatus backend in backends)
             {
                 report(backend.Name);
-                results.Add((backend, backend.IsAvailable ? workload.Measure(weights, backend.Name, reference) : null));
+                results.Add((backend, backend.IsAvailable ? workload.Measure(weights, new RnnOptions { Backend = backend.Name, Precision = precision }, reference) : null));
             }
         }
 
@@ -143,9 +148,9 @@ internal sealed class DemoCommand : Command
             return values;
         }
 
-        public Outputs Run(RnnWeights weights, string backend)
+        public Outputs Run(RnnWeights weights, RnnOptions options)
         {
-            using RecurrentModule module = RecurrentModule.Create(weights, new RnnOptions { Backend = backend });
+            using RecurrentModule module = RecurrentModule.Create(weights, options);
             using RnnWorkspace workspace = module.CreateWorkspace();
             Outputs outputs = NewOutputs();
             Forward(module, workspace, outputs);
@@ -153,9 +158,9 @@ internal sealed class DemoCommand : Command
         }
 
         /// <summary>Warms up, then times whole sequences for about <see cref="MeasureTime"/>.</summary>
-        public Measurement Measure(RnnWeights weights, string backend, Outputs reference)
+        public Measurement Measure(RnnWeights weights, RnnOptions options, Outputs reference)
         {
-            using RecurrentModule module = RecurrentModule.Create(weights, new RnnOptions { Backend = backend });
+            using RecurrentModule module = RecurrentModule.Create(weights, options);
             using RnnWorkspace workspace = module.CreateWorkspace();
             Outputs outputs = NewOutputs();
 

@@ -40,10 +40,12 @@ internal sealed record SystemFacts(
     string Runtime,
     string OperatingSystem,
     Architecture Architecture,
+    string Processor,
     int ProcessorCount,
     IReadOnlyList<(string Name, bool Supported)> CpuFeatures,
     SimdLevel ManagedVectorWidth,
     string? IsaOverride,
+    RnnPrecision DefaultPrecision,
     IReadOnlyList<BackendStatus> Backends)
 {
     public static SystemFacts Collect() => new(
@@ -51,11 +53,35 @@ internal sealed record SystemFacts(
         RuntimeInformation.FrameworkDescription,
         RuntimeInformation.OSDescription,
         RuntimeInformation.ProcessArchitecture,
+        ProcessorName(),
         Environment.ProcessorCount,
         CollectCpuFeatures(),
         ManagedBackend.DefaultLevel,
         Environment.GetEnvironmentVariable(ManagedBackend.IsaVariable),
+        RnnOptions.Default.Precision,
         RnnBackends.Describe());
+
+    /// <summary>The processor's model name (Linux: /proc/cpuinfo), or "unknown".</summary>
+    static string ProcessorName()
+    {
+        try
+        {
+            if (!File.Exists("/proc/cpuinfo")) return "unknown";
+            foreach (string line in File.ReadLines("/proc/cpuinfo"))
+            {
+                int colon = line.IndexOf(':');
+                if (colon > 0 && line[..colon].Trim() is "model name" or "Model" or "Hardware") return line[(colon + 1)..].Trim();
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return "unknown";
+    }
 
     public static string ApplicationVersion =>
         typeof(SystemFacts).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
@@ -89,11 +115,13 @@ internal sealed record SystemFacts(
         Row(".NET runtime", Runtime);
         Row("OS", OperatingSystem);
         Row("Architecture", Architecture.ToString());
+        Row("Processor", CliText.Escape(Processor));
         Row("Processors", ProcessorCount.ToString());
         Row("CPU features", FeatureList(supported: true));
         Row("CPU features missing", FeatureList(supported: false));
         Row("Managed vector width", $"{VectorWidthText(ManagedVectorWidth)} ({ManagedVectorWidth})");
         Row(ManagedBackend.IsaVariable, IsaOverride is null ? "not set" : CliText.Escape(IsaOverride));
+        Row("Default precision", $"{CommonOptions.NameOf(DefaultPrecision)} (--precision float32|float64 on run, demo and bench)");
         console.Write(table);
 
         var backends = new Table().Border(TableBorder.Rounded).AddColumn("Backend").AddColumn("Status");
@@ -127,10 +155,12 @@ internal sealed record SystemFacts(
             ["runtime"] = Runtime,
             ["os"] = OperatingSystem,
             ["architecture"] = Architecture.ToString(),
+            ["processor"] = Processor,
             ["processorCount"] = ProcessorCount,
             ["cpuFeatures"] = features,
             ["managedVectorWidth"] = ManagedVectorWidth.ToString(),
             ["isaOverride"] = IsaOverride,
+            ["defaultPrecision"] = CommonOptions.NameOf(DefaultPrecision),
             ["backends"] = backends,
         };
     }

@@ -47,6 +47,8 @@ internal sealed class RunCommand : Command
         new Option<string>("--backend") { Description = "The backend to run on", DefaultValueFactory = _ => RnnBackends.Auto },
         [.. RnnBackends.Names, RnnBackends.Auto]);
 
+    readonly Option<string> _precision = CommonOptions.Precision();
+
     readonly Option<bool> _verbose = new("--verbose") { Description = "Print a one-line summary: model, backend, shapes, time" };
 
     public RunCommand(CliConsole console)
@@ -64,13 +66,19 @@ internal sealed class RunCommand : Command
         Options.Add(_hn);
         Options.Add(_cn);
         Options.Add(_backend);
+        Options.Add(_precision);
         Options.Add(_verbose);
         SetAction(parseResult => console.Guard(() => Execute(parseResult, console)));
     }
 
     int Execute(ParseResult parseResult, CliConsole console)
     {
-        var options = new RnnOptions { Backend = parseResult.GetRequiredValue(_backend), BatchFirst = parseResult.GetValue(_batchFirst) };
+        var options = new RnnOptions
+        {
+            Backend = parseResult.GetRequiredValue(_backend),
+            BatchFirst = parseResult.GetValue(_batchFirst),
+            Precision = CommonOptions.PrecisionOf(parseResult, _precision),
+        };
         RnnNonlinearity nonlinearity = CommonOptions.NonlinearityOf(parseResult, _nonlinearity);
         (Option Option, string Path)[] inputs = [.. Given(parseResult, _weights, _input, _h0, _c0, _lengths)];
         (Option Option, string Path)[] outputPaths = [.. Given(parseResult, _output, _hn, _cn)];

@@ -30,7 +30,7 @@ public sealed class CpuBackend : IRnnBackend
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(options);
         if (UnavailableReason is { } reason) throw new BackendUnavailableException(Name, reason);
-        return new NativeExecutor(weights, options.Threads);
+        return new NativeExecutor(weights, options.Threads, options.Precision);
     }
 
     private static unsafe (string?, string) Probe()

@@ -9,12 +9,14 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
 {
     private readonly ModelSafeHandle model;
 
-    public NativeExecutor(RnnWeights weights, int threads)
+    public NativeExecutor(RnnWeights weights, int threads, RnnPrecision precision)
         : base(weights.Spec)
     {
         RnnSpec spec = weights.Spec;
         FrnnModelSpec nativeSpec = new()
         {
+            StructSize = (uint)sizeof(FrnnModelSpec),
+            Precision = (int)ToNative(precision),
             CellKind = (int)ToNative(spec.Kind),
             InputSize = spec.InputSize,
             HiddenSize = spec.HiddenSize,
@@ -112,6 +114,13 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
         pins.Add(pin);
         return (float*)pin.Pointer;
     }
+
+    private static FrnnPrecision ToNative(RnnPrecision precision) => precision switch
+    {
+        RnnPrecision.Float32 => FrnnPrecision.Float32,
+        RnnPrecision.Float64 => FrnnPrecision.Float64,
+        _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "no native precision"),
+    };
 
     private static FrnnCellKind ToNative(CellKind kind) => kind switch
     {

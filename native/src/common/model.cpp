@@ -11,24 +11,36 @@ namespace {
 
 std::atomic<uint64_t> next_model_serial{1};
 
+template <class T>
+std::vector<PackedLayer<T>> pack_layers(const ModelShape& shape, const frnn_layer_weights* weights,
+                                        int32_t weights_count, int64_t panel_width) {
+    std::vector<PackedLayer<T>> layers;
+    layers.reserve(static_cast<std::size_t>(weights_count));
+    for (int64_t index = 0; index < weights_count; ++index) {
+        layers.push_back(pack_layer<T>(shape, index / shape.num_directions, weights[index], panel_width));
+    }
+    return layers;
+}
+
 }  // namespace
 
-std::unique_ptr<frnn_model> create_model(const frnn_model_spec* spec, const frnn_layer_weights* weights,
+std::unique_ptr<frnn_model> create_model(const frnn_model_spec& spec, const frnn_layer_weights* weights,
                                          int32_t weights_count, int64_t panel_width) {
-    ModelShape shape = validate_spec(spec);
+    ModelShape shape = validate_spec(&spec);
     validate_weights(shape, weights, weights_count);
 
     auto model = std::make_unique<frnn_model>();
-    model->spec = *spec;
+    model->spec = spec;
     model->shape = shape;
     model->serial = next_model_serial.fetch_add(1, std::memory_order_relaxed);
     model->panel_width = panel_width;
     // More participants than logical processors cannot all run at once, and each barrier would wait for one that
     // is not running; so a larger num_threads is capped (the spec keeps the value as given).
-    model->thread_count = spec->num_threads != 0 ? std::min(spec->num_threads, thread_limit()) : physical_core_count();
-    model->layers.reserve(static_cast<std::size_t>(weights_count));
-    for (int64_t index = 0; index < weights_count; ++index) {
-        model->layers.push_back(pack_layer(shape, index / shape.num_directions, weights[index], panel_width));
+    model->thread_count = spec.num_threads != 0 ? std::min(spec.num_threads, thread_limit()) : physical_core_count();
+    if (shape.precision == FRNN_PRECISION_FLOAT32) {
+        model->f32_layers = pack_layers<float>(shape, weights, weights_count, panel_width);
+    } else {
+        model->f64_layers = pack_layers<double>(shape, weights, weights_count, panel_width);
     }
     return model;
 }

@@ -17,6 +17,7 @@ struct ModelShape {
     int64_t num_directions; // D
     bool has_bias;
     bool has_projection;
+    frnn_precision precision;
 
     int64_t layer_input_size(int64_t layer) const { return layer == 0 ? input_size : num_directions * output_size; }
     int64_t gate_rows() const { return gate_count * hidden_size; }

@@ -3,6 +3,7 @@
 #include "common/checked_math.h"
 #include "common/error.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
@@ -173,6 +174,40 @@ void require_no_overlap(const frnn_forward_args& args) {
 
 }  // namespace
 
+frnn_model_spec read_spec(const frnn_model_spec* caller_spec) {
+    require_not_null(caller_spec, "spec");
+    // Only struct_size is read before it is checked: the caller's struct may be shorter than this library's.
+    uint32_t caller_size = 0;
+    std::memcpy(&caller_size, caller_spec, sizeof caller_size);
+    constexpr uint32_t known_size = sizeof(frnn_model_spec);
+    // One longer than any version could define (a garbage size) is not read at all.
+    constexpr uint32_t largest_plausible_size = 4096;
+    if (caller_size < first_model_spec_size) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->struct_size is " + to_string(caller_size) +
+                                               " but must be sizeof(frnn_model_spec), " + to_string(known_size) +
+                                               " in the fusedrnn.h of this library (ABI " +
+                                               to_string(FRNN_ABI_VERSION) + ")");
+    }
+    if (caller_size > largest_plausible_size) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->struct_size is " + to_string(caller_size) +
+                                               ", more than any frnn_model_spec (set it to sizeof(frnn_model_spec))");
+    }
+    frnn_model_spec spec{};
+    std::memcpy(&spec, caller_spec, std::min(caller_size, known_size));
+    // A newer header's fields this library does not know: refused if the caller set any of them.
+    const auto* bytes = reinterpret_cast<const unsigned char*>(caller_spec);
+    for (uint32_t offset = known_size; offset < caller_size; ++offset) {
+        if (bytes[offset] != 0) {
+            fail(FRNN_STATUS_UNSUPPORTED, "spec->struct_size is " + to_string(caller_size) + " and byte " +
+                                              to_string(offset) + " is set, but this library's frnn_model_spec has " +
+                                              to_string(known_size) + " bytes (ABI " + to_string(FRNN_ABI_VERSION) +
+                                              "): the caller uses a field of a newer fusedrnn.h");
+        }
+    }
+    spec.struct_size = known_size;
+    return spec;
+}
+
 ModelShape validate_spec(const frnn_model_spec* spec) {
     require_not_null(spec, "spec");
     require_range("spec->cell_kind", spec->cell_kind, FRNN_CELL_LSTM, FRNN_CELL_RNN_RELU);
@@ -181,6 +216,7 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     require_range("spec->num_layers", spec->num_layers, 1, INT32_MAX);
     require_range("spec->num_directions", spec->num_directions, 1, 2);
     require_range("spec->num_threads", spec->num_threads, 0, INT32_MAX);
+    require_range("spec->precision", spec->precision, FRNN_PRECISION_FLOAT32, FRNN_PRECISION_FLOAT64);
     const bool has_bias = require_bool(spec->has_bias, "spec->has_bias");
     require_zero_reserved(spec->reserved, "spec->reserved");
 
@@ -204,6 +240,7 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     shape.num_directions = spec->num_directions;
     shape.has_bias = has_bias;
     shape.has_projection = spec->proj_size > 0;
+    shape.precision = static_cast<frnn_precision>(spec->precision);
     return shape;
 }
 

@@ -26,10 +26,11 @@ struct StructLayout {
 #define FRNN_FIELD(type, field) FieldLayout{#field, offsetof(type, field)}
 
 const FieldLayout model_spec_fields[] = {
-    FRNN_FIELD(frnn_model_spec, cell_kind),   FRNN_FIELD(frnn_model_spec, input_size),
-    FRNN_FIELD(frnn_model_spec, hidden_size), FRNN_FIELD(frnn_model_spec, num_layers),
-    FRNN_FIELD(frnn_model_spec, num_directions), FRNN_FIELD(frnn_model_spec, proj_size),
-    FRNN_FIELD(frnn_model_spec, num_threads), FRNN_FIELD(frnn_model_spec, has_bias),
+    FRNN_FIELD(frnn_model_spec, struct_size), FRNN_FIELD(frnn_model_spec, cell_kind),
+    FRNN_FIELD(frnn_model_spec, input_size),  FRNN_FIELD(frnn_model_spec, hidden_size),
+    FRNN_FIELD(frnn_model_spec, num_layers),  FRNN_FIELD(frnn_model_spec, num_directions),
+    FRNN_FIELD(frnn_model_spec, proj_size),   FRNN_FIELD(frnn_model_spec, num_threads),
+    FRNN_FIELD(frnn_model_spec, precision),   FRNN_FIELD(frnn_model_spec, has_bias),
     FRNN_FIELD(frnn_model_spec, reserved),
 };
 

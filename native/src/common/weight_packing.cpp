@@ -32,21 +32,22 @@ AlignedFloats pack_gate_rows(const float* rows, int64_t gate_count, int64_t hidd
 
 }  // namespace
 
-PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,
-                       int64_t panel_width) {
+template <class T>
+PackedLayer<T> pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,
+                          int64_t panel_width) {
     const int64_t gates = shape.gate_count;
     const int64_t hidden = shape.hidden_size;
 
-    PackedLayer packed;
+    PackedLayer<T> packed;
     packed.input_size = shape.layer_input_size(layer);
     packed.padded_hidden = (hidden + panel_width - 1) / panel_width * panel_width;
     packed.weight_ih = pack_gate_rows(weights.weight_ih, gates, hidden, packed.padded_hidden, packed.input_size,
                                       panel_width);
     packed.weight_hh = pack_gate_rows(weights.weight_hh, gates, hidden, packed.padded_hidden, shape.output_size,
                                       panel_width);
-    packed.input_bias = AlignedDoubles(to_size(packed.gate_columns(gates)));
+    packed.input_bias = AlignedArray<T>(to_size(packed.gate_columns(gates)));
     if (shape.cell_kind == FRNN_CELL_GRU) {
-        packed.new_gate_bias = AlignedDoubles(to_size(packed.padded_hidden));
+        packed.new_gate_bias = AlignedArray<T>(to_size(packed.padded_hidden));
     }
     if (shape.has_bias) {
         const int64_t gru_new_gate = shape.cell_kind == FRNN_CELL_GRU ? 2 : -1;
@@ -55,11 +56,11 @@ PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_
                 const int64_t row = gate * hidden + unit;
                 const bool folds_recurrent_bias = gate != gru_new_gate;
                 const double recurrent_bias = static_cast<double>(weights.bias_hh[row]);
-                // The sum of two floats is exact in double (for any biases of sane magnitude).
-                packed.input_bias.data()[packed_row(gate, unit, gates, panel_width)] =
-                    static_cast<double>(weights.bias_ih[row]) + (folds_recurrent_bias ? recurrent_bias : 0.0);
+                // The sum of two floats is exact in double (for any biases of sane magnitude), then rounded once to T.
+                packed.input_bias.data()[packed_row(gate, unit, gates, panel_width)] = static_cast<T>(
+                    static_cast<double>(weights.bias_ih[row]) + (folds_recurrent_bias ? recurrent_bias : 0.0));
                 if (!folds_recurrent_bias) {
-                    packed.new_gate_bias.data()[unit] = recurrent_bias;
+                    packed.new_gate_bias.data()[unit] = static_cast<T>(recurrent_bias);
                 }
             }
         }
@@ -70,5 +71,8 @@ PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_
     }
     return packed;
 }
+
+template PackedLayer<float> pack_layer<float>(const ModelShape&, int64_t, const frnn_layer_weights&, int64_t);
+template PackedLayer<double> pack_layer<double>(const ModelShape&, int64_t, const frnn_layer_weights&, int64_t);
 
 }  // namespace fusedrnn

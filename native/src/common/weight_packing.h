@@ -1,13 +1,13 @@
 // Weights of one layer and direction in the layout the active CPU kernel set streams. With W the set's panel
-// width (doubles per vector register) and H padded with zero rows to Hp, a multiple of W, the G*Hp gate rows are
-// ordered (unit block j, gate g, lane l) for hidden unit j*W + l, and the G*W rows of each block are stored
-// k-major: element (row, k) at ((j*columns + k)*G + g)*W + l. A recurrent step then reads, per k, the G*W weights
-// of a block from one contiguous run (one stream per block for the prefetchers, no cache-set aliasing between
-// gates), and the input projection comes out in the same (j, g, l) order, so one fused pass per block finds its
-// gates in registers. W = 1 (reference) is unit-interleaved too: unit u's G gate weights for k side by side.
-// Weight matrices stay float32 (the kernels widen them as they load them); biases are float64 because
-// b_ih + b_hh is folded once here, and rounding that sum to float32 would already cost up to half an ulp that the
-// recurrence then amplifies.
+// width (values per vector register in the model's precision) and H padded with zero rows to Hp, a multiple of W,
+// the G*Hp gate rows are ordered (unit block j, gate g, lane l) for hidden unit j*W + l, and the G*W rows of each
+// block are stored k-major: element (row, k) at ((j*columns + k)*G + g)*W + l. A recurrent step then reads, per k,
+// the G*W weights of a block from one contiguous run (one stream per block for the prefetchers, no cache-set
+// aliasing between gates), and the input projection comes out in the same (j, g, l) order, so one fused pass per
+// block finds its gates in registers. W = 1 (reference) is unit-interleaved too: unit u's G gate weights for k side
+// by side. Weight matrices stay float32 in both precisions (the double kernels widen them as they load them);
+// biases are in the arithmetic type T, because b_ih + b_hh is folded once here: exactly in double, and rounded once
+// to float32 in float precision, where PyTorch's two separate bias additions round twice.
 #pragma once
 
 #include "common/aligned_buffer.h"
@@ -17,6 +17,7 @@
 
 namespace fusedrnn {
 
+template <class T>
 struct PackedLayer {
     int64_t input_size = 0;
     int64_t padded_hidden = 0;     // Hp
@@ -24,15 +25,16 @@ struct PackedLayer {
     AlignedFloats weight_hh;       // [G*Hp, Hout] in unit blocks
     // Added once to the input projection: b_ih + b_hh, except GRU's n gate which only gets b_ih because b_hn
     // sits inside the reset product. Zero without biases and in padding. [G*Hp], in (j, g, l) row order.
-    AlignedDoubles input_bias;
-    AlignedDoubles new_gate_bias;  // GRU only: b_hn [Hp]; zero without biases
-    AlignedFloats weight_hr;       // LSTM projection only: [Hout, H], as given
+    AlignedArray<T> input_bias;
+    AlignedArray<T> new_gate_bias;  // GRU only: b_hn [Hp]; zero without biases
+    AlignedFloats weight_hr;        // LSTM projection only: [Hout, H], as given
 
     int64_t gate_columns(int64_t gate_count) const { return gate_count * padded_hidden; }
 };
 
 // Packs validated weights (see validate_weights) of `layer` for kernels of the given panel width.
-PackedLayer pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,
-                       int64_t panel_width);
+template <class T>
+PackedLayer<T> pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,
+                          int64_t panel_width);
 
 }  // namespace fusedrnn

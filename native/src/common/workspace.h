@@ -5,26 +5,34 @@
 #include "common/worker_team.h"
 
 #include <cstddef>
+#include <limits>
+#include <string>
 #include <cstdint>
 #include <memory>
 
 // The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call, and the
-// worker threads of a multi-threaded model. The arena holds doubles: the state, gate pre-activations and layer
-// outputs are computed and kept in float64 (see "Precision" in native/README.md). Threads belong here, not to
-// the model, because a model is shared by callers that each bring their own workspace.
+// worker threads of a multi-threaded model. The arena holds values of the model's arithmetic type (float or double):
+// the state, gate pre-activations and layer outputs (see "Precision" in native/README.md). Threads belong here, not
+// to the model, because a model is shared by callers that each bring their own workspace.
 struct frnn_workspace {
     uint64_t model_serial;  // the model it was created for
     int64_t chunk_budget_bytes;  // bound on a call's chunk buffers (cpu/forward.cpp), from chunk_budget_bytes()
-    fusedrnn::AlignedDoubles arena;
+    fusedrnn::AlignedArray<std::byte> arena;
     std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first forward that uses threads
 
-    // At least `count` doubles; reallocates only when the arena is smaller, so steady-state calls don't allocate.
-    double* reserve(std::size_t count) {
-        if (arena.size() < count) {
-            arena = fusedrnn::AlignedDoubles();  // free first: old and new never coexist
-            arena = fusedrnn::AlignedDoubles(count);
+    // At least `count` values of T; reallocates only when the arena is smaller, so steady-state calls don't allocate.
+    template <class T>
+    T* reserve(std::size_t count) {
+        if (count > std::numeric_limits<std::size_t>::max() / sizeof(T)) {
+            fusedrnn::fail(FRNN_STATUS_OUT_OF_MEMORY, "out of memory: the workspace of this call needs " +
+                                                          std::to_string(count) + " values of " +
+                                                          std::to_string(sizeof(T)) + " bytes, more than an address space");
         }
-        return arena.data();
+        if (arena.size() < count * sizeof(T)) {
+            arena = fusedrnn::AlignedArray<std::byte>();  // free first: old and new never coexist
+            arena = fusedrnn::AlignedArray<std::byte>(count * sizeof(T));
+        }
+        return reinterpret_cast<T*>(arena.data());
     }
 };
 

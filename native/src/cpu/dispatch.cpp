@@ -11,64 +11,82 @@
 namespace fusedrnn::cpu {
 namespace {
 
+// One kernel set: its kernels in both precisions.
 struct Candidate {
-    KernelTable kernels;
+    const char* isa_name;
     const char* alias;  // a second name FUSEDRNN_ISA accepts, or null
     bool (*is_supported)();
+    KernelTable<float> f32;
+    KernelTable<double> f64;
 };
 
 bool always_supported() { return true; }
 
-#define FUSEDRNN_KERNEL_SET(isa, width)                                                                        \
-    {#isa, width, gemm_nt_##isa, lstm_step_##isa, gru_step_##isa, rnn_tanh_step_##isa, rnn_relu_step_##isa}
+#define FUSEDRNN_KERNEL_TABLE(datatype, isa, width)                                                            \
+    {#isa,                            width,                          datatype##_gemm_nt_##isa,               \
+     datatype##_lstm_step_##isa,      datatype##_gru_step_##isa,      datatype##_rnn_tanh_step_##isa,         \
+     datatype##_rnn_relu_step_##isa}
 
-// Best first; the reference set runs everywhere and stays last. (The flags of the vector sets also allow F16C,
-// which the kernels do not use.)
+// Best first; the reference set runs everywhere and stays last. W is the values per register in each precision.
+// (The flags of the vector sets also allow F16C, which the kernels do not use.)
 const Candidate candidates[] = {
-    {FUSEDRNN_KERNEL_SET(avx512, 8), nullptr, cpu_has_avx512},
-    {FUSEDRNN_KERNEL_SET(avx2, 4), nullptr, cpu_has_avx2_fma},
-    {FUSEDRNN_KERNEL_SET(reference, 1), "scalar", always_supported},
+    {"avx512", nullptr, cpu_has_avx512, FUSEDRNN_KERNEL_TABLE(f32, avx512, 16), FUSEDRNN_KERNEL_TABLE(f64, avx512, 8)},
+    {"avx2", nullptr, cpu_has_avx2_fma, FUSEDRNN_KERNEL_TABLE(f32, avx2, 8), FUSEDRNN_KERNEL_TABLE(f64, avx2, 4)},
+    {"reference", "scalar", always_supported, FUSEDRNN_KERNEL_TABLE(f32, reference, 1),
+     FUSEDRNN_KERNEL_TABLE(f64, reference, 1)},
 };
-#undef FUSEDRNN_KERNEL_SET
+#undef FUSEDRNN_KERNEL_TABLE
 
 bool is_named(const Candidate& candidate, const char* name) {
-    return std::strcmp(candidate.kernels.isa_name, name) == 0 ||
+    return std::strcmp(candidate.isa_name, name) == 0 ||
            (candidate.alias != nullptr && std::strcmp(candidate.alias, name) == 0);
 }
 
-const KernelTable& supported_kernels(const char* forced, bool known) {
+const Candidate& supported_candidate(const char* forced, bool known) {
     bool at_or_below_forced = !known;  // unset, empty or unknown: the best supported set
     for (const Candidate& candidate : candidates) {
         at_or_below_forced = at_or_below_forced || is_named(candidate, forced);
         if (at_or_below_forced && candidate.is_supported()) {
-            return candidate.kernels;
+            return candidate;
         }
     }
-    return candidates[std::size(candidates) - 1].kernels;
+    return candidates[std::size(candidates) - 1];
 }
 
-const KernelTable& select_kernels() {
+const Candidate& select_candidate() {
     const char* forced = std::getenv("FUSEDRNN_ISA");
     const bool requested = forced != nullptr && forced[0] != '\0';
     const bool known = requested && std::any_of(std::begin(candidates), std::end(candidates),
                                                 [&](const Candidate& c) { return is_named(c, forced); });
-    const KernelTable& kernels = supported_kernels(forced, known);
+    const Candidate& chosen = supported_candidate(forced, known);
     if (requested && !known) {
         // Most likely a typo meant to force a lower set for a test or a comparison: say what runs instead. This
-        // runs once per process (active_kernels), so the line is printed once.
+        // runs once per process (active_candidate), so the line is printed once.
         std::fprintf(stderr,
                      "fusedrnn: warning: FUSEDRNN_ISA=%s is not a kernel set (avx512, avx2, reference or scalar); "
                      "using %s\n",
-                     forced, kernels.isa_name);
+                     forced, chosen.isa_name);
     }
-    return kernels;
+    return chosen;
+}
+
+const Candidate& active_candidate() {
+    static const Candidate& chosen = select_candidate();
+    return chosen;
 }
 
 }  // namespace
 
-const KernelTable& active_kernels() {
-    static const KernelTable& kernels = select_kernels();
-    return kernels;
+const char* active_isa_name() { return active_candidate().isa_name; }
+
+template <>
+const KernelTable<float>& active_kernels<float>() {
+    return active_candidate().f32;
+}
+
+template <>
+const KernelTable<double>& active_kernels<double>() {
+    return active_candidate().f64;
 }
 
 }  // namespace fusedrnn::cpu

@@ -35,7 +35,7 @@ Range share_rows(int64_t batch, int participant, int parts) {
 // The rows (t, b) of time steps `steps` and batch rows `rows`, one per layer input or output vector, stored in the
 // call's order: time-major, row (t, b) at (t - steps.begin) * rows.size() + (b - rows.begin), or batch-first,
 // (b - rows.begin) * steps.size() + (t - steps.begin). The whole call is one grid (x, y and the outputs of the layers
-// below the last); a chunk is another (its widened x and its input projection).
+// below the last); a chunk is another (its converted x and its input projection).
 struct RowGrid {
     Range steps;
     Range rows;
@@ -93,17 +93,18 @@ struct Sharing {
 // weights in its own cache) unless the weights are small enough to sit in every core's cache at once and the
 // batch has a row group per participant: then rows are split and the barriers disappear. A projection mixes all
 // units into every h, so it can only split rows.
+template <class T>
 Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
     constexpr int64_t min_parallel_step_macs = 32 * 1024;
     constexpr std::size_t cache_resident_weight_bytes = 256 * 1024;  // a quarter of a 1 MiB L2 (Zen 4/5), or less
     const ModelShape& shape = model.shape;
-    const int64_t padded_hidden = model.layers.front().padded_hidden;
+    const int64_t padded_hidden = model.layers<T>().front().padded_hidden;
     const int64_t step_macs = call.batch * shape.gate_count * padded_hidden * shape.output_size;
     if (model.thread_count == 1 || step_macs < min_parallel_step_macs) {
         return {1, Split::units};
     }
     std::size_t largest_layer_floats = 0;
-    for (const PackedLayer& layer : model.layers) {
+    for (const PackedLayer<T>& layer : model.layers<T>()) {
         largest_layer_floats = std::max(largest_layer_floats, layer.weight_ih.size() + layer.weight_hh.size());
     }
     const bool weights_fit_every_cache = largest_layer_floats * sizeof(float) <= cache_resident_weight_bytes;
@@ -116,9 +117,9 @@ Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
 }
 
 // The input projection of a layer and direction is computed a chunk of time steps x batch rows at a time, just
-// before those steps run, into buffers (with layer 0's widened x) of at most the workspace's chunk budget, or one
+// before those steps run, into buffers (with layer 0's converted x) of at most the workspace's chunk budget, or one
 // row if that is more (a row is as wide as the model's gates). So a call allocates the budget, the state and the
-// outputs of the layers below the last (as large as the call's y, in double), however many steps and rows it has. A
+// outputs of the layers below the last (as large as the call's y, in T), however many steps and rows it has. A
 // chunk is all of a participant's rows for as many steps as fit (every step, below the budget: then nothing changes),
 // else, when one step's rows do not fit, as many whole row groups of one step as do. The steps of a chunk run right
 // after its projection; the reverse direction walks the chunks, like the steps, from the last. Each output is
@@ -132,6 +133,7 @@ struct ChunkShape {
 // every row), or one per participant of a row split (each runs its own rows through its own chunks).
 int regions_of(const Sharing& sharing) { return sharing.split == Split::rows ? sharing.participants : 1; }
 
+template <class T>
 ChunkShape chunk_shape_for(const ModelShape& shape, int64_t gate_columns, const ForwardShape& call,
                            const Sharing& sharing, int64_t budget_bytes) {
     int64_t most_rows = 0;  // of one participant
@@ -140,9 +142,9 @@ ChunkShape chunk_shape_for(const ModelShape& shape, int64_t gate_columns, const 
                                                         : Range{0, call.batch};
         most_rows = std::max(most_rows, rows.size());
     }
-    const int64_t row_doubles = checked_sum({shape.input_size, gate_columns}, "a row of the input projection");
-    const int64_t region_doubles = budget_bytes / static_cast<int64_t>(sizeof(double)) / regions_of(sharing);
-    const int64_t rows_that_fit = std::max<int64_t>(1, region_doubles / row_doubles);
+    const int64_t row_values = checked_sum({shape.input_size, gate_columns}, "a row of the input projection");
+    const int64_t region_values = budget_bytes / static_cast<int64_t>(sizeof(T)) / regions_of(sharing);
+    const int64_t rows_that_fit = std::max<int64_t>(1, region_values / row_values);
     if (rows_that_fit / most_rows >= call.seq_len) {
         return {call.seq_len, most_rows};
     }
@@ -152,34 +154,37 @@ ChunkShape chunk_shape_for(const ModelShape& shape, int64_t gate_columns, const 
     return {1, rows_that_fit >= row_group ? rows_that_fit / row_group * row_group : rows_that_fit};
 }
 
-// Scratch of one forward call, carved from the workspace arena. All of it is double: x is widened on entry and
-// only y, hn and cn are rounded back to float32 (see "Precision" in native/README.md).
+// Scratch of one forward call, carved from the workspace arena, all of it in the arithmetic type T: x is converted on
+// entry (widened in double precision) and only y, hn and cn are stored back as float32 (see "Precision" in
+// native/README.md).
+template <class T>
 struct ForwardBuffers {
     // Region r of the chunk buffers (see regions_of) starts at + r * chunk_*_stride.
-    double* chunk_input;             // [chunk rows, input_size]: x of a chunk's rows, widened (layer 0)
-    double* chunk_projection;        // [chunk rows, G*Hp]: one layer and direction's input projection of a chunk
+    T* chunk_input;                  // [chunk rows, input_size]: x of a chunk's rows, as T (layer 0)
+    T* chunk_projection;             // [chunk rows, G*Hp]: one layer and direction's input projection of a chunk
     int64_t chunk_input_stride;
     int64_t chunk_projection_stride;
-    double* layer_outputs[2];        // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
-    double* hidden[2];               // [B, Hout]: h before and after a step
-    double* cell;                    // [B, H]
-    double* projection_scratch;      // [B, H]
+    T* layer_outputs[2];             // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
+    T* hidden[2];                    // [B, Hout]: h before and after a step
+    T* cell;                         // [B, H]
+    T* projection_scratch;           // [B, H]
 };
 
-ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model, int64_t gate_columns,
-                             const ForwardShape& call, const ChunkShape& chunks, int regions) {
+template <class T>
+ForwardBuffers<T> carve_buffers(frnn_workspace& workspace, const ModelShape& model, int64_t gate_columns,
+                                const ForwardShape& call, const ChunkShape& chunks, int regions) {
     // Each buffer starts on a 64-byte boundary so vector kernels can use aligned loads. The sizes are products of
     // validated ones, but their sum may still be more than int64 holds.
-    constexpr int64_t doubles_per_line = AlignedDoubles::alignment / sizeof(double);
+    constexpr int64_t values_per_line = AlignedArray<T>::alignment / sizeof(T);
     const char* const what = "the workspace of this call";
     const auto lines = [&](std::initializer_list<int64_t> factors) {
         const int64_t count = checked_product(factors, what);
-        return checked_product({count / doubles_per_line + (count % doubles_per_line != 0), doubles_per_line}, what);
+        return checked_product({count / values_per_line + (count % values_per_line != 0), values_per_line}, what);
     };
     int64_t total = 0;
-    const auto place = [&](int64_t doubles) {
+    const auto place = [&](int64_t values) {
         const int64_t offset = total;
-        total = checked_sum({total, doubles}, what);
+        total = checked_sum({total, values}, what);
         return offset;
     };
     const int64_t chunk_rows = chunks.steps * chunks.rows;  // at most a budget's worth, or one row
@@ -198,7 +203,7 @@ ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model,
     const int64_t cell_at = place(model.has_cell_state() ? lines({call.batch, model.hidden_size}) : 0);
     const int64_t scratch_at = place(model.has_projection ? lines({call.batch, model.hidden_size}) : 0);
 
-    double* base = workspace.reserve(static_cast<std::size_t>(total));
+    T* base = workspace.reserve<T>(static_cast<std::size_t>(total));
     return {base + input_at,
             base + projection_at,
             input_stride,
@@ -209,7 +214,8 @@ ForwardBuffers carve_buffers(frnn_workspace& workspace, const ModelShape& model,
             base + scratch_at};
 }
 
-RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
+template <class T>
+RecurrentStepFn<T> step_kernel(const KernelTable<T>& kernels, frnn_cell_kind kind) {
     switch (kind) {
     case FRNN_CELL_LSTM: return kernels.lstm_step;
     case FRNN_CELL_GRU: return kernels.gru_step;
@@ -222,12 +228,13 @@ RecurrentStepFn step_kernel(const KernelTable& kernels, frnn_cell_kind kind) {
 // Everything the participants of one call read; each one runs the same walk over layers, directions, chunks and time
 // steps on its own slice of units (meeting the others at the barrier where the next phase reads their results) or
 // on its own rows (meeting nobody).
+template <class T>
 struct ForwardPlan {
     const frnn_model& model;
-    const KernelTable& kernels;
+    const KernelTable<T>& kernels;
     const ForwardShape& call;
     const frnn_forward_args& args;
-    ForwardBuffers buffers;
+    ForwardBuffers<T> buffers;
     ChunkShape chunks;
     WorkerTeam* team;  // null when the caller runs alone
     Sharing sharing;
@@ -241,35 +248,40 @@ struct ForwardPlan {
     void run(int participant) const;
 };
 
-void widen(const float* source, int64_t count, double* destination) {
+// float32 values as T: widened in double precision, copied in float.
+template <class T>
+void convert(const float* source, int64_t count, T* destination) {
     for (int64_t index = 0; index < count; ++index) {
-        destination[index] = static_cast<double>(source[index]);
+        destination[index] = static_cast<T>(source[index]);
     }
 }
 
-// Widens x of batch rows `rows`, steps chunk.steps, into a chunk's buffer.
-void widen_input(const float* x, int64_t input_size, const RowGrid& call, const RowGrid& chunk, Range rows,
-                 double* chunk_input) {
+// x of batch rows `rows`, steps chunk.steps, as T into a chunk's buffer.
+template <class T>
+void load_input(const float* x, int64_t input_size, const RowGrid& call, const RowGrid& chunk, Range rows,
+                T* chunk_input) {
     for_each_run(call, chunk, chunk.steps, rows, [&](int64_t from, int64_t to, int64_t count) {
-        widen(x + from * input_size, count * input_size, chunk_input + to * input_size);
+        convert(x + from * input_size, count * input_size, chunk_input + to * input_size);
     });
 }
 
-// Widens columns [begin, end) of some rows of an initial state slice ([B, width]), or zeros them.
+// Columns [begin, end) of some rows of an initial state slice ([B, width]) as T, or zeros.
+template <class T>
 void load_state(const float* initial, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
-                double* state) {
+                T* state) {
     for (int64_t row = rows.begin; row < rows.end; ++row) {
-        double* destination = state + row * width + columns.begin;
+        T* destination = state + row * width + columns.begin;
         if (initial != nullptr) {
-            widen(initial + (slice * batch + row) * width + columns.begin, columns.end - columns.begin, destination);
+            convert(initial + (slice * batch + row) * width + columns.begin, columns.end - columns.begin, destination);
         } else {
-            std::fill_n(destination, columns.end - columns.begin, 0.0);
+            std::fill_n(destination, columns.end - columns.begin, T(0));
         }
     }
 }
 
-// Rounds columns [begin, end) of some rows of a final state slice to float32 into the caller's buffer, if any.
-void store_state(const double* state, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
+// Stores columns [begin, end) of some rows of a final state slice as float32 into the caller's buffer, if any.
+template <class T>
+void store_state(const T* state, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
                  float* final_state) {
     if (final_state == nullptr) {
         return;
@@ -282,11 +294,12 @@ void store_state(const double* state, int64_t slice, int64_t batch, int64_t widt
     }
 }
 
-void ForwardPlan::run(int participant) const {
+template <class T>
+void ForwardPlan<T>::run(int participant) const {
     const ModelShape& shape = model.shape;
-    const RecurrentStepFn step_function = step_kernel(kernels, shape.cell_kind);
+    const RecurrentStepFn<T> step_function = step_kernel(kernels, shape.cell_kind);
     const int64_t width = model.panel_width;
-    const int64_t padded_hidden = model.layers.front().padded_hidden;
+    const int64_t padded_hidden = model.layers<T>().front().padded_hidden;
     const int64_t gate_columns = shape.gate_count * padded_hidden;
     const int64_t output_width = shape.num_directions * shape.output_size;
     const RowGrid whole_call{{0, call.seq_len}, {0, call.batch}, call.batch_first};
@@ -299,33 +312,33 @@ void ForwardPlan::run(int participant) const {
     const Range state_columns = shape.has_projection ? Range{0, shape.output_size} : units;
     const Range cell_columns = shape.has_projection ? Range{0, shape.hidden_size} : units;
     const int64_t region = split_units ? 0 : participant;
-    double* const chunk_input = buffers.chunk_input + region * buffers.chunk_input_stride;
-    double* const chunk_projection = buffers.chunk_projection + region * buffers.chunk_projection_stride;
+    T* const chunk_input = buffers.chunk_input + region * buffers.chunk_input_stride;
+    T* const chunk_projection = buffers.chunk_projection + region * buffers.chunk_projection_stride;
 
-    // In one chunk, x is widened once for every layer-0 pass: a unit split's by forward(), before the participants
+    // In one chunk, x is converted once for every layer-0 pass: a unit split's by forward(), before the participants
     // start; a row split's rows by their participant, the only one that reads them.
     const bool one_chunk = chunks.steps == call.seq_len && chunks.rows >= rows.size();
     if (one_chunk && !split_units) {
         const RowGrid chunk{whole_call.steps, rows, call.batch_first};
-        widen_input(args.x, shape.input_size, whole_call, chunk, rows, chunk_input);
+        load_input(args.x, shape.input_size, whole_call, chunk, rows, chunk_input);
     }
-    const double* layer_input = nullptr;  // the layer below's output; layer 0 reads its chunks' widened x
+    const T* layer_input = nullptr;  // the layer below's output; layer 0 reads its chunks' converted x
     for (int64_t layer = 0; layer < shape.num_layers; ++layer) {
         const bool is_last_layer = layer == shape.num_layers - 1;
-        // Layers below the last write the next layer's input in double; the last one writes y (maybe absent).
-        double* layer_output = is_last_layer ? nullptr : buffers.layer_outputs[layer % 2];
+        // Layers below the last write the next layer's input in T; the last one writes y (maybe absent).
+        T* layer_output = is_last_layer ? nullptr : buffers.layer_outputs[layer % 2];
         float* y = is_last_layer ? args.y : nullptr;
         for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
             const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
-            const PackedLayer& weights = model.layers[static_cast<std::size_t>(slice)];
+            const PackedLayer<T>& weights = model.layers<T>()[static_cast<std::size_t>(slice)];
             load_state(args.h0, slice, call.batch, shape.output_size, rows, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
                 load_state(args.c0, slice, call.batch, shape.hidden_size, rows, cell_columns, buffers.cell);
             }
             barrier();  // every step reads all of h
 
-            RecurrentStep step{};
+            RecurrentStep<T> step{};
             step.hidden_size = shape.hidden_size;
             step.output_size = shape.output_size;
             step.unit_begin = units.begin;
@@ -342,17 +355,17 @@ void ForwardPlan::run(int participant) const {
                     const RowGrid chunk{steps, {first_row, std::min(rows.end, first_row + chunks.rows)},
                                         call.batch_first};
                     if (layer == 0 && !one_chunk) {
-                        // Every participant of a unit split reads all of the chunk's x: each widens a share. (The
+                        // Every participant of a unit split reads all of the chunk's x: each converts a share. (The
                         // barriers after the steps of the previous chunk kept anyone from reading it still.)
                         const Range mine = split_units ? share(chunk.rows.size(), participant, sharing.participants)
                                                        : Range{0, chunk.rows.size()};
-                        widen_input(args.x, shape.input_size, whole_call, chunk,
+                        load_input(args.x, shape.input_size, whole_call, chunk,
                                     {chunk.rows.begin + mine.begin, chunk.rows.begin + mine.end}, chunk_input);
                         barrier();
                     }
                     // The chunk's input projection of this participant's rows and gate columns.
                     const int64_t first_column = blocks.begin * shape.gate_count * width;
-                    const double* source = layer == 0 ? chunk_input : layer_input;
+                    const T* source = layer == 0 ? chunk_input : layer_input;
                     for_each_run(layer == 0 ? chunk : whole_call, chunk, chunk.steps, chunk.rows,
                                  [&](int64_t from, int64_t to, int64_t count) {
                                      kernels.gemm_nt(count, blocks.size(), shape.gate_count, weights.input_size,
@@ -405,38 +418,51 @@ void ForwardPlan::run(int participant) const {
     }
 }
 
-}  // namespace
-
-void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
-             const frnn_forward_args& args) {
-    Sharing sharing = sharing_for(model, call);
+// The whole call in precision T.
+template <class T>
+void forward_in(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
+                const frnn_forward_args& args) {
+    Sharing sharing = sharing_for<T>(model, call);
     if (sharing.participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
         sharing = {1, Split::units};
     }
-    const int64_t gate_columns = model.shape.gate_count * model.layers.front().padded_hidden;
-    const ChunkShape chunks = chunk_shape_for(model.shape, gate_columns, call, sharing, workspace.chunk_budget_bytes);
-    const ForwardBuffers buffers = carve_buffers(workspace, model.shape, gate_columns, call, chunks, regions_of(sharing));
+    const int64_t gate_columns = model.shape.gate_count * model.layers<T>().front().padded_hidden;
+    const ChunkShape chunks =
+        chunk_shape_for<T>(model.shape, gate_columns, call, sharing, workspace.chunk_budget_bytes);
+    const ForwardBuffers<T> buffers =
+        carve_buffers<T>(workspace, model.shape, gate_columns, call, chunks, regions_of(sharing));
     if (sharing.participants > 1 && (workspace.team == nullptr || workspace.team->size() < sharing.participants)) {
         // Grows to the most participants a call has wanted (the old workers are joined first); a call that wants
         // fewer leaves the rest idle.
         workspace.team.reset();
         workspace.team = std::make_unique<WorkerTeam>(sharing.participants);
     }
-    // A unit split (or the caller alone) in one chunk reads every row of x in every layer-0 pass: widened here, once,
-    // before the participants start (one barrier fewer; next to the weights a batch this split serves streams every
-    // step, it is a small copy). A row split widens its own rows.
+    // A unit split (or the caller alone) in one chunk reads every row of x in every layer-0 pass: converted here,
+    // once, before the participants start (one barrier fewer; next to the weights a batch this split serves streams
+    // every step, it is a small copy). A row split converts its own rows.
     if (sharing.split == Split::units && chunks.steps == call.seq_len && chunks.rows == call.batch) {
         const RowGrid whole_call{{0, call.seq_len}, {0, call.batch}, call.batch_first};
-        widen_input(args.x, model.shape.input_size, whole_call, whole_call, whole_call.rows, buffers.chunk_input);
+        load_input(args.x, model.shape.input_size, whole_call, whole_call, whole_call.rows, buffers.chunk_input);
     }
-    const ForwardPlan plan{model,  active_kernels(), call, args, buffers, chunks,
-                           sharing.participants > 1 ? workspace.team.get() : nullptr, sharing};
+    const ForwardPlan<T> plan{model,  active_kernels<T>(), call, args, buffers, chunks,
+                              sharing.participants > 1 ? workspace.team.get() : nullptr, sharing};
     if (plan.team == nullptr) {
         plan.run(0);
         return;
     }
     auto job = [&plan](int participant) { plan.run(participant); };
     plan.team->run(job, sharing.participants);
+}
+
+}  // namespace
+
+void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
+             const frnn_forward_args& args) {
+    if (model.shape.precision == FRNN_PRECISION_FLOAT32) {
+        forward_in<float>(model, workspace, call, args);
+    } else {
+        forward_in<double>(model, workspace, call, args);
+    }
 }
 
 }  // namespace fusedrnn::cpu

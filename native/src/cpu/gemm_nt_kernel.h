@@ -1,55 +1,33 @@
-// The input-projection GEMM (GemmNtFn in kernels.h) over a vector traits struct V. Register tile: Rows rows of A
-// times Blocks unit blocks of G weight vectors, one accumulator each (V::accumulators in all); per k it widens
-// the tile's weight vectors once (a contiguous G*W floats per block) and reuses each for every row, so the
-// float->double conversion is paid once per Rows FMAs. Rows are taken in blocks that stay in L2 while all
-// weight blocks stream past them.
+// The input-projection GEMM (GemmNtFn in kernels.h) over a vector traits struct V: microkernel.h's tile with an
+// epilogue that adds the bias and stores. Rows are taken in blocks that stay in L2 while all weight blocks stream
+// past them.
 #pragma once
 
 #include "cpu/kernels.h"
-#include "cpu/vector_math.h"
-
-#include <cstddef>
+#include "cpu/microkernel.h"
 
 namespace fusedrnn::cpu {
 // Internal linkage: see simd_avx512.h.
 namespace {
 
 template <class V, int Gates, int Rows, int Blocks>
-void gemm_tile(int64_t depth, const double* a, const float* b, const double* bias, double* c, int64_t c_stride) {
-    using Vec = typename V::Vec;
+void gemm_tile(int64_t depth, const typename V::Scalar* a, const float* b, const typename V::Scalar* bias,
+               typename V::Scalar* c, int64_t c_stride) {
     constexpr int lanes = V::lanes;
-    constexpr int vectors = Gates * Blocks;
-    const int64_t block_size = depth * Gates * lanes;
-    Vec sums[std::size_t{Rows}][std::size_t{vectors}];
-    zero_tile<V>(sums);
-    for (int64_t k = 0; k < depth; ++k) {
-        Vec weights[std::size_t{vectors}];
+    tile_product<V, Gates, Rows, Blocks>(depth, a, depth, b, depth * Gates * lanes,
+                                         [&](int row, int block, const typename V::Vec* gate_sums) {
 FUSEDRNN_UNROLL
-        for (int vector = 0; vector < vectors; ++vector) {
-            weights[vector] = V::widen(b + vector / Gates * block_size + (k * Gates + vector % Gates) * lanes);
+        for (int gate = 0; gate < Gates; ++gate) {
+            const int64_t column = (block * Gates + gate) * lanes;
+            V::store(c + row * c_stride + column, V::add(V::load(bias + column), gate_sums[gate]));
         }
-FUSEDRNN_UNROLL
-        for (int row = 0; row < Rows; ++row) {
-            const Vec value = V::set1(a[row * depth + k]);
-FUSEDRNN_UNROLL
-            for (int vector = 0; vector < vectors; ++vector) {
-                sums[row][vector] = V::fma(value, weights[vector], sums[row][vector]);
-            }
-        }
-    }
-FUSEDRNN_UNROLL
-    for (int row = 0; row < Rows; ++row) {
-FUSEDRNN_UNROLL
-        for (int vector = 0; vector < vectors; ++vector) {
-            V::store(c + row * c_stride + vector * lanes, V::add(V::load(bias + vector * lanes), sums[row][vector]));
-        }
-    }
+    });
 }
 
 // The tile for a ragged edge: the largest one within `rows` x `blocks`.
 template <class V, int Gates, int Rows, int Blocks>
-void gemm_edge_tile(int64_t rows, int64_t blocks, int64_t depth, const double* a, const float* b,
-                    const double* bias, double* c, int64_t c_stride) {
+void gemm_edge_tile(int64_t rows, int64_t blocks, int64_t depth, const typename V::Scalar* a, const float* b,
+                    const typename V::Scalar* bias, typename V::Scalar* c, int64_t c_stride) {
     if constexpr (Rows > 1) {
         if (rows < Rows) {
             return gemm_edge_tile<V, Gates, Rows - 1, Blocks>(rows, blocks, depth, a, b, bias, c, c_stride);
@@ -64,12 +42,13 @@ void gemm_edge_tile(int64_t rows, int64_t blocks, int64_t depth, const double* a
 }
 
 template <class V, int Gates, int TileRows, int TileBlocks>
-void gemm_tiles(int64_t rows, int64_t blocks, int64_t depth, const double* a, const float* b, const double* bias,
-                double* c, int64_t c_stride) {
+void gemm_tiles(int64_t rows, int64_t blocks, int64_t depth, const typename V::Scalar* a, const float* b,
+                const typename V::Scalar* bias, typename V::Scalar* c, int64_t c_stride) {
     constexpr int64_t a_block_bytes = 256 * 1024;  // a quarter of the L2, next to the streaming weights
     constexpr int64_t columns_per_block = Gates * V::lanes;
     const int64_t block_size = depth * columns_per_block;
-    const int64_t block_rows = a_block_bytes / (depth * static_cast<int64_t>(sizeof(double))) / TileRows * TileRows;
+    const int64_t block_rows =
+        a_block_bytes / (depth * static_cast<int64_t>(sizeof(typename V::Scalar))) / TileRows * TileRows;
     const int64_t row_block = block_rows > TileRows ? block_rows : TileRows;
     for (int64_t first_row = 0; first_row < rows; first_row += row_block) {
         const int64_t end_row = first_row + row_block < rows ? first_row + row_block : rows;
@@ -86,8 +65,8 @@ void gemm_tiles(int64_t rows, int64_t blocks, int64_t depth, const double* a, co
 }
 
 template <class V, int Gates>
-void gemm_blocks(int64_t rows, int64_t blocks, int64_t depth, const double* a, const float* b, const double* bias,
-                 double* c, int64_t c_stride) {
+void gemm_blocks(int64_t rows, int64_t blocks, int64_t depth, const typename V::Scalar* a, const float* b,
+                 const typename V::Scalar* bias, typename V::Scalar* c, int64_t c_stride) {
     // Tall tiles (two blocks for single-gate cells, so a tile has enough vectors to reuse each row's broadcast);
     // for fewer rows than that (a single time step) wide ones, several blocks for at least 8 FMA chains.
     constexpr int tall_blocks = Gates == 1 ? 2 : 1;
@@ -102,8 +81,8 @@ void gemm_blocks(int64_t rows, int64_t blocks, int64_t depth, const double* a, c
 }
 
 template <class V>
-void gemm_nt(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth, const double* a, const float* b,
-             const double* bias, double* c, int64_t c_stride) {
+void gemm_nt(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth, const typename V::Scalar* a,
+             const float* b, const typename V::Scalar* bias, typename V::Scalar* c, int64_t c_stride) {
     switch (gate_count) {
     case 4: return gemm_blocks<V, 4>(rows, blocks, depth, a, b, bias, c, c_stride);
     case 3: return gemm_blocks<V, 3>(rows, blocks, depth, a, b, bias, c, c_stride);
@@ -114,10 +93,10 @@ void gemm_nt(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth, co
 }  // namespace
 }  // namespace fusedrnn::cpu
 
-// Defines gemm_nt_<isa> of kernels.h as gemm_nt<Traits>; one line in each per-ISA file.
-#define FUSEDRNN_DEFINE_GEMM_NT(isa, traits)                                                                   \
-    void fusedrnn::cpu::gemm_nt_##isa(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth,         \
-                                      const double* a, const float* b, const double* bias, double* c,          \
-                                      int64_t c_stride) {                                                      \
+// Defines <datatype>_gemm_nt_<isa> of kernels.h as gemm_nt<Traits>; one line per precision in each per-ISA file.
+#define FUSEDRNN_DEFINE_GEMM_NT(function, traits)                                                              \
+    void fusedrnn::cpu::function(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth,              \
+                                 const traits::Scalar* a, const float* b, const traits::Scalar* bias,          \
+                                 traits::Scalar* c, int64_t c_stride) {                                        \
         gemm_nt<traits>(rows, blocks, gate_count, depth, a, b, bias, c, c_stride);                             \
     }

@@ -1,4 +1,5 @@
 #include "cpu/recurrent_step_kernel.h"
 #include "cpu/simd_avx2.h"
 
-FUSEDRNN_DEFINE_RECURRENT_STEP(gru_step_avx2, Avx2, GruCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_gru_step_avx2, Avx2F32, GruCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_gru_step_avx2, Avx2F64, GruCell)

@@ -1,4 +1,5 @@
 #include "cpu/recurrent_step_kernel.h"
 #include "cpu/simd_avx512.h"
 
-FUSEDRNN_DEFINE_RECURRENT_STEP(gru_step_avx512, Avx512, GruCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_gru_step_avx512, Avx512F32, GruCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_gru_step_avx512, Avx512F64, GruCell)

@@ -1,8 +1,6 @@
 // The fused recurrent step (RecurrentStepFn in kernels.h) over a vector traits struct V and a cell policy
-// (LstmCell, GruCell, RnnCell below). Weights are in unit blocks of W = V::lanes units, [k][gate][lane]
-// (common/weight_packing.h): a tile of Rows batch rows x Blocks unit blocks keeps Rows * Blocks * G accumulators
-// in registers, and per k broadcasts h[row][k] once per row and widens one weight vector per gate and block,
-// which every row reuses. When the tile is done the cell's finish() adds the input projection, applies the
+// (LstmCell, GruCell, RnnCell below): microkernel.h's tile of Rows batch rows x Blocks unit blocks over h_prev, with
+// the cell as its epilogue. When the tile is done the cell's finish() adds the input projection, applies the
 // activations and updates the state of those W units straight from the accumulators: gates never reach memory.
 //  - batch 1: Rows = 1, Blocks = 2 (8 independent FMA chains for LSTM, enough to hide the FMA latency);
 //  - batch > 1: unit blocks outermost, so a block's weights (G * Hout * W floats) stay in L1/L2 while every
@@ -10,8 +8,8 @@
 #pragma once
 
 #include "cpu/kernels.h"
+#include "cpu/microkernel.h"
 #include "cpu/step_rows.h"
-#include "cpu/vector_math.h"
 
 #include <cstddef>
 #include <type_traits>
@@ -20,20 +18,21 @@ namespace fusedrnn::cpu {
 // Internal linkage: see simd_avx512.h.
 namespace {
 
-// `count` <= V::lanes doubles (a last, partial block of units), the other lanes zero.
+// `count` <= V::lanes values (a last, partial block of units), the other lanes zero.
 template <class V>
-typename V::Vec load_units(const double* source, int64_t count) {
+typename V::Vec load_units(const typename V::Scalar* source, int64_t count) {
     if (count == V::lanes) {
         return V::load(source);
     }
-    double lanes[V::lanes] = {};
+    typename V::Scalar lanes[V::lanes] = {};
     for (int64_t lane = 0; lane < count; ++lane) {
         lanes[lane] = source[lane];
     }
     return V::load(lanes);
 }
 
-// Writes the first `count` lanes: doubles as they are, or rounded to float32 for the caller's y.
+// Writes the first `count` lanes: doubles as they are, floats (the caller's y, or float32 state) through store_narrow,
+// which rounds doubles and makes every NaN canonical.
 template <class V, class T>
 void store_units(T* destination, typename V::Vec value, int64_t count) {
     const auto store_all = [](T* to, typename V::Vec from) {
@@ -55,16 +54,18 @@ void store_units(T* destination, typename V::Vec value, int64_t count) {
 }
 
 // Units [unit, unit + count) of one batch row, and that row's input projection for their block ([G][W]).
+template <class T>
 struct UnitBlock {
     int64_t row;
     int64_t unit;
     int64_t count;
-    const double* projection;
+    const T* projection;
 };
 
 // The new h of a block: into h_next and the layer output or y.
 template <class V>
-void store_h(const RecurrentStep& step, const UnitBlock& block, typename V::Vec h) {
+void store_h(const RecurrentStep<typename V::Scalar>& step, const UnitBlock<typename V::Scalar>& block,
+             typename V::Vec h) {
     store_units<V>(step.h_next + block.row * step.output_size + block.unit, h, block.count);
     if (step.layer_output != nullptr) {
         store_units<V>(step.layer_output + block.row * step.output_stride + block.unit, h, block.count);
@@ -76,7 +77,7 @@ void store_h(const RecurrentStep& step, const UnitBlock& block, typename V::Vec 
 
 // Gate pre-activation g of a block: input projection (biases folded in) + recurrent product.
 template <class V>
-typename V::Vec gate_input(const UnitBlock& block, const typename V::Vec* recurrent, int gate) {
+typename V::Vec gate_input(const UnitBlock<typename V::Scalar>& block, const typename V::Vec* recurrent, int gate) {
     return V::add(V::load(block.projection + gate * V::lanes), recurrent[gate]);
 }
 
@@ -84,13 +85,14 @@ struct LstmCell {
     static constexpr int gates = 4;  // i, f, g, o
 
     template <class V>
-    static void finish(const RecurrentStep& step, const UnitBlock& block, const typename V::Vec* recurrent) {
+    static void finish(const RecurrentStep<typename V::Scalar>& step, const UnitBlock<typename V::Scalar>& block,
+                       const typename V::Vec* recurrent) {
         using Vec = typename V::Vec;
         const Vec input_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 0));
         const Vec forget_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 1));
         const Vec candidate = tanh_vector<V>(gate_input<V>(block, recurrent, 2));
         const Vec output_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 3));
-        double* c = step.c + block.row * step.hidden_size + block.unit;
+        typename V::Scalar* c = step.c + block.row * step.hidden_size + block.unit;
         const Vec c_next = V::fma(forget_gate, load_units<V>(c, block.count), V::mul(input_gate, candidate));
         store_units<V>(c, c_next, block.count);
         const Vec cell_output = V::mul(output_gate, tanh_vector<V>(c_next));
@@ -108,7 +110,8 @@ struct GruCell {
     static constexpr int gates = 3;  // r, z, n
 
     template <class V>
-    static void finish(const RecurrentStep& step, const UnitBlock& block, const typename V::Vec* recurrent) {
+    static void finish(const RecurrentStep<typename V::Scalar>& step, const UnitBlock<typename V::Scalar>& block,
+                       const typename V::Vec* recurrent) {
         using Vec = typename V::Vec;
         const Vec reset_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 0));
         const Vec update_gate = sigmoid_vector<V>(gate_input<V>(block, recurrent, 1));
@@ -117,7 +120,7 @@ struct GruCell {
         const Vec new_input = V::load(block.projection + 2 * V::lanes);
         const Vec new_gate = tanh_vector<V>(V::fma(reset_gate, recurrent_new, new_input));
         const Vec h_prev = load_units<V>(step.h_prev + block.row * step.hidden_size + block.unit, block.count);
-        const Vec keep_new = V::mul(V::sub(V::set1(1.0), update_gate), new_gate);
+        const Vec keep_new = V::mul(V::sub(V::set1(1), update_gate), new_gate);
         store_h<V>(step, block, V::fma(update_gate, h_prev, keep_new));
     }
 };
@@ -141,61 +144,34 @@ struct RnnCell {
     static constexpr int gates = 1;
 
     template <class V>
-    static void finish(const RecurrentStep& step, const UnitBlock& block, const typename V::Vec* recurrent) {
+    static void finish(const RecurrentStep<typename V::Scalar>& step, const UnitBlock<typename V::Scalar>& block,
+                       const typename V::Vec* recurrent) {
         store_h<V>(step, block, Activation::template apply<V>(gate_input<V>(block, recurrent, 0)));
     }
 };
 
 template <class V, class Cell, int Rows, int Blocks>
-void step_tile(const RecurrentStep& step, int64_t first_row, int64_t first_block) {
-    using Vec = typename V::Vec;
+void step_tile(const RecurrentStep<typename V::Scalar>& step, int64_t first_row, int64_t first_block) {
     constexpr int lanes = V::lanes;
     constexpr int gates = Cell::gates;
-    constexpr int vectors = Blocks * gates;
     const int64_t depth = step.output_size;
     const int64_t block_size = depth * gates * lanes;
-    const float* weights = step.weight_hh + first_block * block_size;
-    const double* h = step.h_prev + first_row * depth;
-    Vec sums[std::size_t{Rows}][std::size_t{vectors}];
-    zero_tile<V>(sums);
-    for (int64_t k = 0; k < depth; ++k) {
-        Vec values[std::size_t{Rows}];
-FUSEDRNN_UNROLL
-        for (int row = 0; row < Rows; ++row) {
-            values[row] = V::set1(h[row * depth + k]);
-        }
-FUSEDRNN_UNROLL
-        for (int vector = 0; vector < vectors; ++vector) {
-            const Vec weight = V::widen(weights + vector / gates * block_size + (k * gates + vector % gates) * lanes);
-FUSEDRNN_UNROLL
-            for (int row = 0; row < Rows; ++row) {
-                sums[row][vector] = V::fma(values[row], weight, sums[row][vector]);
-            }
-        }
-    }
-FUSEDRNN_UNROLL
-    for (int row = 0; row < Rows; ++row) {
-FUSEDRNN_UNROLL
-        for (int block = 0; block < Blocks; ++block) {
+    tile_product<V, gates, Rows, Blocks>(
+        depth, step.h_prev + first_row * depth, depth, step.weight_hh + first_block * block_size, block_size,
+        [&](int row, int block, const typename V::Vec* gate_sums) {
             const int64_t batch_row = first_row + row;
             const int64_t unit = (first_block + block) * lanes;
             const int64_t count = step.hidden_size - unit < lanes ? step.hidden_size - unit : lanes;
-            const double* projection = step.input_projection + batch_row * step.input_projection_stride +
-                                        (first_block + block) * gates * lanes;
-            // A copy, so that no pointer into sums escapes and the compiler keeps sums in registers.
-            Vec gate_sums[std::size_t{gates}];
-FUSEDRNN_UNROLL
-            for (int gate = 0; gate < gates; ++gate) {
-                gate_sums[gate] = sums[row][block * gates + gate];
-            }
-            Cell::template finish<V>(step, UnitBlock{batch_row, unit, count, projection}, gate_sums);
-        }
-    }
+            const typename V::Scalar* projection = step.input_projection + batch_row * step.input_projection_stride +
+                                                   (first_block + block) * gates * lanes;
+            Cell::template finish<V>(step, UnitBlock<typename V::Scalar>{batch_row, unit, count, projection},
+                                     gate_sums);
+        });
 }
 
 // step_tile for `rows` (1..Rows) consecutive active rows and one block.
 template <class V, class Cell, int Rows>
-void step_rows_tile(int64_t rows, const RecurrentStep& step, int64_t first_row, int64_t block) {
+void step_rows_tile(int64_t rows, const RecurrentStep<typename V::Scalar>& step, int64_t first_row, int64_t block) {
     if constexpr (Rows > 1) {
         if (rows < Rows) {
             return step_rows_tile<V, Cell, Rows - 1>(rows, step, first_row, block);
@@ -206,19 +182,19 @@ void step_rows_tile(int64_t rows, const RecurrentStep& step, int64_t first_row, 
 
 // h_next = W_hr * (cell outputs of the row), then the row's outputs.
 template <class V>
-void project_row(const RecurrentStep& step, int64_t row) {
+void project_row(const RecurrentStep<typename V::Scalar>& step, int64_t row) {
     const int64_t hidden = step.hidden_size;
-    const double* cell_output = step.projection_scratch + row * hidden;
+    const typename V::Scalar* cell_output = step.projection_scratch + row * hidden;
     for (int64_t output = 0; output < step.output_size; ++output) {
         const float* weights = step.weight_hr + output * hidden;
         typename V::Vec sums = V::zero();
         int64_t unit = 0;
         for (; unit + V::lanes <= hidden; unit += V::lanes) {
-            sums = V::fma(V::widen(weights + unit), V::load(cell_output + unit), sums);
+            sums = V::fma(V::load_weights(weights + unit), V::load(cell_output + unit), sums);
         }
-        double sum = V::sum(sums);
+        typename V::Scalar sum = V::sum(sums);
         for (; unit < hidden; ++unit) {
-            sum += static_cast<double>(weights[unit]) * cell_output[unit];
+            sum += static_cast<typename V::Scalar>(weights[unit]) * cell_output[unit];
         }
         step.h_next[row * step.output_size + output] = sum;
     }
@@ -226,7 +202,7 @@ void project_row(const RecurrentStep& step, int64_t row) {
 }
 
 template <class V, class Cell>
-void recurrent_step(const RecurrentStep& step) {
+void recurrent_step(const RecurrentStep<typename V::Scalar>& step) {
     constexpr int lanes = V::lanes;
     // More blocks per pass for single-gate cells, to keep enough FMA chains in flight.
     constexpr int single_row_blocks = Cell::gates == 1 ? 4 : 2;
@@ -234,8 +210,8 @@ void recurrent_step(const RecurrentStep& step) {
     const int64_t end_block = (step.unit_end + lanes - 1) / lanes;
     // Other participants have just written most of h_prev: ask for all its cache lines at once instead of
     // missing on them one at a time as the k loop reaches them.
-    constexpr int64_t doubles_per_line = 8;
-    for (int64_t index = 0; index < step.batch * step.output_size; index += doubles_per_line) {
+    constexpr int64_t values_per_line = 64 / sizeof(typename V::Scalar);
+    for (int64_t index = 0; index < step.batch * step.output_size; index += values_per_line) {
         V::prefetch(step.h_prev + index);
     }
     for (int64_t row = 0; row < step.batch; ++row) {
@@ -288,6 +264,7 @@ void recurrent_step(const RecurrentStep& step) {
 }  // namespace
 }  // namespace fusedrnn::cpu
 
-// Defines <op>_<isa>(step) of kernels.h as recurrent_step<Traits, Cell>; one line in each per-ISA file.
+// Defines <datatype>_<op>_<isa>(step) of kernels.h as recurrent_step<Traits, Cell>; one line per precision in each
+// per-ISA file.
 #define FUSEDRNN_DEFINE_RECURRENT_STEP(function, traits, cell)                                                 \
-    void fusedrnn::cpu::function(const RecurrentStep& step) { recurrent_step<traits, cell>(step); }
+    void fusedrnn::cpu::function(const RecurrentStep<traits::Scalar>& step) { recurrent_step<traits, cell>(step); }

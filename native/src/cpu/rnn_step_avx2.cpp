@@ -2,5 +2,7 @@
 #include "cpu/simd_avx2.h"
 
 // Elman RNN cells: tanh and relu share one file per ISA.
-FUSEDRNN_DEFINE_RECURRENT_STEP(rnn_tanh_step_avx2, Avx2, RnnCell<TanhActivation>)
-FUSEDRNN_DEFINE_RECURRENT_STEP(rnn_relu_step_avx2, Avx2, RnnCell<ReluActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_tanh_step_avx2, Avx2F32, RnnCell<TanhActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_tanh_step_avx2, Avx2F64, RnnCell<TanhActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_relu_step_avx2, Avx2F32, RnnCell<ReluActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_relu_step_avx2, Avx2F64, RnnCell<ReluActivation>)

@@ -2,5 +2,7 @@
 #include "cpu/simd_avx512.h"
 
 // Elman RNN cells: tanh and relu share one file per ISA.
-FUSEDRNN_DEFINE_RECURRENT_STEP(rnn_tanh_step_avx512, Avx512, RnnCell<TanhActivation>)
-FUSEDRNN_DEFINE_RECURRENT_STEP(rnn_relu_step_avx512, Avx512, RnnCell<ReluActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_tanh_step_avx512, Avx512F32, RnnCell<TanhActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_tanh_step_avx512, Avx512F64, RnnCell<TanhActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_relu_step_avx512, Avx512F32, RnnCell<ReluActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_relu_step_avx512, Avx512F64, RnnCell<ReluActivation>)

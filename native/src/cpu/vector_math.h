@@ -1,18 +1,28 @@
-// exp, sigmoid and tanh in double (and a register-tile helper) over a vector traits struct V (simd_avx2.h,
-// simd_avx512.h). Included only by the per-ISA kernel files.
+// exp, sigmoid and tanh over a vector traits struct V (simd_avx2.h, simd_avx512.h), in V's precision, and a
+// register-tile helper. Included only by the per-ISA kernel files.
 //
-// Error bounds, relative (worst seen in a sweep of 4e6 values against long-double expl / tanhl in brackets):
-//  - exp: x is clamped to [-708, 708] (so 2^n stays a normal double; above it the result is +inf), reduced as x = n ln2 + r with |r| <= ln2/2
-//    (ln2 split in two, n*ln2_hi exact) and e^r summed as its degree-13 Taylor polynomial (truncation < 4e-18)
-//    by Estrin's scheme with FMA, then scaled by 2^n exactly: <= 1e-15 [4.1e-16].
-//  - sigmoid = 1 / (1 + exp(-x)): <= 2e-15 [4.5e-16] (for results above 1e-307, the clamp's bound).
-//  - tanh = 1 - 2 / (exp(2x) + 1) for |x| >= 1/16, where the cancellation costs at most 16x: <= 1e-14 [4.7e-15],
-//    absolute <= 1e-15 [3.6e-16]; below 1/16 its Taylor series to x^11 (truncation < 1e-17): a few ulp.
+// Error bounds, relative unless said (worst seen in native/tests/vector_math_test.cpp's sweep against libm's double
+// exp / tanh are asserted there; the bounds leave room above them):
+//  double (Scalar = double):
+//  - exp: x is clamped to [-708, 708] (so 2^n stays a normal double; above it the result is +inf), reduced as
+//    x = n ln2 + r with |r| <= ln2/2 (ln2 split in two, n*ln2_hi exact) and e^r summed as its degree-13 Taylor
+//    polynomial (truncation < 4e-18) by Estrin's scheme with FMA, then scaled by 2^n exactly: <= 1e-15.
+//  - sigmoid = 1 / (1 + exp(-x)): <= 2e-15 (for results above 1e-307, the clamp's bound).
+//  - tanh = 1 - 2 / (exp(2x) + 1) for |x| >= 1/16, where the cancellation costs at most 16x: <= 1e-14, absolute
+//    <= 1e-15; below 1/16 its Taylor series to x^11 (truncation < 1e-17): a few ulp.
+//  float (Scalar = float), every operation in float32 with FMA:
+//  - exp: x clamped to [-87, 88] (above 88 the result is +inf), reduced as above (ln2_hi = 0.693359375 has enough
+//    trailing zeros for n*ln2_hi to be exact), e^r by its degree-7 Taylor polynomial (truncation < 8e-9): <= 3e-7.
+//  - sigmoid: <= 4e-7 (results above 1e-37).
+//  - tanh: x * P(x^2) / Q(x^2), Eigen's rational approximation (degrees 13/6 in x) on |x| <= 7.905 (beyond it
+//    +-1, which tanh is in float), x itself below 4e-4 (where x^3/3 is below half an ulp): <= 5e-7, absolute
+//    <= 4e-7 (a few float32 ulp of 1).
 // NaN inputs give NaN (max/min take the operand order that propagates it); tanh keeps the sign of zero.
 #pragma once
 
 #include <cstddef>
 #include <limits>
+#include <type_traits>
 
 // Fully unrolls a loop over a register tile, so that every accumulator stays in a register.
 #if defined(__GNUC__) || defined(__clang__)
@@ -24,6 +34,9 @@
 namespace fusedrnn::cpu {
 // Internal linkage: see simd_avx512.h.
 namespace {
+
+template <class V>
+constexpr bool is_float32 = std::is_same_v<typename V::Scalar, float>;
 
 // Zeroes a register tile of accumulators.
 template <class V, std::size_t Rows, std::size_t Columns>
@@ -40,54 +53,67 @@ FUSEDRNN_UNROLL
 template <class V>
 typename V::Vec exp_vector(typename V::Vec x) {
     using Vec = typename V::Vec;
-    const Vec limit = V::set1(708.0);
+    using T = typename V::Scalar;
+    // Per precision: the clamp, 1/ln2, ln2 in two parts (the first with trailing zeros, so n*ln2_hi is exact), and the
+    // rounding constant that leaves round(x/ln2) in the low mantissa bits.
+    constexpr T upper = is_float32<V> ? T(88.0) : T(708.0);
+    constexpr T lower = is_float32<V> ? T(-87.0) : T(-708.0);
+    constexpr T log2e = is_float32<V> ? T(0x1.715476p0) : T(0x1.71547652b82fep0);
+    constexpr T ln2_hi = is_float32<V> ? T(0.693359375) : T(0x1.62e42fefa3800p-1);
+    constexpr T ln2_lo = is_float32<V> ? T(-2.12194440e-4) : T(0x1.ef35793c7673p-45);
+    constexpr T round_magic = is_float32<V> ? T(0x1.8p23) : T(0x1.8p52);
+    const Vec limit = V::set1(upper);
     const Vec unclamped = x;
-    x = V::min(limit, V::max(V::set1(-708.0), x));
-    const Vec round_magic = V::set1(0x1.8p52);
-    const Vec rounded = V::fma(x, V::set1(0x1.71547652b82fep0), round_magic);  // n + magic, n = round(x / ln2)
-    const Vec n = V::sub(rounded, round_magic);
-    Vec r = V::fnma(n, V::set1(0x1.62e42fefa3800p-1), x);  // ln2_hi has 11 trailing zero bits: n*ln2_hi is exact
-    r = V::fnma(n, V::set1(0x1.ef35793c7673p-45), r);      // ln2_lo
-    constexpr double inverse_factorials[] = {
-        1.0,
-        1.0,
-        1.0 / 2,
-        1.0 / 6,
-        1.0 / 24,
-        1.0 / 120,
-        1.0 / 720,
-        1.0 / 5040,
-        1.0 / 40320,
-        1.0 / 362880,
-        1.0 / 3628800,
-        1.0 / 39916800,
-        1.0 / 479001600,
-        1.0 / 6227020800,
+    x = V::min(limit, V::max(V::set1(lower), x));
+    const Vec rounded = V::fma(x, V::set1(log2e), V::set1(round_magic));  // n + magic, n = round(x / ln2)
+    const Vec n = V::sub(rounded, V::set1(round_magic));
+    Vec r = V::fnma(n, V::set1(ln2_hi), x);
+    r = V::fnma(n, V::set1(ln2_lo), r);
+    constexpr T inverse_factorials[] = {
+        T(1.0),
+        T(1.0),
+        T(1.0 / 2),
+        T(1.0 / 6),
+        T(1.0 / 24),
+        T(1.0 / 120),
+        T(1.0 / 720),
+        T(1.0 / 5040),
+        T(1.0 / 40320),
+        T(1.0 / 362880),
+        T(1.0 / 3628800),
+        T(1.0 / 39916800),
+        T(1.0 / 479001600),
+        T(1.0 / 6227020800),
     };
-    // Estrin's scheme: 4 dependent FMAs instead of Horner's 13, since a step's activations sit on its critical path.
+    // Estrin's scheme: few dependent FMAs instead of Horner's many, since a step's activations sit on its critical
+    // path.
     const auto terms = [&](int power) {  // 1/power! + r/(power+1)!
         return V::fma(V::set1(inverse_factorials[power + 1]), r, V::set1(inverse_factorials[power]));
     };
     const Vec r2 = V::mul(r, r);
     const Vec r4 = V::mul(r2, r2);
     const Vec terms0to7 = V::fma(V::fma(terms(6), r2, terms(4)), r4, V::fma(terms(2), r2, terms(0)));
-    const Vec terms8to13 = V::fma(terms(12), r4, V::fma(terms(10), r2, terms(8)));
-    const Vec sum = V::fma(terms8to13, V::mul(r4, r4), terms0to7);
+    Vec sum = terms0to7;
+    if constexpr (!is_float32<V>) {
+        const Vec terms8to13 = V::fma(terms(12), r4, V::fma(terms(10), r2, terms(8)));
+        sum = V::fma(terms8to13, V::mul(r4, r4), terms0to7);
+    }
     const Vec result = V::mul(sum, V::exp2_of_rounded(rounded));
     // Above the clamp +inf, as exp(+inf) is, so that sigmoid(-inf) is exactly 0 and 0 * inf gives NaN as in PyTorch (a
     // clamped e^708 made sigmoid(-inf) 3e-308, and a GRU with an infinite state finite where it is NaN). Below it the
-    // clamped e^-708 already rounds every activation built on exp to its limit.
-    return V::select_less(limit, unclamped, V::set1(std::numeric_limits<double>::infinity()), result);
+    // clamped minimum already rounds every activation built on exp to its limit.
+    return V::select_less(limit, unclamped, V::set1(std::numeric_limits<T>::infinity()), result);
 }
 
 template <class V>
 typename V::Vec sigmoid_vector(typename V::Vec x) {
-    const typename V::Vec one = V::set1(1.0);
+    const typename V::Vec one = V::set1(1);
     return V::div(one, V::add(one, exp_vector<V>(V::sub(V::zero(), x))));
 }
 
+// Double: 1 - 2/(e^2x + 1), and the Taylor series below 1/16 (see the bounds at the top).
 template <class V>
-typename V::Vec tanh_vector(typename V::Vec x) {
+typename V::Vec tanh_f64(typename V::Vec x) {
     using Vec = typename V::Vec;
     const Vec one = V::set1(1.0);
     const Vec large = V::sub(one, V::div(V::set1(2.0), V::add(exp_vector<V>(V::add(x, x)), one)));
@@ -101,6 +127,39 @@ typename V::Vec tanh_vector(typename V::Vec x) {
     // x * (1 + x^2 * series), not x + x * (x^2 * series): the sum would turn -0 into +0.
     const Vec small = V::mul(x, V::fma(series, square, one));
     return V::select_less(V::abs(x), V::set1(0.0625), small, large);
+}
+
+// Float: Eigen's rational approximation (generic_fast_tanh_float), no cancellation anywhere; the clamp keeps
+// x^13 finite and the quotient at +-1 beyond it.
+template <class V>
+typename V::Vec tanh_f32(typename V::Vec x) {
+    using Vec = typename V::Vec;
+    const Vec bound = V::set1(7.90531110763549805f);
+    const Vec clamped = V::min(bound, V::max(V::sub(V::zero(), bound), x));
+    const Vec square = V::mul(clamped, clamped);
+    Vec numerator = V::set1(-2.76076847742355e-16f);
+    numerator = V::fma(numerator, square, V::set1(2.00018790482477e-13f));
+    numerator = V::fma(numerator, square, V::set1(-8.60467152213735e-11f));
+    numerator = V::fma(numerator, square, V::set1(5.12229709037114e-08f));
+    numerator = V::fma(numerator, square, V::set1(1.48572235717979e-05f));
+    numerator = V::fma(numerator, square, V::set1(6.37261928875436e-04f));
+    numerator = V::fma(numerator, square, V::set1(4.89352455891786e-03f));
+    Vec denominator = V::set1(1.19825839466702e-06f);
+    denominator = V::fma(denominator, square, V::set1(1.18534705686654e-04f));
+    denominator = V::fma(denominator, square, V::set1(2.26843463243900e-03f));
+    denominator = V::fma(denominator, square, V::set1(4.89352518554385e-03f));
+    const Vec rational = V::div(V::mul(clamped, numerator), denominator);
+    // NaN: the clamp's max/min keep it (x is their second operand), and every later operation propagates it.
+    return V::select_less(V::abs(x), V::set1(4e-4f), x, rational);
+}
+
+template <class V>
+typename V::Vec tanh_vector(typename V::Vec x) {
+    if constexpr (is_float32<V>) {
+        return tanh_f32<V>(x);
+    } else {
+        return tanh_f64<V>(x);
+    }
 }
 
 }  // namespace

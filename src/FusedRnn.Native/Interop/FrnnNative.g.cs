@@ -19,7 +19,7 @@ internal static unsafe partial class FrnnNative
     public const string LibraryName = "fusedrnn";
 
     /// <summary>Version of this ABI; bumped on any incompatible change to a signature, struct or enum.</summary>
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     /// <summary>
     /// Message of the last failed call on this thread, or "" if none has failed. Successful calls leave it
@@ -54,7 +54,7 @@ internal static unsafe partial class FrnnNative
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial FrnnStatus frnn_struct_field_offset(byte* struct_name, byte* field_name, long* out_offset);
 
-    /// <summary>Name of the kernel instruction set in use (e.g. "reference"); a static string.</summary>
+    /// <summary>Name of the kernel instruction set in use, for both precisions (e.g. "avx2", "reference"); a static string.</summary>
     // frnn_status frnn_isa_name(const char** out_name);
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
@@ -76,7 +76,11 @@ internal static unsafe partial class FrnnNative
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial FrnnStatus frnn_model_destroy(FrnnModelHandle model);
 
-    /// <summary>Copies the spec the model was created with.</summary>
+    /// <summary>
+    /// Copies the spec the model was created with (every field this library knows, defaults included) into out_spec,
+    /// whose struct_size the caller sets first: the copy fills min(out_spec-&gt;struct_size, this library's size) bytes and
+    /// sets struct_size to that; bytes past it are left alone.
+    /// </summary>
     // frnn_status frnn_model_get_spec(const frnn_model* model, frnn_model_spec* out_spec);
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]

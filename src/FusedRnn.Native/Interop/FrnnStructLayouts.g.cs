@@ -16,6 +16,7 @@ internal static class FrnnStructLayouts
     [
         new("frnn_model_spec", typeof(FrnnModelSpec),
         [
+            ("struct_size", nameof(FrnnModelSpec.StructSize)),
             ("cell_kind", nameof(FrnnModelSpec.CellKind)),
             ("input_size", nameof(FrnnModelSpec.InputSize)),
             ("hidden_size", nameof(FrnnModelSpec.HiddenSize)),
@@ -23,6 +24,7 @@ internal static class FrnnStructLayouts
             ("num_directions", nameof(FrnnModelSpec.NumDirections)),
             ("proj_size", nameof(FrnnModelSpec.ProjSize)),
             ("num_threads", nameof(FrnnModelSpec.NumThreads)),
+            ("precision", nameof(FrnnModelSpec.Precision)),
             ("has_bias", nameof(FrnnModelSpec.HasBias)),
             ("reserved", nameof(FrnnModelSpec.Reserved)),
         ]),

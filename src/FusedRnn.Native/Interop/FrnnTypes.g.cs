@@ -38,45 +38,63 @@ internal enum FrnnCellKind : uint
     RnnRelu = 3,
 }
 
-/// <summary>Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments.</summary>
-// C: frnn_model_spec, 32 bytes
-[StructLayout(LayoutKind.Explicit, Size = 32)]
+/// <summary>What the kernels compute in; the numeric values are part of the ABI. Weights, inputs and outputs are float32 in both.</summary>
+// C: frnn_precision
+internal enum FrnnPrecision : uint
+{
+    /// <summary>the default: float32 sums, activations and state, FMA throughout (as PyTorch)</summary>
+    Float32 = 0,
+    /// <summary>the exact mode: every sum, activation and state in double</summary>
+    Float64 = 1,
+}
+
+/// <summary>Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments, and how it runs.</summary>
+// C: frnn_model_spec, 40 bytes
+[StructLayout(LayoutKind.Explicit, Size = 40)]
 internal unsafe struct FrnnModelSpec
 {
-    /// <summary>an frnn_cell_kind value</summary>
+    /// <summary>sizeof(frnn_model_spec) as the caller was compiled (see the conventions above)</summary>
     [FieldOffset(0)]
+    public uint StructSize;
+
+    /// <summary>an frnn_cell_kind value</summary>
+    [FieldOffset(4)]
     public int CellKind;
 
     /// <summary>features of x, &gt;= 1</summary>
-    [FieldOffset(4)]
+    [FieldOffset(8)]
     public int InputSize;
 
     /// <summary>H, &gt;= 1</summary>
-    [FieldOffset(8)]
+    [FieldOffset(12)]
     public int HiddenSize;
 
     /// <summary>L, &gt;= 1</summary>
-    [FieldOffset(12)]
+    [FieldOffset(16)]
     public int NumLayers;
 
     /// <summary>D: 1, or 2 for bidirectional</summary>
-    [FieldOffset(16)]
+    [FieldOffset(20)]
     public int NumDirections;
 
     /// <summary>0 = no projection; LSTM only, 1 &lt;= proj_size &lt; hidden_size</summary>
-    [FieldOffset(20)]
+    [FieldOffset(24)]
     public int ProjSize;
 
     /// <summary>most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it</summary>
-    [FieldOffset(24)]
+    [FieldOffset(28)]
     public int NumThreads;
 
+    /// <summary>an frnn_precision value; 0 = float32</summary>
+    [FieldOffset(32)]
+    public int Precision;
+
     /// <summary>true = bias_ih and bias_hh are given, false = no biases</summary>
-    [FieldOffset(28)]
+    [FieldOffset(36)]
     public bool HasBias;
 
     /// <summary>must be zero</summary>
-    [FieldOffset(29)]
+    [FieldOffset(37)]
     public fixed byte Reserved[3];
 }
 

@@ -21,10 +21,11 @@ public class BenchCommandTests
         string line = Assert.Single(result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         using JsonDocument json = JsonDocument.Parse(line);
         JsonElement root = json.RootElement;
-        Assert.Equal(["workload", "backend", "threads", "median_us", "p99_us", "iterations"], root.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(["workload", "backend", "threads", "precision", "median_us", "p99_us", "iterations"], root.EnumerateObject().Select(property => property.Name));
         Assert.Equal("lstm-step-b1-h64", root.GetProperty("workload").GetString());
         Assert.Equal(RnnBackends.Managed, root.GetProperty("backend").GetString());
         Assert.Equal(1, root.GetProperty("threads").GetInt32());
+        Assert.Equal("float32", root.GetProperty("precision").GetString());
         double median = root.GetProperty("median_us").GetDouble();
         Assert.True(median > 0, $"median {median}");
         Assert.True(root.GetProperty("p99_us").GetDouble() >= median);
@@ -89,7 +90,7 @@ public class BenchCommandTests
         Assert.Empty(result.Stderr);
         using JsonDocument json = JsonDocument.Parse(result.Stdout);
         JsonElement root = json.RootElement;
-        Assert.Equal(["model", "prefix", "spec", "batch", "seq_len", "backend", "threads", "median_us", "p99_us", "iterations"],
+        Assert.Equal(["model", "prefix", "spec", "batch", "seq_len", "backend", "threads", "precision", "median_us", "p99_us", "iterations"],
             root.EnumerateObject().Select(property => property.Name));
         Assert.Equal(TestData.PyTorch("lstm_projection"), root.GetProperty("model").GetString());
         Assert.StartsWith("LSTM(input_size=5, hidden_size=8", root.GetProperty("spec").GetString(), StringComparison.Ordinal);
@@ -180,6 +181,23 @@ public class BenchCommandTests
     [Fact]
     public void UnknownBackend() =>
         CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--backend", "tpu").AssertFails(ExitCodes.Usage, "unknown backend 'tpu'");
+
+    [Theory]
+    [InlineData("float64")]
+    [InlineData("FLOAT32")]
+    public void TimesEitherPrecision(string precision)
+    {
+        CliResult result = CliHarness.Invoke("bench", "--workload", "gru-step-b1-h256", "--precision", precision, "--duration", ShortDuration, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using JsonDocument json = JsonDocument.Parse(result.Stdout);
+        Assert.Equal(precision.ToLowerInvariant(), json.RootElement.GetProperty("precision").GetString());
+    }
+
+    [Fact]
+    public void UnknownPrecision() =>
+        CliHarness.Invoke("bench", "--workload", "lstm-step-b1-h64", "--precision", "float16")
+            .AssertFails(ExitCodes.Usage, "unknown precision 'float16' for --precision; choose one of float32, float64");
 
     [Theory]
     [InlineData("-1")]

@@ -28,6 +28,8 @@ public class InfoCommandTests
             .Single(backend => backend.GetProperty("name").GetString() == RnnBackends.Managed);
         Assert.True(managed.GetProperty("available").GetBoolean());
         Assert.True(json.RootElement.GetProperty("processorCount").GetInt32() >= 1);
+        Assert.False(string.IsNullOrWhiteSpace(json.RootElement.GetProperty("processor").GetString()));
+        Assert.Equal("float32", json.RootElement.GetProperty("defaultPrecision").GetString());
     }
 }
 
@@ -43,6 +45,17 @@ public class DemoCommandTests
         Assert.Contains("LSTM(input_size=64, hidden_size=128, num_layers=2", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("managed", result.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain('\u001b', result.Stdout);
+    }
+
+    [Theory]
+    [InlineData("float32")]
+    [InlineData("float64")]
+    public void SaysWhichPrecisionRan(string precision)
+    {
+        CliResult result = CliHarness.Invoke("demo", "--steps", "3", "--backend", RnnBackends.Managed, "--precision", precision);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains($"Precision: {precision};", result.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

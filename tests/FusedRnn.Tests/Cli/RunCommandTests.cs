@@ -29,6 +29,26 @@ public sealed class RunCommandTests : IDisposable
         AssertOutputsMatch(reference);
     }
 
+    /// <summary>
+    /// gru_large is where float32 arithmetic lands 3e-4 from the float64 answer (PyTorch's own float32 answer too):
+    /// only the exact mode meets the 1e-5 reference tolerance there, so this shows --precision reaches the kernels.
+    /// </summary>
+    [Theory]
+    [InlineData(RnnBackends.Managed)]
+    [InlineData(RnnBackends.Cpu)]
+    public void Float64PrecisionIsExactWhereFloat32IsNot(string backend)
+    {
+        var reference = new ReferenceCase("gru_large");
+
+        CliResult exact = CliHarness.Invoke([.. ArgumentsFor(reference), "--backend", backend, "--precision", "float64"]);
+        Assert.True(exact.ExitCode == 0, exact.Stderr);
+        AssertOutputsMatch(reference);
+
+        CliResult fast = CliHarness.Invoke([.. ArgumentsFor(reference), "--backend", backend]);
+        Assert.True(fast.ExitCode == 0, fast.Stderr);
+        Assert.ThrowsAny<Xunit.Sdk.XunitException>(() => AssertOutputsMatch(reference));
+    }
+
     [Theory]
     [InlineData(RnnBackends.Managed)]
     [InlineData(RnnBackends.Cpu)]

@@ -116,7 +116,7 @@ public class NativeBackendTests
     {
         NativeTestSupport.RequireLibrary();
         RnnWeights weights = RandomNetworks.Create(new RnnSpec(CellKind.RnnTanh, 3, 4), seed: 5);
-        var executor = new NativeExecutor(weights, threads: 1);
+        var executor = new NativeExecutor(weights, threads: 1, RnnPrecision.Float32);
         RnnWorkspace workspace = executor.CreateWorkspace();
         float[] before = RunOneStep(executor, workspace);
 
@@ -130,7 +130,7 @@ public class NativeBackendTests
 
     private static unsafe void CreateModelWithoutInput()
     {
-        FrnnModelSpec spec = new() { CellKind = (int)FrnnCellKind.Gru, InputSize = 0, HiddenSize = 4, NumLayers = 1, NumDirections = 1, HasBias = true };
+        FrnnModelSpec spec = new() { StructSize = (uint)sizeof(FrnnModelSpec), CellKind = (int)FrnnCellKind.Gru, InputSize = 0, HiddenSize = 4, NumLayers = 1, NumDirections = 1, HasBias = true };
         FrnnModelHandle model;
         NativeCall.Check(FrnnNative.frnn_model_create(&spec, null, 0, &model), nameof(FrnnNative.frnn_model_create));
     }

@@ -21,10 +21,14 @@ public sealed record RnnOptions
     public bool BatchFirst { get; init; }
 
     /// <summary>
-    /// Threads a forward call may use, the caller's included; 0 (the default) lets the backend choose (cpu: one per
-    /// physical core; managed: one per logical processor), 1 runs on the calling thread alone. More than the machine's
-    /// logical processors is capped to that number. Either backend keeps small problems on the caller, where a per-step
-    /// barrier would cost more than it saves.
+    /// Threads a forward call may use, the caller's included; 0 (the default) is one per physical core (SMT siblings
+    /// count once; read from Linux's sysfs CPU topology, the logical processors where that is unreadable), 1 runs on
+    /// the calling thread alone. More than the machine's logical processors is capped to that number. The cpu and
+    /// managed backends share a call by one rule: a step under 32K multiply-adds runs on the caller alone, where a
+    /// per-step barrier would cost more than it saves; above it the threads split the hidden units (each keeps its
+    /// slice of the weights in its own cache), or the batch rows in groups of 4, where there are at least two groups
+    /// and either the weights fit every core's cache or there are more groups than unit blocks to share. A model with a
+    /// projection splits only rows. A call may use fewer threads than this: no more than it has blocks or groups.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public int Threads

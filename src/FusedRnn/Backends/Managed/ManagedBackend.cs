@@ -1,11 +1,12 @@
+using System.Numerics;
 using System.Runtime.Intrinsics;
 
 namespace FusedRnn.Backends.Managed;
 
 /// <summary>
-/// Pure C# backend: always available, the reference every other backend is tested against. Runs at the widest
-/// vector width the machine accelerates; <c>FUSEDRNN_ISA=scalar|avx2|avx512</c> forces a narrower one, as it does
-/// for the native kernels.
+/// Pure C# backend: always available, the reference every other backend is tested against. Computes in
+/// <see cref="RnnOptions.Precision"/> (float lanes for Float32, double for Float64) at the widest vector width the
+/// machine accelerates; <c>FUSEDRNN_ISA=scalar|avx2|avx512</c> forces a narrower one, as it does for the native kernels.
 /// </summary>
 public sealed class ManagedBackend : IRnnBackend
 {
@@ -66,26 +67,46 @@ public sealed class ManagedBackend : IRnnBackend
     /// <inheritdoc />
     public RnnExecutor Load(RnnWeights weights, RnnOptions options)
     {
-        // Participants beyond the logical processors could not all run at once, and every barrier would wait for one
-        // that is not running: more is capped (RnnOptions.Threads says so), except where tests ask for it.
+        // Threads = 0 is one per physical core, as on the native backend. Participants beyond the logical processors
+        // could not all run at once, and every barrier would wait for one that is not running: more is capped
+        // (RnnOptions.Threads says so), except where tests ask for it.
         int threads = options?.Threads ?? 0;
+        if (threads == 0) threads = CpuTopology.PhysicalCoreCount;
         if (options?.OversubscribeThreads != true) threads = int.Min(threads, Environment.ProcessorCount);
-        return Load(weights, options?.ManagedSimdLevel ?? DefaultLevel, threads);
+        return Load(weights, options?.Precision ?? RnnPrecision.Float32, options?.ManagedSimdLevel ?? DefaultLevel, threads);
     }
 
-    /// <summary>Packs <paramref name="weights"/> for an explicit vector width (tests use it to cover every path).</summary>
+    /// <summary>Packs <paramref name="weights"/> for an explicit precision and vector width (tests use it to cover every path).</summary>
     /// <param name="weights">The network.</param>
+    /// <param name="precision">What the kernels compute in.</param>
     /// <param name="level">The vector width.</param>
-    /// <param name="threads">Threads per call (<see cref="RnnOptions.Threads"/>): 0 for one per logical processor.</param>
-    internal static RnnExecutor Load(RnnWeights weights, SimdLevel level, int threads)
+    /// <param name="threads">Threads per call, the caller's included, at least 1.</param>
+    internal static RnnExecutor Load(RnnWeights weights, RnnPrecision precision, SimdLevel level, int threads)
     {
         ArgumentNullException.ThrowIfNull(weights);
-        return level switch
+        return (precision, level) switch
         {
-            SimdLevel.Vector512 => new ManagedExecutor<Simd512, Vector512<double>>(weights, threads),
-            SimdLevel.Vector256 => new ManagedExecutor<Simd256, Vector256<double>>(weights, threads),
-            SimdLevel.Vector128 => new ManagedExecutor<Simd128, Vector128<double>>(weights, threads),
-            _ => new ManagedExecutor<SimdScalar, double>(weights, threads),
+            (RnnPrecision.Float32, SimdLevel.Vector512) => ForCell<Simd512Single, Vector512<float>, float>(weights, threads),
+            (RnnPrecision.Float32, SimdLevel.Vector256) => ForCell<Simd256Single, Vector256<float>, float>(weights, threads),
+            (RnnPrecision.Float32, SimdLevel.Vector128) => ForCell<Simd128Single, Vector128<float>, float>(weights, threads),
+            (RnnPrecision.Float32, _) => ForCell<SimdScalarSingle, float, float>(weights, threads),
+            (_, SimdLevel.Vector512) => ForCell<Simd512, Vector512<double>, double>(weights, threads),
+            (_, SimdLevel.Vector256) => ForCell<Simd256, Vector256<double>, double>(weights, threads),
+            (_, SimdLevel.Vector128) => ForCell<Simd128, Vector128<double>, double>(weights, threads),
+            _ => ForCell<SimdScalar, double, double>(weights, threads),
         };
     }
+
+    /// <summary>The executor of the weights' cell kind: one cell policy per kind, so no step branches on it.</summary>
+    private static RnnExecutor ForCell<TSimd, TVec, T>(RnnWeights weights, int threads)
+        where TSimd : ISimd<TVec, T>
+        where TVec : struct
+        where T : unmanaged, IBinaryFloatingPointIeee754<T> => weights.Spec.Kind switch
+        {
+            CellKind.Lstm => new ManagedExecutor<TSimd, TVec, T, LstmPolicy>(weights, threads),
+            CellKind.Gru => new ManagedExecutor<TSimd, TVec, T, GruPolicy>(weights, threads),
+            CellKind.RnnTanh => new ManagedExecutor<TSimd, TVec, T, RnnPolicy<TanhActivation>>(weights, threads),
+            CellKind.RnnRelu => new ManagedExecutor<TSimd, TVec, T, RnnPolicy<ReluActivation>>(weights, threads),
+            CellKind kind => throw new ArgumentOutOfRangeException(nameof(weights), kind, "the managed backend has no policy for this cell kind"),
+        };
 }

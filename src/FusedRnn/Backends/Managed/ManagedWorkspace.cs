@@ -1,39 +1,17 @@
+using System.Runtime.CompilerServices;
+
 namespace FusedRnn.Backends.Managed;
 
 /// <summary>
-/// Grow-only scratch arrays of the managed kernels (double: see <see cref="ISimd{TVec}"/>), sized by the largest call
-/// seen, and the worker threads of this caller, started by the first call that uses them. Workers read and write only
-/// these arrays (never the caller's spans), so a call is shared between threads without pinning anything.
+/// What a managed workspace holds besides its buffers: the running call's shape and row order, and the worker
+/// threads of this caller, started by the first call that uses them. Workers read and write only the workspace's
+/// arrays (never the caller's spans), so a call is shared between threads without pinning anything.
 /// </summary>
-internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWorkspace(owner)
+internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWorkspace(owner)
 {
     private WorkerTeam? _team;
 
     ~ManagedWorkspace() => Dispose(false);
-
-    /// <summary>The first layer's input, widened to double.</summary>
-    public double[] Input = [];
-
-    /// <summary>Input projection of every time step of one layer, per direction: <c>[D][T·B, blocks·gates·width]</c>.</summary>
-    public double[] Projection = [];
-
-    /// <summary>Outputs of the two most recent layers, <c>[T, B, D·Hout]</c> each; the last layer's is narrowed into y.</summary>
-    public double[] LayerOutputA = [], LayerOutputB = [];
-
-    /// <summary>
-    /// h of every (layer, direction) and batch row in length order, twice: a step reads one copy and writes the
-    /// other, so one barrier per step is enough. Rows are padded to whole vectors.
-    /// </summary>
-    public double[] Hidden = [];
-
-    /// <summary>c of every (layer, direction) and batch row in length order.</summary>
-    public double[] Cell = [];
-
-    /// <summary>Unprojected LSTM output of every batch row, before <c>W_hr</c>.</summary>
-    public double[] Unprojected = [];
-
-    /// <summary>Recurrent products of one pass (a few blocks of hidden units) for a row group, one tile per participant.</summary>
-    public double[] GateTiles = [];
 
     /// <summary>Batch rows sorted by length, longest first, so the rows still running are always a prefix.</summary>
     public int[] RowOrder = [];
@@ -53,7 +31,10 @@ internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWork
     /// <summary>The workers, started on first use; null until then and after disposal.</summary>
     internal WorkerTeam? Team => _team;
 
-    /// <summary>Runs <see cref="Job"/> on <paramref name="participants"/> threads (1: the caller alone, no workers).</summary>
+    /// <summary>
+    /// Runs <see cref="Job"/> on <paramref name="participants"/> threads (1: the caller alone, no workers). The team
+    /// grows to the most participants a call has wanted; a call that wants fewer leaves the rest idle.
+    /// </summary>
     public void Run(int participants)
     {
         if (participants == 1)
@@ -63,8 +44,13 @@ internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWork
         }
 
         ObjectDisposedException.ThrowIf(IsDisposed, this);
-        _team ??= new WorkerTeam(participants);
-        _team.Run(Job!);
+        if (_team is null || _team.Size < participants)
+        {
+            _team?.Stop();
+            _team = new WorkerTeam(participants);
+        }
+
+        _team.Run(Job!, participants);
     }
 
     /// <summary>The per-step barrier; a no-op when the caller runs alone.</summary>
@@ -86,12 +72,47 @@ internal sealed class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWork
 }
 
 /// <summary>
+/// Grow-only scratch arrays of the managed kernels, of their element type <typeparamref name="T"/> (float for
+/// <see cref="RnnPrecision.Float32"/>, double for Float64), sized by the largest call seen.
+/// </summary>
+internal sealed class ManagedWorkspace<T>(RnnExecutor owner, int threads) : ManagedWorkspace(owner, threads)
+    where T : unmanaged
+{
+    /// <summary>The first layer's input, as <typeparamref name="T"/>.</summary>
+    public T[] Input = [];
+
+    /// <summary>Input projection of every time step of one layer, per direction: <c>[D][T·B, blocks·gates·width]</c>.</summary>
+    public T[] Projection = [];
+
+    /// <summary>Outputs of the two most recent layers, <c>[T, B, D·Hout]</c> each; the last layer's is rounded into y.</summary>
+    public T[] LayerOutputA = [], LayerOutputB = [];
+
+    /// <summary>
+    /// h of every (layer, direction) and batch row in length order, twice: a step reads one copy and writes the
+    /// other, so one barrier per step is enough. Rows are padded to whole vectors.
+    /// </summary>
+    public T[] Hidden = [];
+
+    /// <summary>c of every (layer, direction) and batch row in length order.</summary>
+    public T[] Cell = [];
+
+    /// <summary>Unprojected LSTM output of every batch row, before <c>W_hr</c>.</summary>
+    public T[] Unprojected = [];
+
+    /// <summary>Recurrent products of one tile (a few unit blocks) for a row group, one tile per participant.</summary>
+    public T[] GateTiles = [];
+}
+
+/// <summary>
 /// Sizes the scratch buffers of one call of <c>seq_len × batch</c> rows: refuses one that no array can hold, naming
 /// the dimensions, and turns a failed allocation into an <see cref="InsufficientMemoryException"/> naming the bytes.
 /// </summary>
-internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
+internal readonly record struct WorkspaceSizes<T>(int SeqLen, int Batch)
+    where T : unmanaged
 {
-    /// <summary><paramref name="elements"/> doubles for <paramref name="buffer"/> as an array length.</summary>
+    private static string ElementName => typeof(T) == typeof(float) ? "floats" : "doubles";
+
+    /// <summary><paramref name="elements"/> elements for <paramref name="buffer"/> as an array length.</summary>
     /// <param name="buffer">What the buffer holds, for the message.</param>
     /// <param name="elements">Its size.</param>
     /// <param name="perStep">Whether it holds one step (its size does not grow with the sequence length).</param>
@@ -102,12 +123,12 @@ internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
         if (elements <= Array.MaxLength) return (int)elements;
         bool oneStepTooLarge = perStep || elements / SeqLen > Array.MaxLength;
         throw new ArgumentOutOfRangeException(oneStepTooLarge ? "batch" : "seqLen", oneStepTooLarge ? Batch : SeqLen,
-            $"seq_len {SeqLen} × batch {Batch} needs {elements} doubles ({elements * (long)sizeof(double)} bytes) for {buffer}, more " +
+            $"seq_len {SeqLen} × batch {Batch} needs {elements} {ElementName} ({elements * (long)Unsafe.SizeOf<T>()} bytes) for {buffer}, more " +
             $"than one managed array holds ({Array.MaxLength} elements); split the batch or the sequence into smaller calls, or use the cpu backend");
     }
 
-    /// <summary>Bytes that growing <paramref name="buffer"/> to <paramref name="length"/> doubles allocates.</summary>
-    public static long Growth(double[] buffer, int length) => buffer.Length >= length ? 0 : (long)length * sizeof(double);
+    /// <summary>Bytes that growing <paramref name="buffer"/> to <paramref name="length"/> elements allocates.</summary>
+    public static long Growth(T[] buffer, int length) => buffer.Length >= length ? 0 : (long)length * Unsafe.SizeOf<T>();
 
     /// <summary>
     /// Refuses, before anything is allocated, a call whose new scratch memory exceeds what the process can still get.
@@ -123,7 +144,7 @@ internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
         if (growthBytes <= available) return;
         throw new InsufficientMemoryException(
             $"the managed backend needs {growthBytes} more bytes of workspace for seq_len {SeqLen} × batch {Batch} " +
-            $"({projectionElements * sizeof(double)} bytes of them for the input projection), but only {available} bytes are " +
+            $"({projectionElements * Unsafe.SizeOf<T>()} bytes of them for the input projection), but only {available} bytes are " +
             "available; split the batch or the sequence into smaller calls, or use the cpu backend, which bounds its workspace");
     }
 
@@ -165,20 +186,17 @@ internal readonly record struct WorkspaceSizes(int SeqLen, int Batch)
         return null;
     }
 
-    public void Grow(ref double[] buffer, int length, string what)
+    public void Grow(ref T[] buffer, int length, string what)
     {
         if (buffer.Length >= length) return;
         try
         {
-            buffer = new double[length];
+            buffer = new T[length];
         }
         catch (OutOfMemoryException e)
         {
             throw new InsufficientMemoryException(
-                $"the managed backend could not allocate {(long)length * sizeof(double)} bytes for {what} (seq_len {SeqLen}, batch {Batch})", e);
+                $"the managed backend could not allocate {(long)length * Unsafe.SizeOf<T>()} bytes for {what} (seq_len {SeqLen}, batch {Batch})", e);
         }
     }
 }
-
-/// <summary>One call's shape and how it is split between participants.</summary>
-internal readonly record struct CallShape(int SeqLen, int Batch, bool InputBatchFirst, bool OutputBatchFirst, int Participants, bool SplitRows);

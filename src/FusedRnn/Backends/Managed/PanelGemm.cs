@@ -1,15 +1,48 @@
+using System.Diagnostics;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace FusedRnn.Backends.Managed;
 
+/// <summary>A tile dimension known to the JIT: tiles are generic over it, so each shape compiles to its own loop.</summary>
+internal interface ITileCount
+{
+    static abstract int Value { get; }
+}
+
+internal readonly struct TileCount1 : ITileCount
+{
+    public static int Value => 1;
+}
+
+internal readonly struct TileCount2 : ITileCount
+{
+    public static int Value => 2;
+}
+
+internal readonly struct TileCount4 : ITileCount
+{
+    public static int Value => 4;
+}
+
+internal readonly struct TileCount8 : ITileCount
+{
+    public static int Value => 8;
+}
+
 /// <summary>
-/// <c>C = A · panels</c> in double: rows of A (row-major, any stride) times a run of packed float32 panels (widened as
-/// they are loaded), one output vector per (row, panel). Both the input projection of a whole sequence and the
-/// recurrent product of one step go through here.
+/// <c>C = A · panels (+ bias)</c>: rows of A (row-major, any stride) times a run of <see cref="PackedPanels"/> unit
+/// blocks, one output vector per (row, block, gate), in the panels' column order <c>[block][gate][lane]</c>. Both the
+/// input projection of a whole sequence and the recurrent product of one step go through here.
 /// <para>
-/// Every output is summed in one fixed order whatever tile computes it: even k in one chain, odd k in another, the
-/// two added at the end. Two chains per output hide the FMA latency in the single-row tiles, and the fixed order
-/// makes a result independent of how rows and panels are split into tiles or between threads (bit-exact).
+/// A register tile is R rows × B whole blocks: per k it broadcasts one element of each row and loads the G·B weight
+/// vectors of its blocks — G·W contiguous floats per block — and each weight vector serves every row. Single rows
+/// (a batch of one) take wide tiles, 2 blocks (8 vectors for LSTM, 6 for GRU) or 8 one-gate blocks, for enough
+/// independent FMA chains; row groups take <see cref="ISimd{TVec, T}.TileRows"/> rows × 1 block (4 one-gate blocks).
+/// </para>
+/// <para>
+/// Every output is one FMA chain over k in order, started from zero, whatever tile computes it; the bias is added
+/// after. So a result does not depend on how rows and blocks are split into tiles or between threads (bit-exact).
 /// </para>
 /// <para>
 /// The kernels are AggressiveOptimization: compiled fully optimized at first call instead of tier 0, then OSR,
@@ -17,203 +50,224 @@ namespace FusedRnn.Backends.Managed;
 /// (15 µs with tiered compilation off).
 /// </para>
 /// </summary>
-internal static class PanelGemm<TSimd, TVec>
-    where TSimd : ISimd<TVec>
+internal static class PanelGemm<TSimd, TVec, T>
+    where TSimd : ISimd<TVec, T>
     where TVec : struct
+    where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
+    /// <summary>Rows of A the full product keeps in L2 (a quarter of a 1 MiB L2) while every panel streams past them.</summary>
+    private const int RowBlockBytes = 256 * 1024;
+
+    /// <summary>Blocks of a single-row tile.</summary>
+    public static int RowTileBlocks<TGates>() where TGates : IGateCount => TGates.Gates == 1 ? 8 : 2;
+
+    /// <summary>Blocks of a row-group tile.</summary>
+    public static int GroupTileBlocks<TGates>() where TGates : IGateCount => TGates.Gates == 1 ? 4 : 1;
+
     /// <param name="a">First element of row 0 of A.</param>
-    /// <param name="aStride">Doubles between rows of A.</param>
+    /// <param name="aStride">Elements between rows of A.</param>
     /// <param name="rows">Rows of A.</param>
     /// <param name="depth">Columns of A used (the panels' depth).</param>
-    /// <param name="panel">First float of the first panel.</param>
+    /// <param name="panels">First float of the first panel.</param>
     /// <param name="panelSize">Floats between panels.</param>
-    /// <param name="panels">Number of panels.</param>
-    /// <param name="c">Row 0, vector 0 of the output; panel p of row r lands at <c>r·cStride + p·width</c>.</param>
-    /// <param name="cStride">Doubles between output rows.</param>
+    /// <param name="blocks">Number of panels.</param>
+    /// <param name="c">Row 0, column 0 of the output; gate g of block b of row r lands at <c>r·cStride + (b·G + g)·W</c>.</param>
+    /// <param name="cStride">Elements between output rows.</param>
+    /// <param name="bias">Added to every row, in the output's column order; a null reference for none.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Multiply(ref double a, nint aStride, int rows, int depth, ref float panel, nint panelSize, int panels, ref double c, nint cStride)
+    public static void Multiply<TGates>(ref T a, nint aStride, int rows, int depth, ref float panels, nint panelSize, int blocks, ref T c, nint cStride, ref T bias)
+        where TGates : IGateCount
     {
-        nint width = TSimd.Count;
-        int fullRows = rows & ~3;
-        // Panels outer, rows inner: a panel (depth × width floats) stays in L1 while every row block uses it.
-        int p = 0;
-        for (; p + 2 <= panels; p += 2)
+        int tileRows = TSimd.TileRows, groupBlocks = GroupTileBlocks<TGates>();
+        nint blockColumns = TGates.Gates * TSimd.Count;
+        int rowBlock = int.Max(tileRows, RowBlockBytes / int.Max(1, depth * Unsafe.SizeOf<T>()) / tileRows * tileRows);
+        for (int first = 0; first < rows; first += rowBlock)
         {
-            for (int r = 0; r < fullRows; r += 4)
-                Tile4x2(ref Unsafe.Add(ref a, r * aStride), aStride, depth, ref Unsafe.Add(ref panel, p * panelSize), panelSize, ref Unsafe.Add(ref c, r * cStride + p * width), cStride);
-        }
+            int end = int.Min(rows, first + rowBlock), groupsEnd = first + ((end - first) / tileRows * tileRows);
+            for (int block = 0; block < blocks; block += groupBlocks)
+            {
+                ref float panel = ref Unsafe.Add(ref panels, block * panelSize);
+                ref T blockBias = ref Offset(ref bias, block * blockColumns);
+                for (int row = first; row < groupsEnd; row += tileRows)
+                {
+                    GroupTiles<TGates>(ref Unsafe.Add(ref a, row * aStride), aStride, depth, ref panel, panelSize, int.Min(groupBlocks, blocks - block),
+                        ref Unsafe.Add(ref c, (row * cStride) + (block * blockColumns)), cStride, ref blockBias);
+                }
+            }
 
-        if (p < panels)
-        {
-            for (int r = 0; r < fullRows; r += 4)
-                Tile4x1(ref Unsafe.Add(ref a, r * aStride), aStride, depth, ref Unsafe.Add(ref panel, p * panelSize), ref Unsafe.Add(ref c, r * cStride + p * width), cStride);
-        }
-
-        for (int r = fullRows; r < rows; r++)
-        {
-            ref double row = ref Unsafe.Add(ref a, r * aStride);
-            ref double output = ref Unsafe.Add(ref c, r * cStride);
-            int q = 0;
-            for (; q + 4 <= panels; q += 4)
-                Tile1x4(ref row, depth, ref Unsafe.Add(ref panel, q * panelSize), panelSize, ref Unsafe.Add(ref output, q * width));
-            for (; q < panels; q++)
-                Tile1x1(ref row, depth, ref Unsafe.Add(ref panel, q * panelSize), ref Unsafe.Add(ref output, q * width));
+            for (int row = groupsEnd; row < end; row++)
+                RowTiles<TGates>(ref Unsafe.Add(ref a, row * aStride), depth, ref panels, panelSize, blocks, ref Unsafe.Add(ref c, row * cStride), ref bias);
         }
     }
 
-    /// <summary>Four rows, two panels: sixteen chains, each weight load shared by four rows.</summary>
+    /// <summary>
+    /// One tile of the recurrent step: <paramref name="rows"/> ≤ <see cref="ISimd{TVec, T}.TileRows"/> rows times
+    /// <paramref name="blocks"/> blocks (at most <see cref="RowTileBlocks{TGates}"/> for one row, else
+    /// <see cref="GroupTileBlocks{TGates}"/>), no bias. Parameters as <see cref="Multiply{TGates}"/>'s.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x2(ref double a, nint aStride, int depth, ref float w0, nint panelSize, ref double c, nint cStride)
+    public static void MultiplyTile<TGates>(ref T a, nint aStride, int rows, int depth, ref float panels, nint panelSize, int blocks, ref T c, nint cStride)
+        where TGates : IGateCount
     {
-        nint width = TSimd.Count;
-        ref float w1 = ref Unsafe.Add(ref w0, panelSize);
-        ref double a1 = ref Unsafe.Add(ref a, aStride);
-        ref double a2 = ref Unsafe.Add(ref a, 2 * aStride);
-        ref double a3 = ref Unsafe.Add(ref a, 3 * aStride);
-        TVec e00 = TSimd.Zero, e01 = TSimd.Zero, e10 = TSimd.Zero, e11 = TSimd.Zero;
-        TVec e20 = TSimd.Zero, e21 = TSimd.Zero, e30 = TSimd.Zero, e31 = TSimd.Zero;
-        TVec o00 = TSimd.Zero, o01 = TSimd.Zero, o10 = TSimd.Zero, o11 = TSimd.Zero;
-        TVec o20 = TSimd.Zero, o21 = TSimd.Zero, o30 = TSimd.Zero, o31 = TSimd.Zero;
-        nint k = 0;
-        for (; k + 2 <= depth; k += 2)
+        if (rows == TSimd.TileRows)
         {
-            nint even = k * width, odd = even + width;
-            TVec b0 = TSimd.LoadWidened(ref Unsafe.Add(ref w0, even));
-            TVec b1 = TSimd.LoadWidened(ref Unsafe.Add(ref w1, even));
-            Accumulate4x2(ref a, ref a1, ref a2, ref a3, k, b0, b1, ref e00, ref e01, ref e10, ref e11, ref e20, ref e21, ref e30, ref e31);
-            b0 = TSimd.LoadWidened(ref Unsafe.Add(ref w0, odd));
-            b1 = TSimd.LoadWidened(ref Unsafe.Add(ref w1, odd));
-            Accumulate4x2(ref a, ref a1, ref a2, ref a3, k + 1, b0, b1, ref o00, ref o01, ref o10, ref o11, ref o20, ref o21, ref o30, ref o31);
+            GroupTiles<TGates>(ref a, aStride, depth, ref panels, panelSize, blocks, ref c, cStride, ref Unsafe.NullRef<T>());
+            return;
         }
 
-        if (k < depth)
+        for (int row = 0; row < rows; row++)
+            RowTiles<TGates>(ref Unsafe.Add(ref a, row * aStride), depth, ref panels, panelSize, blocks, ref Unsafe.Add(ref c, row * cStride), ref Unsafe.NullRef<T>());
+    }
+
+    /// <summary>A row group times <paramref name="blocks"/> ≤ <see cref="GroupTileBlocks{TGates}"/> blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void GroupTiles<TGates>(ref T a, nint aStride, int depth, ref float panels, nint panelSize, int blocks, ref T c, nint cStride, ref T bias)
+        where TGates : IGateCount
+    {
+        if (blocks == GroupTileBlocks<TGates>())
         {
-            nint last = k * width;
-            Accumulate4x2(ref a, ref a1, ref a2, ref a3, k, TSimd.LoadWidened(ref Unsafe.Add(ref w0, last)), TSimd.LoadWidened(ref Unsafe.Add(ref w1, last)),
-                ref e00, ref e01, ref e10, ref e11, ref e20, ref e21, ref e30, ref e31);
+            if (TGates.Gates == 1) GroupTile<TGates, TileCount4>(ref a, aStride, depth, ref panels, panelSize, ref c, cStride, ref bias);
+            else GroupTile<TGates, TileCount1>(ref a, aStride, depth, ref panels, panelSize, ref c, cStride, ref bias);
+            return;
         }
 
-        TSimd.Store(TSimd.Add(e00, o00), ref c);
-        TSimd.Store(TSimd.Add(e01, o01), ref Unsafe.Add(ref c, width));
-        TSimd.Store(TSimd.Add(e10, o10), ref Unsafe.Add(ref c, cStride));
-        TSimd.Store(TSimd.Add(e11, o11), ref Unsafe.Add(ref c, cStride + width));
-        TSimd.Store(TSimd.Add(e20, o20), ref Unsafe.Add(ref c, 2 * cStride));
-        TSimd.Store(TSimd.Add(e21, o21), ref Unsafe.Add(ref c, 2 * cStride + width));
-        TSimd.Store(TSimd.Add(e30, o30), ref Unsafe.Add(ref c, 3 * cStride));
-        TSimd.Store(TSimd.Add(e31, o31), ref Unsafe.Add(ref c, 3 * cStride + width));
+        nint blockColumns = TGates.Gates * TSimd.Count;
+        for (int block = 0; block < blocks; block++)
+        {
+            GroupTile<TGates, TileCount1>(ref a, aStride, depth, ref Unsafe.Add(ref panels, block * panelSize), panelSize,
+                ref Unsafe.Add(ref c, block * blockColumns), cStride, ref Offset(ref bias, block * blockColumns));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate4x2(
-        ref double a0, ref double a1, ref double a2, ref double a3, nint k, TVec b0, TVec b1,
-        ref TVec c00, ref TVec c01, ref TVec c10, ref TVec c11, ref TVec c20, ref TVec c21, ref TVec c30, ref TVec c31)
+    private static void GroupTile<TGates, TBlocks>(ref T a, nint aStride, int depth, ref float panel, nint panelSize, ref T c, nint cStride, ref T bias)
+        where TGates : IGateCount
+        where TBlocks : ITileCount
     {
-        TVec x = TSimd.Broadcast(Unsafe.Add(ref a0, k));
-        c00 = TSimd.MultiplyAdd(x, b0, c00);
-        c01 = TSimd.MultiplyAdd(x, b1, c01);
-        x = TSimd.Broadcast(Unsafe.Add(ref a1, k));
-        c10 = TSimd.MultiplyAdd(x, b0, c10);
-        c11 = TSimd.MultiplyAdd(x, b1, c11);
-        x = TSimd.Broadcast(Unsafe.Add(ref a2, k));
-        c20 = TSimd.MultiplyAdd(x, b0, c20);
-        c21 = TSimd.MultiplyAdd(x, b1, c21);
-        x = TSimd.Broadcast(Unsafe.Add(ref a3, k));
-        c30 = TSimd.MultiplyAdd(x, b0, c30);
-        c31 = TSimd.MultiplyAdd(x, b1, c31);
+        if (TSimd.TileRows == 4) Tile<TGates, TileCount4, TBlocks>(ref a, aStride, depth, ref panel, panelSize, ref c, cStride, ref bias);
+        else Tile<TGates, TileCount2, TBlocks>(ref a, aStride, depth, ref panel, panelSize, ref c, cStride, ref bias);
     }
 
-    /// <summary>Four rows, one panel (an odd panel count's last).</summary>
+    /// <summary>One row times <paramref name="blocks"/> blocks: wide tiles, then group-wide ones, then single blocks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x1(ref double a, nint aStride, int depth, ref float w0, ref double c, nint cStride)
+    private static void RowTiles<TGates>(ref T a, int depth, ref float panels, nint panelSize, int blocks, ref T c, ref T bias)
+        where TGates : IGateCount
     {
-        nint width = TSimd.Count;
-        ref double a1 = ref Unsafe.Add(ref a, aStride);
-        ref double a2 = ref Unsafe.Add(ref a, 2 * aStride);
-        ref double a3 = ref Unsafe.Add(ref a, 3 * aStride);
-        TVec e0 = TSimd.Zero, e1 = TSimd.Zero, e2 = TSimd.Zero, e3 = TSimd.Zero;
-        TVec o0 = TSimd.Zero, o1 = TSimd.Zero, o2 = TSimd.Zero, o3 = TSimd.Zero;
-        nint k = 0;
-        for (; k + 2 <= depth; k += 2)
+        nint blockColumns = TGates.Gates * TSimd.Count;
+        int block = 0;
+        for (; block + RowTileBlocks<TGates>() <= blocks; block += RowTileBlocks<TGates>())
         {
-            Accumulate4x1(ref a, ref a1, ref a2, ref a3, k, TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), ref e0, ref e1, ref e2, ref e3);
-            Accumulate4x1(ref a, ref a1, ref a2, ref a3, k + 1, TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 1) * width)), ref o0, ref o1, ref o2, ref o3);
+            ref float panel = ref Unsafe.Add(ref panels, block * panelSize);
+            ref T output = ref Unsafe.Add(ref c, block * blockColumns);
+            if (TGates.Gates == 1) Tile<TGates, TileCount1, TileCount8>(ref a, 0, depth, ref panel, panelSize, ref output, 0, ref Offset(ref bias, block * blockColumns));
+            else Tile<TGates, TileCount1, TileCount2>(ref a, 0, depth, ref panel, panelSize, ref output, 0, ref Offset(ref bias, block * blockColumns));
         }
 
-        if (k < depth)
-            Accumulate4x1(ref a, ref a1, ref a2, ref a3, k, TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), ref e0, ref e1, ref e2, ref e3);
+        if (GroupTileBlocks<TGates>() > 1)
+        {
+            for (; block + GroupTileBlocks<TGates>() <= blocks; block += GroupTileBlocks<TGates>())
+            {
+                Tile<TGates, TileCount1, TileCount4>(ref a, 0, depth, ref Unsafe.Add(ref panels, block * panelSize), panelSize,
+                    ref Unsafe.Add(ref c, block * blockColumns), 0, ref Offset(ref bias, block * blockColumns));
+            }
+        }
 
-        TSimd.Store(TSimd.Add(e0, o0), ref c);
-        TSimd.Store(TSimd.Add(e1, o1), ref Unsafe.Add(ref c, cStride));
-        TSimd.Store(TSimd.Add(e2, o2), ref Unsafe.Add(ref c, 2 * cStride));
-        TSimd.Store(TSimd.Add(e3, o3), ref Unsafe.Add(ref c, 3 * cStride));
+        for (; block < blocks; block++)
+        {
+            Tile<TGates, TileCount1, TileCount1>(ref a, 0, depth, ref Unsafe.Add(ref panels, block * panelSize), panelSize,
+                ref Unsafe.Add(ref c, block * blockColumns), 0, ref Offset(ref bias, block * blockColumns));
+        }
+    }
+
+    /// <summary>
+    /// <typeparamref name="TRows"/> rows × <typeparamref name="TBlocks"/> blocks of G vectors: at most 8 vectors for one or
+    /// two rows, 4 for three or four, one accumulator each.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile<TGates, TRows, TBlocks>(ref T a, nint aStride, int depth, ref float panel, nint panelSize, ref T c, nint cStride, ref T bias)
+        where TGates : IGateCount
+        where TRows : ITileCount
+        where TBlocks : ITileCount
+    {
+        int rows = TRows.Value, vectors = TBlocks.Value * TGates.Gates;
+        Debug.Assert(rows <= 4 && vectors <= (rows <= 2 ? 8 : 4), "a tile larger than its accumulators");
+        nint kStride = TGates.Gates * TSimd.Count;
+        ref T a1 = ref Unsafe.Add(ref a, rows > 1 ? aStride : 0);
+        ref T a2 = ref Unsafe.Add(ref a, rows > 2 ? 2 * aStride : 0);
+        ref T a3 = ref Unsafe.Add(ref a, rows > 3 ? 3 * aStride : 0);
+        TVec c00 = TSimd.Zero, c01 = TSimd.Zero, c02 = TSimd.Zero, c03 = TSimd.Zero, c04 = TSimd.Zero, c05 = TSimd.Zero, c06 = TSimd.Zero, c07 = TSimd.Zero;
+        TVec c10 = TSimd.Zero, c11 = TSimd.Zero, c12 = TSimd.Zero, c13 = TSimd.Zero, c14 = TSimd.Zero, c15 = TSimd.Zero, c16 = TSimd.Zero, c17 = TSimd.Zero;
+        TVec c20 = TSimd.Zero, c21 = TSimd.Zero, c22 = TSimd.Zero, c23 = TSimd.Zero;
+        TVec c30 = TSimd.Zero, c31 = TSimd.Zero, c32 = TSimd.Zero, c33 = TSimd.Zero;
+        ref float weights = ref panel;
+        for (nint k = 0; k < depth; k++, weights = ref Unsafe.Add(ref weights, kStride))
+        {
+            TVec x0 = TSimd.Broadcast(Unsafe.Add(ref a, k));
+            TVec x1 = rows > 1 ? TSimd.Broadcast(Unsafe.Add(ref a1, k)) : x0;
+            TVec x2 = rows > 2 ? TSimd.Broadcast(Unsafe.Add(ref a2, k)) : x0;
+            TVec x3 = rows > 3 ? TSimd.Broadcast(Unsafe.Add(ref a3, k)) : x0;
+            Accumulate<TRows>(Weight<TGates>(ref weights, 0, panelSize), x0, x1, x2, x3, ref c00, ref c10, ref c20, ref c30);
+            if (vectors > 1) Accumulate<TRows>(Weight<TGates>(ref weights, 1, panelSize), x0, x1, x2, x3, ref c01, ref c11, ref c21, ref c31);
+            if (vectors > 2) Accumulate<TRows>(Weight<TGates>(ref weights, 2, panelSize), x0, x1, x2, x3, ref c02, ref c12, ref c22, ref c32);
+            if (vectors > 3) Accumulate<TRows>(Weight<TGates>(ref weights, 3, panelSize), x0, x1, x2, x3, ref c03, ref c13, ref c23, ref c33);
+            if (vectors > 4) AccumulateTwoRows<TRows>(Weight<TGates>(ref weights, 4, panelSize), x0, x1, ref c04, ref c14);
+            if (vectors > 5) AccumulateTwoRows<TRows>(Weight<TGates>(ref weights, 5, panelSize), x0, x1, ref c05, ref c15);
+            if (vectors > 6) AccumulateTwoRows<TRows>(Weight<TGates>(ref weights, 6, panelSize), x0, x1, ref c06, ref c16);
+            if (vectors > 7) AccumulateTwoRows<TRows>(Weight<TGates>(ref weights, 7, panelSize), x0, x1, ref c07, ref c17);
+        }
+
+        StoreRow(vectors, ref c, ref bias, c00, c01, c02, c03, c04, c05, c06, c07);
+        if (rows > 1) StoreRow(vectors, ref Unsafe.Add(ref c, cStride), ref bias, c10, c11, c12, c13, c14, c15, c16, c17);
+        if (rows > 2) StoreRow(vectors, ref Unsafe.Add(ref c, 2 * cStride), ref bias, c20, c21, c22, c23, c20, c20, c20, c20);
+        if (rows > 3) StoreRow(vectors, ref Unsafe.Add(ref c, 3 * cStride), ref bias, c30, c31, c32, c33, c30, c30, c30, c30);
+    }
+
+    /// <summary>Weight vector <paramref name="vector"/> of a tile at the current k: gate vector % G of block vector / G.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Weight<TGates>(ref float weights, int vector, nint panelSize)
+        where TGates : IGateCount =>
+        TSimd.LoadWeights(ref Unsafe.Add(ref weights, (vector / TGates.Gates * panelSize) + (vector % TGates.Gates * TSimd.Count)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate<TRows>(TVec weights, TVec x0, TVec x1, TVec x2, TVec x3, ref TVec c0, ref TVec c1, ref TVec c2, ref TVec c3)
+        where TRows : ITileCount
+    {
+        c0 = TSimd.MultiplyAdd(x0, weights, c0);
+        if (TRows.Value > 1) c1 = TSimd.MultiplyAdd(x1, weights, c1);
+        if (TRows.Value > 2) c2 = TSimd.MultiplyAdd(x2, weights, c2);
+        if (TRows.Value > 3) c3 = TSimd.MultiplyAdd(x3, weights, c3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate4x1(ref double a0, ref double a1, ref double a2, ref double a3, nint k, TVec b, ref TVec c0, ref TVec c1, ref TVec c2, ref TVec c3)
+    private static void AccumulateTwoRows<TRows>(TVec weights, TVec x0, TVec x1, ref TVec c0, ref TVec c1)
+        where TRows : ITileCount
     {
-        c0 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a0, k)), b, c0);
-        c1 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a1, k)), b, c1);
-        c2 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a2, k)), b, c2);
-        c3 = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a3, k)), b, c3);
-    }
-
-    /// <summary>One row, four panels: eight chains, enough to keep both FMA pipes busy (the B = 1 recurrent step).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x4(ref double a, int depth, ref float w0, nint panelSize, ref double c)
-    {
-        nint width = TSimd.Count;
-        ref float w1 = ref Unsafe.Add(ref w0, panelSize);
-        ref float w2 = ref Unsafe.Add(ref w0, 2 * panelSize);
-        ref float w3 = ref Unsafe.Add(ref w0, 3 * panelSize);
-        TVec e0 = TSimd.Zero, e1 = TSimd.Zero, e2 = TSimd.Zero, e3 = TSimd.Zero;
-        TVec o0 = TSimd.Zero, o1 = TSimd.Zero, o2 = TSimd.Zero, o3 = TSimd.Zero;
-        nint k = 0;
-        for (; k + 2 <= depth; k += 2)
-        {
-            nint even = k * width;
-            Accumulate1x4(Unsafe.Add(ref a, k), ref Unsafe.Add(ref w0, even), ref Unsafe.Add(ref w1, even), ref Unsafe.Add(ref w2, even), ref Unsafe.Add(ref w3, even), ref e0, ref e1, ref e2, ref e3);
-            nint odd = even + width;
-            Accumulate1x4(Unsafe.Add(ref a, k + 1), ref Unsafe.Add(ref w0, odd), ref Unsafe.Add(ref w1, odd), ref Unsafe.Add(ref w2, odd), ref Unsafe.Add(ref w3, odd), ref o0, ref o1, ref o2, ref o3);
-        }
-
-        if (k < depth)
-        {
-            nint last = k * width;
-            Accumulate1x4(Unsafe.Add(ref a, k), ref Unsafe.Add(ref w0, last), ref Unsafe.Add(ref w1, last), ref Unsafe.Add(ref w2, last), ref Unsafe.Add(ref w3, last), ref e0, ref e1, ref e2, ref e3);
-        }
-
-        TSimd.Store(TSimd.Add(e0, o0), ref c);
-        TSimd.Store(TSimd.Add(e1, o1), ref Unsafe.Add(ref c, width));
-        TSimd.Store(TSimd.Add(e2, o2), ref Unsafe.Add(ref c, 2 * width));
-        TSimd.Store(TSimd.Add(e3, o3), ref Unsafe.Add(ref c, 3 * width));
+        c0 = TSimd.MultiplyAdd(x0, weights, c0);
+        if (TRows.Value > 1) c1 = TSimd.MultiplyAdd(x1, weights, c1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate1x4(double a, ref float w0, ref float w1, ref float w2, ref float w3, ref TVec c0, ref TVec c1, ref TVec c2, ref TVec c3)
-    {
-        TVec x = TSimd.Broadcast(a);
-        c0 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w0), c0);
-        c1 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w1), c1);
-        c2 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w2), c2);
-        c3 = TSimd.MultiplyAdd(x, TSimd.LoadWidened(ref w3), c3);
-    }
-
-    /// <summary>One row, one panel: what is left of a panel run after the four-panel tiles.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile1x1(ref double a, int depth, ref float w0, ref double c)
+    private static void StoreRow(int vectors, ref T c, ref T bias, TVec s0, TVec s1, TVec s2, TVec s3, TVec s4, TVec s5, TVec s6, TVec s7)
     {
         nint width = TSimd.Count;
-        TVec even = TSimd.Zero, odd = TSimd.Zero;
-        nint k = 0;
-        for (; k + 2 <= depth; k += 2)
-        {
-            even = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), even);
-            odd = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k + 1)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, (k + 1) * width)), odd);
-        }
-
-        if (k < depth)
-            even = TSimd.MultiplyAdd(TSimd.Broadcast(Unsafe.Add(ref a, k)), TSimd.LoadWidened(ref Unsafe.Add(ref w0, k * width)), even);
-
-        TSimd.Store(TSimd.Add(even, odd), ref c);
+        StoreSum(s0, ref c, ref bias, 0);
+        if (vectors > 1) StoreSum(s1, ref c, ref bias, width);
+        if (vectors > 2) StoreSum(s2, ref c, ref bias, 2 * width);
+        if (vectors > 3) StoreSum(s3, ref c, ref bias, 3 * width);
+        if (vectors > 4) StoreSum(s4, ref c, ref bias, 4 * width);
+        if (vectors > 5) StoreSum(s5, ref c, ref bias, 5 * width);
+        if (vectors > 6) StoreSum(s6, ref c, ref bias, 6 * width);
+        if (vectors > 7) StoreSum(s7, ref c, ref bias, 7 * width);
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreSum(TVec sum, ref T c, ref T bias, nint offset)
+    {
+        if (!Unsafe.IsNullRef(ref bias)) sum = TSimd.Add(TSimd.Load(ref Unsafe.Add(ref bias, offset)), sum);
+        TSimd.Store(sum, ref Unsafe.Add(ref c, offset));
+    }
+
+    /// <summary><paramref name="bias"/> moved on by <paramref name="offset"/> elements; a null reference stays null.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref T Offset(ref T bias, nint offset) => ref Unsafe.IsNullRef(ref bias) ? ref bias : ref Unsafe.Add(ref bias, offset);
 }

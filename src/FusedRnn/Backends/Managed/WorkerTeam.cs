@@ -5,8 +5,8 @@ namespace FusedRnn.Backends.Managed;
 
 /// <summary>
 /// Persistent worker threads for one workspace (DeepCPU style): <see cref="Run"/> runs a job on the caller (participant
-/// 0) and every worker (1..N−1) at once; inside it the participants meet at <see cref="SignalAndWait"/>, a spinning
-/// barrier. No task or thread-pool dispatch per call or per step.
+/// 0) and workers 1..P−1 at once, P up to <see cref="Size"/> (the rest sit the call out); inside it the participants meet
+/// at <see cref="SignalAndWait"/>, a spinning barrier. No task or thread-pool dispatch per call or per step.
 /// <para>
 /// Between calls a worker spins for <see cref="IdleSpin"/> (back-to-back calls then start without a wake-up), then
 /// blocks on a monitor so idle workers burn no CPU. Workers are background threads that hold only this team — never
@@ -25,17 +25,17 @@ internal sealed class WorkerTeam
     private int _generation;
     private int _sleepers;
     private int _running;
+    private int _participants;
     private volatile bool _stopping;
 
     // The barrier: participants still to arrive, and the phase that flips when the last one does.
     private int _remaining;
     private volatile int _phase;
 
-    public WorkerTeam(int participants)
+    public WorkerTeam(int size)
     {
-        Participants = participants;
-        _remaining = participants;
-        _workers = new Thread[participants - 1];
+        Size = size;
+        _workers = new Thread[size - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
             int participant = i + 1;
@@ -44,17 +44,20 @@ internal sealed class WorkerTeam
         }
     }
 
-    /// <summary>The caller plus the workers.</summary>
-    public int Participants { get; }
+    /// <summary>The caller plus the workers: the most participants a call can have.</summary>
+    public int Size { get; }
 
     /// <summary>The worker threads (tests check that they end).</summary>
     internal IReadOnlyList<Thread> Workers => _workers;
 
-    /// <summary>Runs <paramref name="job"/>(participant) on every participant and returns when all are done.</summary>
-    public void Run(Action<int> job)
+    /// <summary>Runs <paramref name="job"/>(participant) on participants 0..<paramref name="participants"/>−1 and returns when all are done.</summary>
+    public void Run(Action<int> job, int participants)
     {
+        Debug.Assert(participants >= 1 && participants <= Size, "more participants than the team has");
         _job = job;
-        _running = _workers.Length;
+        _participants = participants;
+        _remaining = participants;
+        _running = participants - 1;
         // Interlocked: a full fence between publishing the job and reading _sleepers (the workers fence the other way).
         Interlocked.Increment(ref _generation);
         if (Volatile.Read(ref _sleepers) > 0)
@@ -77,7 +80,6 @@ internal sealed class WorkerTeam
         if (_failure is { } failure)
         {
             _failure = null;
-            _remaining = Participants;
             throw new InvalidOperationException("a managed worker thread failed", failure);
         }
     }
@@ -88,7 +90,7 @@ internal sealed class WorkerTeam
         int phase = _phase;
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
-            _remaining = Participants;
+            _remaining = _participants;
             _phase = phase + 1;
             return;
         }
@@ -119,6 +121,8 @@ internal sealed class WorkerTeam
         {
             seen = WaitForWork(seen);
             if (_stopping) return;
+            // Published before the generation that woke this worker (see Run).
+            if (participant >= _participants) continue;
             RunJob(participant);
             Interlocked.Decrement(ref _running);
         }

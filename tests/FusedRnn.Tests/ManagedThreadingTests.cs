@@ -6,8 +6,9 @@ using FusedRnn.Tests.Support;
 namespace FusedRnn.Tests;
 
 /// <summary>
-/// The managed backend's worker threads: any thread count gives the single-threaded result bit for bit, on both ways
-/// of splitting a call, and a workspace's workers end when it is disposed or collected.
+/// The managed backend's worker threads: any thread count gives the single-threaded result bit for bit, in both
+/// precisions, on both ways of splitting a call, and a workspace's workers end when it is disposed or collected.
+/// (<see cref="ThreadCountTests"/> holds every backend to the same, without looking inside the workspace.)
 /// </summary>
 public class ManagedThreadingTests
 {
@@ -17,31 +18,32 @@ public class ManagedThreadingTests
         public override string ToString() => Name;
     }
 
-    public static TheoryData<Case, int> Cases()
+    public static TheoryData<Case, int, RnnPrecision> Cases()
     {
-        // Big enough that splitting hidden units pays at 3 threads (see ManagedExecutor.Participants).
-        Case[] cases =
-        [
-            new("lstm hidden split", new RnnSpec(CellKind.Lstm, 24, 256), 5, 1, Lengths: false, SplitRows: false),
-            new("gru hidden split, 2 layers", new RnnSpec(CellKind.Gru, 17, 200, NumLayers: 2), 4, 2, Lengths: true, SplitRows: false),
-            new("rnn hidden split, bidirectional", new RnnSpec(CellKind.RnnTanh, 9, 300, Bidirectional: true), 3, 3, Lengths: true, SplitRows: false),
-            new("lstm projection, hidden split", new RnnSpec(CellKind.Lstm, 12, 208, NumLayers: 2, ProjSize: 150), 4, 2, Lengths: true, SplitRows: false),
-            new("bilstm row split", new RnnSpec(CellKind.Lstm, 11, 37, NumLayers: 3, Bidirectional: true, ProjSize: 13), 6, 13, Lengths: true, SplitRows: true),
-            new("gru row split", new RnnSpec(CellKind.Gru, 8, 21), 7, 12, Lengths: false, SplitRows: true),
-        ];
-        var data = new TheoryData<Case, int>();
-        foreach (Case c in cases)
-        {
-            data.Add(c, 2);
-            data.Add(c, 3);
-        }
-
+        var data = new TheoryData<Case, int, RnnPrecision>();
+        foreach (Case c in Shapes)
+            foreach (int threads in new[] { 2, 3 })
+                foreach (RnnPrecision precision in BackendUnderTest.Precisions) data.Add(c, threads, precision);
         return data;
     }
 
+    /// <summary>
+    /// Call shapes that split at 2 and 3 threads, on hidden units (big enough that splitting them pays at 3 threads, see
+    /// ManagedExecutor.Participants) or on rows.
+    /// </summary>
+    internal static IReadOnlyList<Case> Shapes { get; } =
+    [
+        new("lstm hidden split", new RnnSpec(CellKind.Lstm, 24, 256), 5, 1, Lengths: false, SplitRows: false),
+        new("gru hidden split, 2 layers", new RnnSpec(CellKind.Gru, 17, 200, NumLayers: 2), 4, 2, Lengths: true, SplitRows: false),
+        new("rnn hidden split, bidirectional", new RnnSpec(CellKind.RnnTanh, 9, 300, Bidirectional: true), 3, 3, Lengths: true, SplitRows: false),
+        new("lstm projection, hidden split", new RnnSpec(CellKind.Lstm, 12, 208, NumLayers: 2, ProjSize: 150), 4, 2, Lengths: true, SplitRows: false),
+        new("bilstm row split", new RnnSpec(CellKind.Lstm, 11, 37, NumLayers: 3, Bidirectional: true, ProjSize: 13), 6, 13, Lengths: true, SplitRows: true),
+        new("gru row split", new RnnSpec(CellKind.Gru, 8, 21), 7, 12, Lengths: false, SplitRows: true),
+    ];
+
     [Theory]
     [MemberData(nameof(Cases))]
-    public void AnyThreadCountGivesTheSingleThreadedResultExactly(Case c, int threads)
+    public void AnyThreadCountGivesTheSingleThreadedResultExactly(Case c, int threads, RnnPrecision precision)
     {
         RnnWeights weights = RandomNetworks.Create(c.Spec, 7);
         var random = new Random(11);
@@ -49,8 +51,8 @@ public class ManagedThreadingTests
         FloatTensor h0 = RandomNetworks.FloatTensor(random, c.Spec.LayerDirectionCount, c.Batch, c.Spec.OutputSize);
         int[]? lengths = c.Lengths ? RandomNetworks.Lengths(random, c.Batch, c.SeqLen) : null;
 
-        SequenceOutput expected = Run(weights, 1, x, h0, lengths, c, expectThreaded: false);
-        SequenceOutput actual = Run(weights, threads, x, h0, lengths, c, expectThreaded: true);
+        SequenceOutput expected = Run(weights, Options(1) with { Precision = precision }, x, h0, lengths, c, expectThreaded: false);
+        SequenceOutput actual = Run(weights, Options(threads) with { Precision = precision }, x, h0, lengths, c, expectThreaded: true);
 
         Assert.True(expected.Output.Span.SequenceEqual(actual.Output.Span), "y differs");
         Assert.True(expected.HiddenState.Span.SequenceEqual(actual.HiddenState.Span), "h_n differs");
@@ -58,9 +60,9 @@ public class ManagedThreadingTests
         Assert.Contains(actual.Output.ToArray(), v => v != 0);
     }
 
-    private static SequenceOutput Run(RnnWeights weights, int threads, FloatTensor x, FloatTensor h0, int[]? lengths, Case c, bool expectThreaded)
+    private static SequenceOutput Run(RnnWeights weights, RnnOptions options, FloatTensor x, FloatTensor h0, int[]? lengths, Case c, bool expectThreaded)
     {
-        using RecurrentModule module = RecurrentModule.Create(weights, Options(threads) with { BatchFirst = true });
+        using RecurrentModule module = RecurrentModule.Create(weights, options with { BatchFirst = true });
         using RnnWorkspace workspace = module.CreateWorkspace();
         RnnSpec spec = c.Spec;
         var y = new float[c.SeqLen * c.Batch * spec.OutputFeatures];
@@ -70,7 +72,7 @@ public class ManagedThreadingTests
         for (int call = 0; call < 2; call++) module.Forward(x.Span, c.SeqLen, c.Batch, y, hn, cn, workspace, h0.Span, default, lengths);
 
         CallShape shape = ((ManagedWorkspace)workspace).Call;
-        Assert.Equal(expectThreaded ? threads : 1, shape.Participants);
+        Assert.Equal(expectThreaded ? options.Threads : 1, shape.Participants);
         if (expectThreaded) Assert.Equal(c.SplitRows, shape.SplitRows);
         return new SequenceOutput(
             new FloatTensor(y, c.Batch, c.SeqLen, spec.OutputFeatures),

@@ -1,5 +1,5 @@
-using FusedRnn.Bench.Onnx;
 using FusedRnn.Cli.Benchmarking;
+using FusedRnn.Onnx;
 using Microsoft.ML.OnnxRuntime;
 
 namespace FusedRnn.Bench;
@@ -36,7 +36,7 @@ internal sealed class OnnxRuntimeRunner : WorkloadRunner
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        _session = new InferenceSession(OnnxModelBuilder.Build(workload, workload.CreateWeights()), options);
+        _session = new InferenceSession(Model(workload), options);
         OrtValue input = Pin(workload.CreateInput(), workload.Steps, workload.Batch, spec.InputSize);
 
         if (workload.Mode == WorkloadMode.Step)
@@ -101,6 +101,14 @@ internal sealed class OnnxRuntimeRunner : WorkloadRunner
         _runOptions.Dispose();
         _session.Dispose();
     }
+
+    /// <summary>
+    /// A step: one node, X <c>[1, B, I]</c> and initial_h (and initial_c) <c>[1, B, H]</c> in, Y_h (and Y_c) out. A
+    /// sequence: the whole network, X <c>[T, B, I]</c> in, Y out.
+    /// </summary>
+    static byte[] Model(Workload workload) => workload.Mode == WorkloadMode.Step
+        ? OnnxModelBuilder.SingleNode(workload.CreateWeights(), new SingleNodeSignature(1, workload.Batch) { InitialState = true, SequenceOutput = false }, workload.Name)
+        : OnnxModelBuilder.Sequence(workload.CreateWeights(), workload.Steps, workload.Batch, workload.Name);
 
     OrtIoBinding NewBinding(OrtValue input)
     {

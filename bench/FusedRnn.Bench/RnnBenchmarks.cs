@@ -4,8 +4,9 @@ using FusedRnn.Cli.Benchmarking;
 namespace FusedRnn.Bench;
 
 /// <summary>
-/// Every workload × engine × thread count. One invocation is one call: one cell step with the state carried, or one
-/// whole sequence. Each engine is first checked against its reference (<see cref="Parity"/>).
+/// Every workload × engine (each FusedRnn backend in float32 and float64, and ONNX Runtime) × thread count. One
+/// invocation is one call: one cell step with the state carried, or one whole sequence. Each engine is first checked
+/// against its reference (<see cref="Parity"/>).
 /// </summary>
 public class RnnBenchmarks
 {
@@ -31,9 +32,9 @@ public class RnnBenchmarks
     {
         Workload workload = Cli.Benchmarking.Workload.Find(Workload) ?? throw new ArgumentException($"unknown workload '{Workload}'");
         _runner = Engines.Create(Engine, workload, Threads);
-        // The peer is checked against the managed reference, every FusedRnn backend against the peer.
+        // The peer is checked against the managed backend's exact mode, every FusedRnn engine (either precision) against the peer.
         using WorkloadRunner reference = Engine == OnnxRuntimeRunner.Name
-            ? Engines.Create(RnnBackends.Managed, workload, threads: 1)
+            ? Engines.Create(Engines.NameOf(RnnBackends.Managed, RnnPrecision.Float64), workload, threads: 1)
             : Engines.Create(OnnxRuntimeRunner.Name, workload, threads: 1);
         Parity.Check(_runner, reference);
     }

@@ -83,7 +83,7 @@ void run_workload(benchmark::State& state, const Workload& w, int32_t threads, f
     for (std::size_t index = 0; index + 3 < tensors.size(); index += 4) {
         const auto count = [&](std::size_t offset) { return static_cast<int64_t>(tensors[index + offset].size()); };
         weights.push_back({tensors[index].data(), count(0), tensors[index + 1].data(), count(1),
-                           tensors[index + 2].data(), count(2), tensors[index + 3].data(), count(3), nullptr, 0});
+                           tensors[index + 2].data(), count(2), tensors[index + 3].data(), count(3), nullptr, 0, nullptr, 0});
     }
     frnn_model* model = nullptr;
     frnn_workspace* workspace = nullptr;

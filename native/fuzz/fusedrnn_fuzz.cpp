@@ -117,8 +117,19 @@ struct Tensor {
 };
 
 struct LayerTensors {
-    Tensor weight_ih, weight_hh, bias_ih, bias_hh, weight_hr;
+    Tensor weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, weight_p;
 };
+
+// A fuzzed activation: mostly a valid kind with sane parameters, sometimes a wild kind or a non-finite parameter.
+frnn_activation fuzzed_activation(Reader& in) {
+    static constexpr float parameters[8] = {0.0f, 0.5f, 1.0f, -0.25f, 0.01f, 2.0f, NAN, INFINITY};
+    frnn_activation activation{};
+    activation.kind = in.in_range(FRNN_ACTIVATION_DEFAULT, FRNN_ACTIVATION_SOFTPLUS);
+    const uint8_t choice = in.byte();
+    activation.alpha = parameters[choice & 7];
+    activation.beta = parameters[(choice >> 3) & 7];
+    return activation;
+}
 
 // A caller's spec as a newer header could lay it out: this library's struct, then `extension` more bytes (read only
 // when spec.struct_size covers them).
@@ -301,7 +312,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     std::memcpy(&spec.has_bias, &has_bias_byte, 1);
     const uint8_t reserved = in.byte();
     if (reserved >= 0xF0) {
-        spec.reserved[reserved % 3] = reserved;
+        spec.reserved[reserved % 4] = reserved;
+    }
+    // The cell descriptor: mostly PyTorch's cell (all zero), else fuzzed flags, clip and activations. (Flags are
+    // read back from their bytes: a fuzzed byte is not always a valid bool.)
+    uint8_t cell_flags[3] = {0, 0, 0};
+    if (in.byte() >= 0x80) {
+        for (uint8_t& flag : cell_flags) {
+            flag = in.bool_byte();
+        }
+        std::memcpy(&spec.has_peepholes, &cell_flags[0], 1);
+        std::memcpy(&spec.coupled_input_forget, &cell_flags[1], 1);
+        std::memcpy(&spec.reset_before_product, &cell_flags[2], 1);
+        static constexpr float clips[8] = {0.0f, 0.5f, 3.0f, 1e30f, -1.0f, NAN, INFINITY, 0.0f};
+        spec.clip = clips[in.byte() & 7];
+        for (frnn_cell_activations* activations : {&spec.forward_activations, &spec.reverse_activations}) {
+            activations->gates = fuzzed_activation(in);
+            activations->candidate = fuzzed_activation(in);
+            activations->output = fuzzed_activation(in);
+        }
     }
 
     // Weights of the shapes the spec asks for (where it is sane), from a fuzzed seed and scale.
@@ -332,6 +361,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         if (sane && spec.proj_size > 0) {
             tensors.weight_hr.values = random_values(generator, out * hidden, scale);
         }
+        if (cell_flags[0] != 0) {
+            tensors.weight_p.values = random_values(generator, 3 * hidden, scale);
+        }
     }
     inject_specials(in, layers[0].weight_hh.values);
     inject_specials(in, layers.back().weight_ih.values);
@@ -341,7 +373,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
                          static_cast<int64_t>(t.weight_hh.values.size()), t.bias_ih.pointer(),
                          static_cast<int64_t>(t.bias_ih.values.size()), t.bias_hh.pointer(),
                          static_cast<int64_t>(t.bias_hh.values.size()), t.weight_hr.pointer(),
-                         static_cast<int64_t>(t.weight_hr.values.size())});
+                         static_cast<int64_t>(t.weight_hr.values.size()), t.weight_p.pointer(),
+                         static_cast<int64_t>(t.weight_p.values.size())});
     }
     // Sometimes one count one too small (never larger than the tensor we own), or one pointer missing.
     const uint8_t weight_fault = in.byte();
@@ -361,9 +394,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         return 0;
     }
     // The same model on the caller alone: the reference for the thread split.
-    frnn_model_spec serial_spec = spec;
-    serial_spec.num_threads = 1;
-    frnn_model* serial_model = create_model(serial_spec, views, weights_count);
+    ExtendedSpec serial = caller;
+    serial.spec.num_threads = 1;
+    frnn_model* serial_model = create_model(serial, views, weights_count);
     check(serial_model != nullptr, "a model failed on num_threads = 1 only");
 
     // The call.

@@ -71,7 +71,48 @@ typedef enum frnn_precision {
     FRNN_PRECISION_FLOAT64 = 1  /**< the exact mode: every sum, activation and state in double */
 } frnn_precision;
 
-/** Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments, and how it runs. */
+/**
+ * An activation function (ONNX's list for RNN, LSTM and GRU, plus identity); the numeric values are part of the ABI.
+ * alpha and beta are those of frnn_activation.
+ */
+typedef enum frnn_activation_kind {
+    FRNN_ACTIVATION_DEFAULT = 0,          /**< the role's activation in PyTorch's cell (see frnn_cell_activations) */
+    FRNN_ACTIVATION_IDENTITY = 1,         /**< x (Keras activation=None or "linear") */
+    FRNN_ACTIVATION_RELU = 2,             /**< max(0, x) */
+    FRNN_ACTIVATION_TANH = 3,             /**< tanh(x) */
+    FRNN_ACTIVATION_SIGMOID = 4,          /**< 1 / (1 + e^-x) */
+    FRNN_ACTIVATION_AFFINE = 5,           /**< alpha * x + beta */
+    FRNN_ACTIVATION_LEAKY_RELU = 6,       /**< x if x >= 0, else alpha * x */
+    FRNN_ACTIVATION_THRESHOLDED_RELU = 7, /**< x if x > alpha, else 0 */
+    FRNN_ACTIVATION_SCALED_TANH = 8,      /**< alpha * tanh(beta * x) */
+    FRNN_ACTIVATION_HARD_SIGMOID = 9,     /**< min(max(alpha * x + beta, 0), 1) */
+    FRNN_ACTIVATION_ELU = 10,             /**< x if x >= 0, else alpha * (e^x - 1) */
+    FRNN_ACTIVATION_SOFTSIGN = 11,        /**< x / (1 + |x|) */
+    FRNN_ACTIVATION_SOFTPLUS = 12         /**< log(1 + e^x) */
+} frnn_activation_kind;
+
+/**
+ * One activation with its parameters. alpha must be finite for AFFINE, LEAKY_RELU, THRESHOLDED_RELU, SCALED_TANH,
+ * HARD_SIGMOID and ELU, and beta for AFFINE, SCALED_TANH and HARD_SIGMOID; a parameter the kind does not take must
+ * be 0. (ONNX's defaults are the caller's to fill in: the library takes every parameter explicitly.)
+ */
+typedef struct frnn_activation {
+    int32_t kind; /**< an frnn_activation_kind value */
+    float alpha;
+    float beta;
+} frnn_activation;
+
+/**
+ * The activations of one direction, by role. All DEFAULT (zero) is PyTorch's cell. A role the cell does not have
+ * must be DEFAULT with zero parameters.
+ */
+typedef struct frnn_cell_activations {
+    frnn_activation gates;     /**< f: LSTM i, f, o and GRU r, z (default sigmoid); RNN its one activation (default tanh, relu for FRNN_CELL_RNN_RELU) */
+    frnn_activation candidate; /**< g: LSTM cell input, GRU n (default tanh) */
+    frnn_activation output;    /**< h: LSTM only, of the cell state in h = o * h(c) (default tanh) */
+} frnn_cell_activations;
+
+/** Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments, its cell variant, and how it runs. */
 typedef struct frnn_model_spec {
     uint32_t struct_size;   /**< sizeof(frnn_model_spec) as the caller was compiled (see the conventions above) */
     int32_t cell_kind;      /**< an frnn_cell_kind value */
@@ -83,15 +124,23 @@ typedef struct frnn_model_spec {
     int32_t num_threads;    /**< most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it */
     int32_t precision;      /**< an frnn_precision value; 0 = float32 */
     bool has_bias;          /**< true = bias_ih and bias_hh are given, false = no biases */
-    uint8_t reserved[3];    /**< must be zero */
+    bool has_peepholes;     /**< LSTM only: weight_p is given; i and f add P_i * c_prev and P_f * c_prev, o adds P_o * c (ONNX's P) */
+    bool coupled_input_forget; /**< LSTM only: f = 1 - i (ONNX input_forget); the f rows of the weights are not used */
+    bool reset_before_product; /**< GRU only: n = g(W_n x + R_n (r * h) + b_n) (ONNX's default, Keras reset_after=False); false = n = g(W_n x + b_in + r * (R_n h + b_hn)) (PyTorch) */
+    float clip;             /**< 0 = none; > 0: every gate pre-activation is clipped to [-clip, clip] before its activation (ONNX clip) */
+    frnn_cell_activations forward_activations; /**< direction 0 */
+    frnn_cell_activations reverse_activations; /**< direction 1; all DEFAULT unless num_directions is 2 */
+    uint8_t reserved[4];    /**< must be zero */
 } frnn_model_spec;
 
 /**
  * Weights of one layer and direction, in PyTorch's layout (row-major, gate order LSTM i,f,g,o; GRU r,z,n).
  * With G = 4 (LSTM), 3 (GRU) or 1 (RNN), H = hidden_size, Hout = proj_size if > 0 else H,
  * in = input_size for layer 0 else num_directions * Hout:
- *   weight_ih [G*H, in], weight_hh [G*H, Hout], bias_ih [G*H], bias_hh [G*H], weight_hr [Hout, H].
- * Absent tensors (biases when has_bias is 0, weight_hr without projection) are NULL with count 0.
+ *   weight_ih [G*H, in], weight_hh [G*H, Hout], bias_ih [G*H], bias_hh [G*H], weight_hr [Hout, H],
+ *   weight_p [3*H] (peepholes P_i, P_f, P_o: the LSTM gate order without g).
+ * Absent tensors (biases when has_bias is 0, weight_hr without projection, weight_p without peepholes) are NULL with
+ * count 0.
  */
 typedef struct frnn_layer_weights {
     const float* weight_ih;
@@ -104,6 +153,8 @@ typedef struct frnn_layer_weights {
     int64_t bias_hh_count;
     const float* weight_hr;
     int64_t weight_hr_count;
+    const float* weight_p;
+    int64_t weight_p_count;
 } frnn_layer_weights;
 
 /**

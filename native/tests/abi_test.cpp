@@ -53,6 +53,12 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
     EXPECT_FIELD(frnn_model_spec, num_threads);
     EXPECT_FIELD(frnn_model_spec, precision);
     EXPECT_FIELD(frnn_model_spec, has_bias);
+    EXPECT_FIELD(frnn_model_spec, has_peepholes);
+    EXPECT_FIELD(frnn_model_spec, coupled_input_forget);
+    EXPECT_FIELD(frnn_model_spec, reset_before_product);
+    EXPECT_FIELD(frnn_model_spec, clip);
+    EXPECT_FIELD(frnn_model_spec, forward_activations);
+    EXPECT_FIELD(frnn_model_spec, reverse_activations);
     EXPECT_FIELD(frnn_model_spec, reserved);
 
     EXPECT_EQ(reported_size("frnn_layer_weights"), static_cast<int64_t>(sizeof(frnn_layer_weights)));
@@ -66,6 +72,17 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
     EXPECT_FIELD(frnn_layer_weights, bias_hh_count);
     EXPECT_FIELD(frnn_layer_weights, weight_hr);
     EXPECT_FIELD(frnn_layer_weights, weight_hr_count);
+    EXPECT_FIELD(frnn_layer_weights, weight_p);
+    EXPECT_FIELD(frnn_layer_weights, weight_p_count);
+
+    EXPECT_EQ(reported_size("frnn_activation"), static_cast<int64_t>(sizeof(frnn_activation)));
+    EXPECT_FIELD(frnn_activation, kind);
+    EXPECT_FIELD(frnn_activation, alpha);
+    EXPECT_FIELD(frnn_activation, beta);
+    EXPECT_EQ(reported_size("frnn_cell_activations"), static_cast<int64_t>(sizeof(frnn_cell_activations)));
+    EXPECT_FIELD(frnn_cell_activations, gates);
+    EXPECT_FIELD(frnn_cell_activations, candidate);
+    EXPECT_FIELD(frnn_cell_activations, output);
 
     EXPECT_EQ(reported_size("frnn_forward_args"), static_cast<int64_t>(sizeof(frnn_forward_args)));
     EXPECT_FIELD(frnn_forward_args, seq_len);
@@ -91,8 +108,10 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
 // The sizes the managed declarations are written against (LP64 / LLP64 with 8-byte pointers).
 TEST(Abi, StructSizesHaveNoHiddenPadding) {
     static_assert(sizeof(void*) == 8, "the ABI is defined for 64-bit targets");
-    EXPECT_EQ(sizeof(frnn_model_spec), 40u);
-    EXPECT_EQ(sizeof(frnn_layer_weights), 80u);
+    EXPECT_EQ(sizeof(frnn_activation), 12u);
+    EXPECT_EQ(sizeof(frnn_cell_activations), 36u);
+    EXPECT_EQ(sizeof(frnn_model_spec), 120u);
+    EXPECT_EQ(sizeof(frnn_layer_weights), 96u);
     EXPECT_EQ(sizeof(frnn_forward_args), 128u);
     EXPECT_EQ(offsetof(frnn_forward_args, x), 16u);
 }

@@ -80,8 +80,53 @@ TEST(ModelCreate, RejectsInvalidSpecs) {
         {[](frnn_model_spec& s) { s.reserved[2] = 1; }, "spec->reserved[2] is 1 but reserved fields must be zero"},
         {[](frnn_model_spec& s) { s.precision = 2; }, "spec->precision is 2 but must be in 0..1"},
         {[](frnn_model_spec& s) { s.precision = -1; }, "spec->precision is -1"},
-        {[](frnn_model_spec& s) { s.struct_size = 0; }, "spec->struct_size is 0 but must be sizeof(frnn_model_spec), 40"},
-        {[](frnn_model_spec& s) { s.struct_size = 39; }, "spec->struct_size is 39"},
+        {[](frnn_model_spec& s) { s.struct_size = 0; }, "spec->struct_size is 0 but must be sizeof(frnn_model_spec), 120"},
+        {[](frnn_model_spec& s) { s.struct_size = 119; }, "spec->struct_size is 119"},
+        {[](frnn_model_spec& s) { s.reserved[3] = 9; }, "spec->reserved[3] is 9 but reserved fields must be zero"},
+        // The cell descriptor (SmallLstm is a bidirectional LSTM).
+        {[](frnn_model_spec& s) { s.forward_activations.gates.kind = 13; },
+         "spec->forward_activations.gates.kind is 13 but must be in 0..12"},
+        {[](frnn_model_spec& s) { s.reverse_activations.candidate.kind = -1; },
+         "spec->reverse_activations.candidate.kind is -1"},
+        {[](frnn_model_spec& s) { s.forward_activations.gates = {FRNN_ACTIVATION_LEAKY_RELU, NAN, 0.0f}; },
+         "spec->forward_activations.gates.alpha is nan but LEAKY_RELU needs a finite value"},
+        {[](frnn_model_spec& s) { s.forward_activations.output = {FRNN_ACTIVATION_AFFINE, 1.0f, INFINITY}; },
+         "spec->forward_activations.output.beta is inf but AFFINE needs a finite value"},
+        {[](frnn_model_spec& s) { s.forward_activations.gates = {FRNN_ACTIVATION_TANH, 0.5f, 0.0f}; },
+         "spec->forward_activations.gates.alpha is 0.5 but TANH takes no such parameter; it must be 0"},
+        {[](frnn_model_spec& s) { s.forward_activations.candidate = {FRNN_ACTIVATION_LEAKY_RELU, 0.1f, 2.0f}; },
+         "spec->forward_activations.candidate.beta is 2 but LEAKY_RELU takes no such parameter"},
+        {[](frnn_model_spec& s) { s.clip = -1.0f; }, "spec->clip is -1 but must be 0 (no clip) or a finite positive bound"},
+        {[](frnn_model_spec& s) { s.clip = NAN; }, "spec->clip is nan"},
+        {[](frnn_model_spec& s) { s.clip = INFINITY; }, "spec->clip is inf"},
+        {[](frnn_model_spec& s) { s.reset_before_product = true; },
+         "spec->reset_before_product is 1 but only GRU has a reset gate"},
+        {[](frnn_model_spec& s) { std::memset(&s.has_peepholes, 3, 1); }, "spec->has_peepholes is 3 but a bool must be 0"},
+        {[](frnn_model_spec& s) {
+             s.cell_kind = FRNN_CELL_GRU;
+             s.has_peepholes = true;
+         },
+         "spec->has_peepholes is 1 but only LSTM has peepholes"},
+        {[](frnn_model_spec& s) {
+             s.cell_kind = FRNN_CELL_RNN_TANH;
+             s.coupled_input_forget = true;
+         },
+         "spec->coupled_input_forget is 1 but only LSTM has an input and a forget gate"},
+        {[](frnn_model_spec& s) {
+             s.cell_kind = FRNN_CELL_GRU;
+             s.forward_activations.output.kind = FRNN_ACTIVATION_TANH;
+         },
+         "spec->forward_activations.output.kind is TANH but GRU has no output activation; leave it DEFAULT (0)"},
+        {[](frnn_model_spec& s) {
+             s.cell_kind = FRNN_CELL_RNN_RELU;
+             s.forward_activations.candidate.kind = FRNN_ACTIVATION_RELU;
+         },
+         "spec->forward_activations.candidate.kind is RELU but an RNN has one activation (gates)"},
+        {[](frnn_model_spec& s) {
+             s.num_directions = 1;
+             s.reverse_activations.gates.kind = FRNN_ACTIVATION_SIGMOID;
+         },
+         "spec->reverse_activations.gates.kind is SIGMOID but num_directions is 1"},
         {[](frnn_model_spec& s) { s.struct_size = 1u << 31; }, "more than any frnn_model_spec"},
         // A C or C# caller can store any byte in a bool; only 0 and 1 are bools (reading another is undefined).
         {[](frnn_model_spec& s) { std::memset(&s.has_bias, 2, 1); },
@@ -112,6 +157,7 @@ TEST(ModelCreate, AcceptsALongerSpecWhoseUnknownFieldsAreZero) {
     SmallLstm lstm;
     NewerSpec newer{lstm.spec, 0};
     newer.spec.struct_size = sizeof newer;
+    static_assert(sizeof(NewerSpec) == 124, "the messages below name the sizes");
     frnn_model* model = nullptr;
     ASSERT_EQ(frnn_model_create(&newer.spec, lstm.views.data(), 4, &model), FRNN_STATUS_OK) << frnn_last_error();
     ModelPtr owned(model);
@@ -119,8 +165,34 @@ TEST(ModelCreate, AcceptsALongerSpecWhoseUnknownFieldsAreZero) {
     newer.newer_field = 1;
     model = nullptr;
     EXPECT_FAILS(frnn_model_create(&newer.spec, lstm.views.data(), 4, &model), FRNN_STATUS_UNSUPPORTED,
-                 "spec->struct_size is 44 and byte 40 is set, but this library's frnn_model_spec has 40 bytes");
+                 "spec->struct_size is 124 and byte 120 is set, but this library's frnn_model_spec has 120 bytes");
     EXPECT_EQ(model, nullptr);
+}
+
+TEST(ModelCreate, ChecksPeepholeWeightsAgainstTheSpec) {
+    SmallLstm lstm;
+    std::vector<float> peepholes(3 * 5, 0.1f);
+    lstm.views[1].weight_p = peepholes.data();
+    lstm.views[1].weight_p_count = count_of(peepholes);
+    frnn_model* model = nullptr;
+    EXPECT_FAILS(lstm.create(&model), FRNN_STATUS_INVALID_ARGUMENT,
+                 "weights[1].weight_p must be NULL with count 0 because spec->has_peepholes is 0");
+
+    SmallLstm peephole_lstm;
+    peephole_lstm.spec.has_peepholes = true;
+    EXPECT_FAILS(peephole_lstm.create(&model), FRNN_STATUS_NULL_POINTER,
+                 "weights[0].weight_p is NULL but layer 0 needs it");
+    for (frnn_layer_weights& view : peephole_lstm.views) {
+        view.weight_p = peepholes.data();
+        view.weight_p_count = count_of(peepholes) - 1;
+    }
+    EXPECT_FAILS(peephole_lstm.create(&model), FRNN_STATUS_SHAPE_MISMATCH,
+                 "weights[0].weight_p_count is 14 but layer 0 needs peepholes*hidden_size = 3*5 = 15");
+    for (frnn_layer_weights& view : peephole_lstm.views) {
+        view.weight_p_count = count_of(peepholes);
+    }
+    ASSERT_EQ(peephole_lstm.create(&model), FRNN_STATUS_OK) << frnn_last_error();
+    EXPECT_EQ(frnn_model_destroy(model), FRNN_STATUS_OK);
 }
 
 TEST(ModelCreate, RejectsWeightCountsThatDoNotMatchTheSpec) {

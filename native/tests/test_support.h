@@ -77,7 +77,7 @@ inline frnn_model_spec make_spec(frnn_cell_kind kind, int32_t input_size, int32_
 
 // Canonical (PyTorch-layout) weights of one layer and direction; empty vectors are absent tensors.
 struct LayerTensors {
-    std::vector<float> weight_ih, weight_hh, bias_ih, bias_hh, weight_hr;
+    std::vector<float> weight_ih, weight_hh, bias_ih, bias_hh, weight_hr, weight_p;
 };
 
 template <class T>
@@ -101,7 +101,7 @@ inline std::vector<frnn_layer_weights> view_weights(const std::vector<LayerTenso
         views.push_back({pointer_or_null(layer.weight_ih), count_of(layer.weight_ih), pointer_or_null(layer.weight_hh),
                          count_of(layer.weight_hh), pointer_or_null(layer.bias_ih), count_of(layer.bias_ih),
                          pointer_or_null(layer.bias_hh), count_of(layer.bias_hh), pointer_or_null(layer.weight_hr),
-                         count_of(layer.weight_hr)});
+                         count_of(layer.weight_hr), pointer_or_null(layer.weight_p), count_of(layer.weight_p)});
     }
     return views;
 }
@@ -134,6 +134,9 @@ inline std::vector<LayerTensors> random_weights(const frnn_model_spec& spec, std
             }
             if (spec.proj_size > 0) {
                 tensors.weight_hr = random_floats(generator, static_cast<std::size_t>(out * hidden), bound);
+            }
+            if (spec.has_peepholes) {
+                tensors.weight_p = random_floats(generator, static_cast<std::size_t>(3 * hidden), bound);
             }
             layers.push_back(std::move(tensors));
         }

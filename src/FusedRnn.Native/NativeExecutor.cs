@@ -25,6 +25,12 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
             ProjSize = spec.ProjSize,
             NumThreads = threads,
             HasBias = spec.Bias,
+            HasPeepholes = spec.Cell.Peepholes,
+            CoupledInputForget = spec.Cell.CoupledInputForget,
+            ResetBeforeProduct = spec.Cell.ResetPlacement == GruResetPlacement.BeforeProduct,
+            Clip = spec.Cell.Clip,
+            ForwardActivations = ToNative(spec.Cell.Forward),
+            ReverseActivations = ToNative(spec.Cell.Reverse),
         };
 
         // The library copies the weights during frnn_model_create; they only need pinning for the call.
@@ -42,6 +48,7 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
                     BiasIh = Pin(layer.BiasIh, pins), BiasIhCount = layer.BiasIh?.Length ?? 0,
                     BiasHh = Pin(layer.BiasHh, pins), BiasHhCount = layer.BiasHh?.Length ?? 0,
                     WeightHr = Pin(layer.WeightHr, pins), WeightHrCount = layer.WeightHr?.Length ?? 0,
+                    WeightP = Pin(layer.WeightP, pins), WeightPCount = layer.WeightP?.Length ?? 0,
                 };
             }
             FrnnModelHandle created;
@@ -114,6 +121,18 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
         pins.Add(pin);
         return (float*)pin.Pointer;
     }
+
+    /// <summary>A role's activation; null (PyTorch's) is DEFAULT, and the kinds' numbers are the ABI's.</summary>
+    private static FrnnActivation ToNative(Activation? activation) => activation is { } given
+        ? new FrnnActivation { Kind = (int)given.Kind, Alpha = given.Alpha, Beta = given.Beta }
+        : new FrnnActivation { Kind = (int)FrnnActivationKind.Default };
+
+    private static FrnnCellActivations ToNative(CellActivations activations) => new()
+    {
+        Gates = ToNative(activations.Gates),
+        Candidate = ToNative(activations.Candidate),
+        Output = ToNative(activations.Output),
+    };
 
     private static FrnnPrecision ToNative(RnnPrecision precision) => precision switch
     {

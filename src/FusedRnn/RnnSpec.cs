@@ -20,6 +20,12 @@ public sealed record RnnSpec(
     bool Bias = true,
     int ProjSize = 0)
 {
+    /// <summary>
+    /// What the cell computes beyond its kind (activations, clip, peepholes, coupled gate, GRU reset placement);
+    /// <see cref="CellVariant.PyTorch"/> by default.
+    /// </summary>
+    public CellVariant Cell { get; init; } = CellVariant.PyTorch;
+
     /// <summary>1, or 2 when bidirectional.</summary>
     public int Directions => Bidirectional ? 2 : 1;
 
@@ -66,6 +72,8 @@ public sealed record RnnSpec(
             throw new ArgumentException($"proj_size is only supported by LSTM, not {Kind.DisplayName()}", nameof(ProjSize));
         if (ProjSize >= HiddenSize && ProjSize > 0)
             throw new ArgumentOutOfRangeException(nameof(ProjSize), ProjSize, $"proj_size must be smaller than hidden_size ({HiddenSize}), as in PyTorch");
+        ArgumentNullException.ThrowIfNull(Cell, nameof(Cell));
+        Cell.Validate(this);
         // Every weight matrix must fit one array; in 64-bit arithmetic, so that no product of sizes downstream wraps.
         long gateRows = (long)GateCount * HiddenSize, outputFeatures = (long)Directions * OutputSize;
         long largestInput = long.Max(InputSize, NumLayers > 1 ? outputFeatures : 0);
@@ -79,7 +87,8 @@ public sealed record RnnSpec(
     /// <inheritdoc />
     public override string ToString() =>
         $"{Kind.DisplayName()}(input_size={InputSize}, hidden_size={HiddenSize}, num_layers={NumLayers}, " +
-        $"bidirectional={Bidirectional}, bias={Bias}" + (ProjSize > 0 ? $", proj_size={ProjSize})" : ")");
+        $"bidirectional={Bidirectional}, bias={Bias}" + (ProjSize > 0 ? $", proj_size={ProjSize}" : "") +
+        (Cell.IsPyTorch ? ")" : $", cell: {Cell})");
 }
 
 /// <summary>The shapes of a sequence forward pass's outputs (see <see cref="RnnSpec.OutputShapes"/>).</summary>

@@ -81,16 +81,23 @@ public sealed class RnnWeights
             [("Wi", wi), ("Wf", wf), ("Wc", wc), ("Wo", wo)], [("bi", bi), ("bf", bf), ("bc", bc), ("bo", bo)]);
 
     /// <summary>
-    /// Builds a single-layer GRU from the per-gate form: <c>W_r, W_z, W_a</c> each <c>[H, H+I]</c> applied to
-    /// <c>concat(h_prev, x)</c>, with optional biases. The candidate follows PyTorch:
-    /// <c>a = tanh(W_a,x x + b_a + r ⊙ (W_a,h h))</c> and <c>h' = (1 − z) ⊙ a + z ⊙ h</c>.
+    /// Builds a single-layer GRU from the per-gate form of the textbook cell: <c>W_r, W_z, W_a</c> each <c>[H, H+I]</c>
+    /// applied to <c>concat(h_prev, x)</c>, with optional biases, computing
+    /// <c>r = σ(W_r [h, x] + b_r)</c>, <c>z = σ(W_z [h, x] + b_z)</c>, <c>a = tanh(W_a [r ⊙ h, x] + b_a)</c> and
+    /// <c>h' = (1 − z) ⊙ h + z ⊙ a</c>: the reset before the product (<see cref="GruResetPlacement.BeforeProduct"/>), and z
+    /// weighting the candidate where PyTorch's weights the old state — W_z and b_z are stored negated, since
+    /// <c>σ(−v) = 1 − σ(v)</c> turns one convention into the other.
     /// </summary>
     public static RnnWeights FromGruGates(
         int inputSize, int hiddenSize,
         float[] wr, float[] wz, float[] wa,
         float[]? br = null, float[]? bz = null, float[]? ba = null) =>
         GateFormImporter.Import(CellKind.Gru, inputSize, hiddenSize,
-            [("W_r", wr), ("W_z", wz), ("W_a", wa)], [("b_r", br), ("b_z", bz), ("b_a", ba)]);
+            [("W_r", wr), ("W_z", Negated(wz)), ("W_a", wa)], [("b_r", br), ("b_z", Negated(bz)), ("b_a", ba)],
+            new CellVariant { ResetPlacement = GruResetPlacement.BeforeProduct });
+
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(values))]
+    private static float[]? Negated(float[]? values) => values?.Select(value => -value).ToArray();
 
     /// <summary>The weights as PyTorch state_dict entries (name, shape, data) under <paramref name="prefix"/>.</summary>
     public IEnumerable<KeyValuePair<string, (int[] Shape, float[] Data)>> ToStateDict(string prefix = "")

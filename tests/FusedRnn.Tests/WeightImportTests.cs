@@ -52,17 +52,76 @@ public class WeightImportTests
         float[][] biases = [.. Enumerable.Range(0, 3).Select(_ => RandomNetworks.Uniform(random, hidden, 0.5f))];
         RnnWeights weights = RnnWeights.FromGruGates(input, hidden, gates[0], gates[1], gates[2], biases[0], biases[1], biases[2]);
 
-        Assert.Equal(new RnnSpec(CellKind.Gru, input, hidden), weights.Spec);
+        Assert.Equal(new RnnSpec(CellKind.Gru, input, hidden) { Cell = new CellVariant { ResetPlacement = GruResetPlacement.BeforeProduct } }, weights.Spec);
         LayerWeights layer = weights[0, 0];
         for (int gate = 0; gate < 3; gate++)
         {
+            float sign = gate == 1 ? -1 : 1; // z is stored negated (see FromGruGates)
             for (int row = 0; row < hidden; row++)
             {
                 int stacked = gate * hidden + row;
-                Assert.Equal(gates[gate].AsSpan(row * (hidden + input), hidden).ToArray(), layer.WeightHh.AsSpan(stacked * hidden, hidden).ToArray());
-                Assert.Equal(gates[gate].AsSpan(row * (hidden + input) + hidden, input).ToArray(), layer.WeightIh.AsSpan(stacked * input, input).ToArray());
-                Assert.Equal(biases[gate][row], layer.BiasIh![stacked]);
+                Assert.Equal(gates[gate].AsSpan(row * (hidden + input), hidden).ToArray().Select(w => sign * w), layer.WeightHh.AsSpan(stacked * hidden, hidden).ToArray());
+                Assert.Equal(gates[gate].AsSpan(row * (hidden + input) + hidden, input).ToArray().Select(w => sign * w), layer.WeightIh.AsSpan(stacked * input, input).ToArray());
+                Assert.Equal(sign * biases[gate][row], layer.BiasIh![stacked]);
                 Assert.Equal(0f, layer.BiasHh![stacked]);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The seed documents' numpy gru_cell, transcribed in double: <c>r = σ(W_r [a, x] + b_r)</c>,
+    /// <c>z = σ(W_z [a, x] + b_z)</c>, <c>ã = tanh(W_a [r ⊙ a, x] + b_a)</c>, <c>a' = (1 − z) ⊙ a + z ⊙ ã</c>.
+    /// </summary>
+    private static double[] SeedGruCell(double[] a, double[] x, float[][] gates, float[][] biases)
+    {
+        int hidden = a.Length;
+        double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
+        double Dot(float[] matrix, int row, double[] first, double[] second)
+        {
+            double sum = 0;
+            int width = first.Length + second.Length;
+            for (int k = 0; k < first.Length; k++) sum += matrix[row * width + k] * first[k];
+            for (int k = 0; k < second.Length; k++) sum += matrix[row * width + first.Length + k] * second[k];
+            return sum;
+        }
+
+        double[] r = [.. Enumerable.Range(0, hidden).Select(j => Sigmoid(Dot(gates[0], j, a, x) + biases[0][j]))];
+        double[] z = [.. Enumerable.Range(0, hidden).Select(j => Sigmoid(Dot(gates[1], j, a, x) + biases[1][j]))];
+        double[] resetA = [.. Enumerable.Range(0, hidden).Select(j => r[j] * a[j])];
+        return [.. Enumerable.Range(0, hidden).Select(j => (1 - z[j]) * a[j] + z[j] * Math.Tanh(Dot(gates[2], j, resetA, x) + biases[2][j]))];
+    }
+
+    public static TheoryData<string> BackendNames()
+    {
+        var data = new TheoryData<string>();
+        foreach (BackendUnderTest backend in BackendUnderTest.All) data.Add(backend.Name);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(BackendNames))]
+    public void GruGateFormComputesTheSeedCell(string backendName)
+    {
+        var random = new Random(12);
+        const int hidden = 5, input = 3, steps = 6;
+        float[][] gates = [.. Enumerable.Range(0, 3).Select(_ => RandomNetworks.Uniform(random, hidden * (hidden + input), 0.6f))];
+        float[][] biases = [.. Enumerable.Range(0, 3).Select(_ => RandomNetworks.Uniform(random, hidden, 0.6f))];
+        float[] xs = RandomNetworks.Uniform(random, steps * input, 1f);
+        float[] h0 = RandomNetworks.Uniform(random, hidden, 0.5f);
+        RnnWeights weights = RnnWeights.FromGruGates(input, hidden, gates[0], gates[1], gates[2], biases[0], biases[1], biases[2]);
+
+        foreach (RnnPrecision precision in BackendUnderTest.Precisions)
+        {
+            using var cell = new GruCell(weights, BackendUnderTest.Get(backendName).Options with { Precision = precision });
+            double[] a = [.. h0.Select(v => (double)v)];
+            var h = new FloatTensor(h0, 1, hidden);
+            for (int step = 0; step < steps; step++)
+            {
+                float[] x = xs.AsSpan(step * input, input).ToArray();
+                a = SeedGruCell(a, [.. x.Select(v => (double)v)], gates, biases);
+                h = cell.Forward(new FloatTensor(x, 1, input), h).Hidden;
+                // A float32 state carried between steps: within a few float32 ulps of the double transcription.
+                Tolerance.AssertClose([.. a.Select(v => (float)v)], h.Span, Tolerance.ParityFloat32, $"h after step {step} ({precision})");
             }
         }
     }

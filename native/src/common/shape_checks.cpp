@@ -4,7 +4,9 @@
 #include "common/error.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <string>
@@ -172,6 +174,109 @@ void require_no_overlap(const frnn_forward_args& args) {
     }
 }
 
+const char* activation_name(int32_t kind) {
+    switch (kind) {
+    case FRNN_ACTIVATION_DEFAULT: return "DEFAULT";
+    case FRNN_ACTIVATION_IDENTITY: return "IDENTITY";
+    case FRNN_ACTIVATION_RELU: return "RELU";
+    case FRNN_ACTIVATION_TANH: return "TANH";
+    case FRNN_ACTIVATION_SIGMOID: return "SIGMOID";
+    case FRNN_ACTIVATION_AFFINE: return "AFFINE";
+    case FRNN_ACTIVATION_LEAKY_RELU: return "LEAKY_RELU";
+    case FRNN_ACTIVATION_THRESHOLDED_RELU: return "THRESHOLDED_RELU";
+    case FRNN_ACTIVATION_SCALED_TANH: return "SCALED_TANH";
+    case FRNN_ACTIVATION_HARD_SIGMOID: return "HARD_SIGMOID";
+    case FRNN_ACTIVATION_ELU: return "ELU";
+    case FRNN_ACTIVATION_SOFTSIGN: return "SOFTSIGN";
+    case FRNN_ACTIVATION_SOFTPLUS: return "SOFTPLUS";
+    }
+    return "unknown";
+}
+
+bool takes_alpha(int32_t kind) {
+    return kind == FRNN_ACTIVATION_AFFINE || kind == FRNN_ACTIVATION_LEAKY_RELU ||
+           kind == FRNN_ACTIVATION_THRESHOLDED_RELU || kind == FRNN_ACTIVATION_SCALED_TANH ||
+           kind == FRNN_ACTIVATION_HARD_SIGMOID || kind == FRNN_ACTIVATION_ELU;
+}
+
+bool takes_beta(int32_t kind) {
+    return kind == FRNN_ACTIVATION_AFFINE || kind == FRNN_ACTIVATION_SCALED_TANH ||
+           kind == FRNN_ACTIVATION_HARD_SIGMOID;
+}
+
+std::string format_float(float value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.9g", static_cast<double>(value));
+    return text;
+}
+
+// A parameter of an activation: finite where the kind takes it, else exactly 0.
+void require_parameter(const std::string& name, float value, bool taken, int32_t kind) {
+    if (taken && !std::isfinite(value)) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, name + " is " + format_float(value) + " but " + activation_name(kind) +
+                                               " needs a finite value");
+    }
+    if (!taken && value != 0.0f) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, name + " is " + format_float(value) + " but " + activation_name(kind) +
+                                               " takes no such parameter; it must be 0");
+    }
+}
+
+// One role's activation: a known kind with its parameters, or DEFAULT (zero parameters) for a role the cell lacks
+// (`absent_because` says why it is absent, null when the role exists). DEFAULT resolves to `pytorch`.
+Activation resolve_activation(const frnn_activation& given, const std::string& name, const char* absent_because,
+                              const Activation& pytorch) {
+    require_range((name + ".kind").c_str(), given.kind, FRNN_ACTIVATION_DEFAULT, FRNN_ACTIVATION_SOFTPLUS);
+    require_parameter(name + ".alpha", given.alpha, takes_alpha(given.kind), given.kind);
+    require_parameter(name + ".beta", given.beta, takes_beta(given.kind), given.kind);
+    if (absent_because != nullptr && given.kind != FRNN_ACTIVATION_DEFAULT) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, name + ".kind is " + activation_name(given.kind) + " but " + absent_because +
+                                               "; leave it DEFAULT (0)");
+    }
+    if (given.kind == FRNN_ACTIVATION_DEFAULT) {
+        return pytorch;
+    }
+    return {static_cast<frnn_activation_kind>(given.kind), given.alpha, given.beta};
+}
+
+// PyTorch's activations of a cell kind.
+CellActivations pytorch_activations(frnn_cell_kind kind) {
+    const Activation sigmoid{FRNN_ACTIVATION_SIGMOID, 0.0f, 0.0f};
+    const Activation tanh{FRNN_ACTIVATION_TANH, 0.0f, 0.0f};
+    const Activation relu{FRNN_ACTIVATION_RELU, 0.0f, 0.0f};
+    switch (kind) {
+    case FRNN_CELL_LSTM:
+    case FRNN_CELL_GRU: return {sigmoid, tanh, tanh};
+    case FRNN_CELL_RNN_TANH: return {tanh, tanh, tanh};
+    case FRNN_CELL_RNN_RELU: return {relu, tanh, tanh};
+    }
+    return {sigmoid, tanh, tanh};  // unreachable: the kind was validated
+}
+
+CellActivations resolve_activations(const frnn_cell_activations& given, const char* name, frnn_cell_kind kind,
+                                    const char* absent_direction) {
+    const CellActivations pytorch = pytorch_activations(kind);
+    const std::string prefix = std::string("spec->") + name;
+    const bool is_lstm = kind == FRNN_CELL_LSTM;
+    const bool is_rnn = kind == FRNN_CELL_RNN_TANH || kind == FRNN_CELL_RNN_RELU;
+    const char* no_candidate = is_rnn ? "an RNN has one activation (gates)" : nullptr;
+    const char* no_output = is_lstm ? nullptr : is_rnn ? "an RNN has one activation (gates)" : "GRU has no output activation";
+    return {resolve_activation(given.gates, prefix + ".gates", absent_direction, pytorch.gates),
+            resolve_activation(given.candidate, prefix + ".candidate",
+                               absent_direction != nullptr ? absent_direction : no_candidate, pytorch.candidate),
+            resolve_activation(given.output, prefix + ".output",
+                               absent_direction != nullptr ? absent_direction : no_output, pytorch.output)};
+}
+
+// A flag only some cell kinds have.
+bool require_cell_flag(const bool& field, const char* name, bool allowed, const char* owner) {
+    const bool value = require_bool(field, name);
+    if (value && !allowed) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, std::string(name) + " is 1 but " + owner);
+    }
+    return value;
+}
+
 }  // namespace
 
 frnn_model_spec read_spec(const frnn_model_spec* caller_spec) {
@@ -221,6 +326,21 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     require_zero_reserved(spec->reserved, "spec->reserved");
 
     auto kind = static_cast<frnn_cell_kind>(spec->cell_kind);
+    CellVariant cell;
+    cell.peepholes = require_cell_flag(spec->has_peepholes, "spec->has_peepholes", kind == FRNN_CELL_LSTM,
+                                       "only LSTM has peepholes");
+    cell.coupled_input_forget = require_cell_flag(spec->coupled_input_forget, "spec->coupled_input_forget",
+                                                  kind == FRNN_CELL_LSTM, "only LSTM has an input and a forget gate");
+    cell.reset_before_product = require_cell_flag(spec->reset_before_product, "spec->reset_before_product",
+                                                  kind == FRNN_CELL_GRU, "only GRU has a reset gate");
+    if (!(spec->clip == 0.0f || (spec->clip > 0.0f && std::isfinite(spec->clip)))) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->clip is " + format_float(spec->clip) +
+                                               " but must be 0 (no clip) or a finite positive bound");
+    }
+    cell.clip = spec->clip;
+    cell.activations[0] = resolve_activations(spec->forward_activations, "forward_activations", kind, nullptr);
+    cell.activations[1] = resolve_activations(spec->reverse_activations, "reverse_activations", kind,
+                                              spec->num_directions == 2 ? nullptr : "num_directions is 1");
     if (spec->proj_size != 0) {
         if (kind != FRNN_CELL_LSTM) {
             fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->proj_size is " + to_string(spec->proj_size) + " but " +
@@ -241,6 +361,8 @@ ModelShape validate_spec(const frnn_model_spec* spec) {
     shape.has_bias = has_bias;
     shape.has_projection = spec->proj_size > 0;
     shape.precision = static_cast<frnn_precision>(spec->precision);
+    shape.cell = cell;
+    shape.pytorch_activations = pytorch_activations(kind);
     return shape;
 }
 
@@ -271,6 +393,13 @@ void validate_weights(const ModelShape& shape, const frnn_layer_weights* weights
             } else {
                 require_absent_tensor(prefix + "bias_ih", entry.bias_ih, entry.bias_ih_count, "spec->has_bias is 0");
                 require_absent_tensor(prefix + "bias_hh", entry.bias_hh, entry.bias_hh_count, "spec->has_bias is 0");
+            }
+            if (shape.cell.peepholes) {
+                require_tensor(prefix + "weight_p", entry.weight_p, entry.weight_p_count, owner,
+                               {{{"peepholes", 3}, hidden}});
+            } else {
+                require_absent_tensor(prefix + "weight_p", entry.weight_p, entry.weight_p_count,
+                                      "spec->has_peepholes is 0");
             }
             if (shape.has_projection) {
                 require_tensor(prefix + "weight_hr", entry.weight_hr, entry.weight_hr_count, owner,

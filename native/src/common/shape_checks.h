@@ -11,7 +11,7 @@
 namespace fusedrnn {
 
 // sizeof(frnn_model_spec) in ABI 2, the first with struct_size: no caller's spec is shorter.
-constexpr uint32_t first_model_spec_size = 40;
+constexpr uint32_t first_model_spec_size = 120;
 static_assert(sizeof(frnn_model_spec) >= first_model_spec_size, "frnn_model_spec only grows");
 
 // The caller's spec as this library's struct: the first spec->struct_size bytes, fields past them at their defaults

@@ -31,7 +31,22 @@ const FieldLayout model_spec_fields[] = {
     FRNN_FIELD(frnn_model_spec, num_layers),  FRNN_FIELD(frnn_model_spec, num_directions),
     FRNN_FIELD(frnn_model_spec, proj_size),   FRNN_FIELD(frnn_model_spec, num_threads),
     FRNN_FIELD(frnn_model_spec, precision),   FRNN_FIELD(frnn_model_spec, has_bias),
+    FRNN_FIELD(frnn_model_spec, has_peepholes), FRNN_FIELD(frnn_model_spec, coupled_input_forget),
+    FRNN_FIELD(frnn_model_spec, reset_before_product), FRNN_FIELD(frnn_model_spec, clip),
+    FRNN_FIELD(frnn_model_spec, forward_activations), FRNN_FIELD(frnn_model_spec, reverse_activations),
     FRNN_FIELD(frnn_model_spec, reserved),
+};
+
+const FieldLayout activation_fields[] = {
+    FRNN_FIELD(frnn_activation, kind),
+    FRNN_FIELD(frnn_activation, alpha),
+    FRNN_FIELD(frnn_activation, beta),
+};
+
+const FieldLayout cell_activations_fields[] = {
+    FRNN_FIELD(frnn_cell_activations, gates),
+    FRNN_FIELD(frnn_cell_activations, candidate),
+    FRNN_FIELD(frnn_cell_activations, output),
 };
 
 const FieldLayout layer_weights_fields[] = {
@@ -40,6 +55,7 @@ const FieldLayout layer_weights_fields[] = {
     FRNN_FIELD(frnn_layer_weights, bias_ih),   FRNN_FIELD(frnn_layer_weights, bias_ih_count),
     FRNN_FIELD(frnn_layer_weights, bias_hh),   FRNN_FIELD(frnn_layer_weights, bias_hh_count),
     FRNN_FIELD(frnn_layer_weights, weight_hr), FRNN_FIELD(frnn_layer_weights, weight_hr_count),
+    FRNN_FIELD(frnn_layer_weights, weight_p),  FRNN_FIELD(frnn_layer_weights, weight_p_count),
 };
 
 const FieldLayout forward_args_fields[] = {
@@ -62,6 +78,8 @@ constexpr StructLayout describe(const char* name, std::size_t size, const FieldL
 }
 
 const StructLayout struct_layouts[] = {
+    describe("frnn_activation", sizeof(frnn_activation), activation_fields),
+    describe("frnn_cell_activations", sizeof(frnn_cell_activations), cell_activations_fields),
     describe("frnn_model_spec", sizeof(frnn_model_spec), model_spec_fields),
     describe("frnn_layer_weights", sizeof(frnn_layer_weights), layer_weights_fields),
     describe("frnn_forward_args", sizeof(frnn_forward_args), forward_args_fields),
@@ -75,7 +93,8 @@ const StructLayout& find_struct(const char* struct_name) {
         }
     }
     fail(FRNN_STATUS_INVALID_ARGUMENT, std::string("unknown struct '") + struct_name +
-                                           "'; known: frnn_model_spec, frnn_layer_weights, frnn_forward_args");
+                                           "'; known: frnn_activation, frnn_cell_activations, frnn_model_spec, frnn_layer_weights, "
+                                           "frnn_forward_args");
 }
 
 }  // namespace

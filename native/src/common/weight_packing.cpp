@@ -43,14 +43,33 @@ PackedLayer<T> pack_layer(const ModelShape& shape, int64_t layer, const frnn_lay
     packed.padded_hidden = (hidden + panel_width - 1) / panel_width * panel_width;
     packed.weight_ih = pack_gate_rows(weights.weight_ih, gates, hidden, packed.padded_hidden, packed.input_size,
                                       panel_width);
-    packed.weight_hh = pack_gate_rows(weights.weight_hh, gates, hidden, packed.padded_hidden, shape.output_size,
-                                      panel_width);
+    const bool reset_before = shape.cell.reset_before_product;
+    if (reset_before) {
+        // R_n multiplies r * h, not h: its own matrix, after R_r and R_z (rows 2H.. of PyTorch's layout).
+        packed.weight_hh = pack_gate_rows(weights.weight_hh, 2, hidden, packed.padded_hidden, shape.output_size,
+                                          panel_width);
+        packed.weight_hn = pack_gate_rows(weights.weight_hh + 2 * hidden * shape.output_size, 1, hidden,
+                                          packed.padded_hidden, shape.output_size, panel_width);
+    } else {
+        packed.weight_hh = pack_gate_rows(weights.weight_hh, gates, hidden, packed.padded_hidden, shape.output_size,
+                                          panel_width);
+    }
     packed.input_bias = AlignedArray<T>(to_size(packed.gate_columns(gates)));
     if (shape.cell_kind == FRNN_CELL_GRU) {
         packed.new_gate_bias = AlignedArray<T>(to_size(packed.padded_hidden));
     }
+    if (shape.cell.peepholes) {
+        packed.peepholes = AlignedArray<T>(to_size(3 * packed.padded_hidden));
+        for (int64_t which = 0; which < 3; ++which) {
+            for (int64_t unit = 0; unit < hidden; ++unit) {
+                packed.peepholes.data()[which * packed.padded_hidden + unit] =
+                    static_cast<T>(weights.weight_p[which * hidden + unit]);
+            }
+        }
+    }
     if (shape.has_bias) {
-        const int64_t gru_new_gate = shape.cell_kind == FRNN_CELL_GRU ? 2 : -1;
+        // With the reset before the product, b_hn is added to n's pre-activation like any bias and folds too.
+        const int64_t gru_new_gate = shape.cell_kind == FRNN_CELL_GRU && !reset_before ? 2 : -1;
         for (int64_t gate = 0; gate < gates; ++gate) {
             for (int64_t unit = 0; unit < hidden; ++unit) {
                 const int64_t row = gate * hidden + unit;

@@ -22,11 +22,14 @@ struct PackedLayer {
     int64_t input_size = 0;
     int64_t padded_hidden = 0;     // Hp
     AlignedFloats weight_ih;       // [G*Hp, input_size] in unit blocks
-    AlignedFloats weight_hh;       // [G*Hp, Hout] in unit blocks
-    // Added once to the input projection: b_ih + b_hh, except GRU's n gate which only gets b_ih because b_hn
+    AlignedFloats weight_hh;       // [G*Hp, Hout] in unit blocks; GRU with the reset before the product: R_r, R_z
+                                   // only ([2*Hp, Hout], blocks of two gates), R_n in weight_hn
+    AlignedFloats weight_hn;       // GRU with the reset before the product: R_n [Hp, Hout] in blocks of one gate
+    // Added once to the input projection: b_ih + b_hh, except PyTorch's GRU n gate which only gets b_ih because b_hn
     // sits inside the reset product. Zero without biases and in padding. [G*Hp], in (j, g, l) row order.
     AlignedArray<T> input_bias;
-    AlignedArray<T> new_gate_bias;  // GRU only: b_hn [Hp]; zero without biases
+    AlignedArray<T> new_gate_bias;  // GRU with the reset after the product: b_hn [Hp]; zero without biases
+    AlignedArray<T> peepholes;      // LSTM with peepholes: P_i, P_f, P_o, each [Hp], zero padded
     AlignedFloats weight_hr;        // LSTM projection only: [Hout, H], as given
 
     int64_t gate_columns(int64_t gate_count) const { return gate_count * padded_hidden; }

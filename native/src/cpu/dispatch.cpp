@@ -23,9 +23,12 @@ struct Candidate {
 bool always_supported() { return true; }
 
 #define FUSEDRNN_KERNEL_TABLE(datatype, isa, width)                                                            \
-    {#isa,                            width,                          datatype##_gemm_nt_##isa,               \
-     datatype##_lstm_step_##isa,      datatype##_gru_step_##isa,      datatype##_rnn_tanh_step_##isa,         \
-     datatype##_rnn_relu_step_##isa}
+    {#isa,                                width,                                                              \
+     datatype##_gemm_nt_##isa,            datatype##_lstm_step_##isa,                                         \
+     datatype##_gru_step_##isa,           datatype##_rnn_tanh_step_##isa,                                     \
+     datatype##_rnn_relu_step_##isa,      datatype##_lstm_variant_step_##isa,                                 \
+     datatype##_gru_variant_step_##isa,   datatype##_gru_reset_before_step_##isa,                             \
+     datatype##_rnn_variant_step_##isa}
 
 // Best first; the reference set runs everywhere and stays last. W is the values per register in each precision.
 // (The flags of the vector sets also allow F16C, which the kernels do not use.)

@@ -92,7 +92,8 @@ struct Sharing {
 // hundred ns when the cores are free). Above it, units are split (DeepCPU: each core keeps its slice of the
 // weights in its own cache) unless the weights are small enough to sit in every core's cache at once and the
 // batch has a row group per participant: then rows are split and the barriers disappear. A projection mixes all
-// units into every h, so it can only split rows.
+// units into every h, and so does the GRU with the reset before the product (R_n reads all of r * h): they can only
+// split rows.
 template <class T>
 Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
     constexpr int64_t min_parallel_step_macs = 32 * 1024;
@@ -105,11 +106,13 @@ Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
     }
     std::size_t largest_layer_floats = 0;
     for (const PackedLayer<T>& layer : model.layers<T>()) {
-        largest_layer_floats = std::max(largest_layer_floats, layer.weight_ih.size() + layer.weight_hh.size());
+        largest_layer_floats =
+            std::max(largest_layer_floats, layer.weight_ih.size() + layer.weight_hh.size() + layer.weight_hn.size());
     }
     const bool weights_fit_every_cache = largest_layer_floats * sizeof(float) <= cache_resident_weight_bytes;
     const int64_t row_parts = std::min(model.thread_count, call.batch / row_group);
-    const int64_t unit_parts = shape.has_projection ? 1 : std::min(model.thread_count, padded_hidden / model.panel_width);
+    const bool units_mix = shape.has_projection || shape.cell.reset_before_product;
+    const int64_t unit_parts = units_mix ? 1 : std::min(model.thread_count, padded_hidden / model.panel_width);
     if (row_parts > 1 && (weights_fit_every_cache || row_parts > unit_parts)) {
         return {static_cast<int>(row_parts), Split::rows};
     }
@@ -167,7 +170,8 @@ struct ForwardBuffers {
     T* layer_outputs[2];             // [T*B, D*Hout]: outputs of the layers below the last, ping-ponged
     T* hidden[2];                    // [B, Hout]: h before and after a step
     T* cell;                         // [B, H]
-    T* projection_scratch;           // [B, H]
+    T* projection_scratch;           // [B, H]: LSTM projection's cell outputs, or r * h (GRU reset before the product)
+    T* gate_scratch;                 // [B, H]: z (GRU reset before the product)
 };
 
 template <class T>
@@ -201,7 +205,10 @@ ForwardBuffers<T> carve_buffers(frnn_workspace& workspace, const ModelShape& mod
     const int64_t hidden_at[2] = {place(lines({call.batch, model.output_size})),
                                   place(lines({call.batch, model.output_size}))};
     const int64_t cell_at = place(model.has_cell_state() ? lines({call.batch, model.hidden_size}) : 0);
-    const int64_t scratch_at = place(model.has_projection ? lines({call.batch, model.hidden_size}) : 0);
+    const bool reset_before = model.cell.reset_before_product;
+    const int64_t scratch_at =
+        place(model.has_projection || reset_before ? lines({call.batch, model.hidden_size}) : 0);
+    const int64_t gate_scratch_at = place(reset_before ? lines({call.batch, model.hidden_size}) : 0);
 
     T* base = workspace.reserve<T>(static_cast<std::size_t>(total));
     return {base + input_at,
@@ -211,12 +218,23 @@ ForwardBuffers<T> carve_buffers(frnn_workspace& workspace, const ModelShape& mod
             {base + layer_output_at[0], base + layer_output_at[1]},
             {base + hidden_at[0], base + hidden_at[1]},
             base + cell_at,
-            base + scratch_at};
+            base + scratch_at,
+            base + gate_scratch_at};
 }
 
+// PyTorch's cells have kernels of their own; every other variant runs through the variant kernels.
 template <class T>
-RecurrentStepFn<T> step_kernel(const KernelTable<T>& kernels, frnn_cell_kind kind) {
-    switch (kind) {
+RecurrentStepFn<T> step_kernel(const KernelTable<T>& kernels, const ModelShape& shape) {
+    if (!shape.is_pytorch_cell()) {
+        switch (shape.cell_kind) {
+        case FRNN_CELL_LSTM: return kernels.lstm_variant_step;
+        case FRNN_CELL_GRU:
+            return shape.cell.reset_before_product ? kernels.gru_reset_before_step : kernels.gru_variant_step;
+        case FRNN_CELL_RNN_TANH:
+        case FRNN_CELL_RNN_RELU: return kernels.rnn_variant_step;
+        }
+    }
+    switch (shape.cell_kind) {
     case FRNN_CELL_LSTM: return kernels.lstm_step;
     case FRNN_CELL_GRU: return kernels.gru_step;
     case FRNN_CELL_RNN_TANH: return kernels.rnn_tanh_step;
@@ -297,7 +315,16 @@ void store_state(const T* state, int64_t slice, int64_t batch, int64_t width, Ra
 template <class T>
 void ForwardPlan<T>::run(int participant) const {
     const ModelShape& shape = model.shape;
-    const RecurrentStepFn<T> step_function = step_kernel(kernels, shape.cell_kind);
+    const RecurrentStepFn<T> step_function = step_kernel(kernels, shape);
+    CellRules rules[2];
+    for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
+        const CellActivations& activations = shape.cell.activations[direction];
+        const auto rule = [](const Activation& activation) {
+            return ActivationRule{activation.kind, activation.alpha, activation.beta};
+        };
+        rules[direction] = {rule(activations.gates), rule(activations.candidate), rule(activations.output),
+                            shape.cell.clip, shape.cell.coupled_input_forget};
+    }
     const int64_t width = model.panel_width;
     const int64_t padded_hidden = model.layers<T>().front().padded_hidden;
     const int64_t gate_columns = shape.gate_count * padded_hidden;
@@ -346,6 +373,10 @@ void ForwardPlan<T>::run(int participant) const {
             step.weight_hh = weights.weight_hh.data();
             step.new_gate_bias = weights.new_gate_bias.data();
             step.weight_hr = shape.has_projection ? weights.weight_hr.data() : nullptr;
+            step.rules = &rules[direction];
+            step.peepholes = shape.cell.peepholes ? weights.peepholes.data() : nullptr;
+            step.peephole_stride = padded_hidden;
+            step.weight_hn = shape.cell.reset_before_product ? weights.weight_hn.data() : nullptr;
             step.output_stride = whole_call.row_stride() * output_width;
             const int64_t step_chunks = (call.seq_len + chunks.steps - 1) / chunks.steps;
             for (int64_t walked_chunks = 0; walked_chunks < step_chunks; ++walked_chunks) {
@@ -382,6 +413,7 @@ void ForwardPlan<T>::run(int participant) const {
                     step.input_projection_stride = chunk.row_stride() * gate_columns;
                     step.c = buffers.cell + first_row * shape.hidden_size;
                     step.projection_scratch = buffers.projection_scratch + first_row * shape.hidden_size;
+                    step.gate_scratch = buffers.gate_scratch + first_row * shape.hidden_size;
                     for (int64_t walked_steps = 0; walked_steps < steps.size(); ++walked_steps) {
                         // The reverse direction walks t down from T-1; rows shorter than T stay inactive (holding
                         // h0) until t = length-1, so each starts at its own last step as PackedSequence does.

@@ -31,6 +31,23 @@ template <class T>
 using GemmNtFn = void (*)(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth, const T* a,
                           const float* b, const T* bias, T* c, int64_t c_stride);
 
+// An activation of a cell variant: kind is an frnn_activation_kind (never DEFAULT: resolved at model creation).
+struct ActivationRule {
+    int32_t kind;
+    float alpha;
+    float beta;
+};
+
+// How a cell variant computes, for one direction (from the model's validated frnn_model_spec). The PyTorch cells'
+// kernels do not read it.
+struct CellRules {
+    ActivationRule gates;      // f
+    ActivationRule candidate;  // g
+    ActivationRule output;     // h (LSTM)
+    float clip;                // 0: none; else gate pre-activations are clipped to [-clip, clip]
+    bool coupled_input_forget; // LSTM: f = 1 - i
+};
+
 // One time step t of one layer and direction over the whole batch, for hidden units [unit_begin, unit_end):
 // recurrent product + bias + activations + state update in one pass, gates never stored. Row b is active when
 // lengths is null or t < lengths[b]; an inactive row keeps its state (h_next = h_prev, c untouched) and writes
@@ -51,11 +68,18 @@ struct RecurrentStep {
     const float* weight_hh;           // [G*Hpadded, Hout] in unit blocks
     const T* new_gate_bias;           // GRU: b_hn [Hpadded]; unused otherwise
     const float* weight_hr;           // LSTM projection: [Hout, H]; null without projection
+    // Cell variants (the *_variant_step and gru_reset_before_step kernels) only:
+    const CellRules* rules;
+    const T* peepholes;               // LSTM with peepholes: P_i, P_f, P_o, each [Hpadded] (zero padded); else null
+    int64_t peephole_stride;          // Hpadded
+    const float* weight_hn;           // GRU reset before the product: R_n [Hpadded, Hout] in unit blocks of one gate,
+                                      // while weight_hh holds R_r and R_z in blocks of two
+    T* gate_scratch;                  // GRU reset before the product: [B, H], z of the step
 
     const T* h_prev;        // [B, Hout]
     T* h_next;              // [B, Hout]
     T* c;                   // LSTM: [B, H], updated in place; unused otherwise
-    T* projection_scratch;  // LSTM projection: [B, H]; unused otherwise
+    T* projection_scratch;  // LSTM projection: [B, H], the cell outputs; GRU reset before the product: [B, H], r * h
     // Where h goes, row b at + b * output_stride, Hout values; at most one is set, none = not written.
     T* layer_output;        // a layer below the last: the next layer's input, kept in T
     float* y;               // the last layer: the caller's y, rounded to float32
@@ -74,6 +98,11 @@ struct KernelTable {
     RecurrentStepFn<T> gru_step;
     RecurrentStepFn<T> rnn_tanh_step;
     RecurrentStepFn<T> rnn_relu_step;
+    // Every other cell the descriptor allows (activations, clip, peepholes, coupled gate, GRU reset placement):
+    RecurrentStepFn<T> lstm_variant_step;
+    RecurrentStepFn<T> gru_variant_step;        // reset after the product
+    RecurrentStepFn<T> gru_reset_before_step;   // reset before the product: two passes over the units
+    RecurrentStepFn<T> rnn_variant_step;
 };
 
 #define FUSEDRNN_DECLARE_KERNELS(datatype, T, isa)                                                             \
@@ -82,7 +111,11 @@ struct KernelTable {
     void datatype##_lstm_step_##isa(const RecurrentStep<T>& step);                                             \
     void datatype##_gru_step_##isa(const RecurrentStep<T>& step);                                              \
     void datatype##_rnn_tanh_step_##isa(const RecurrentStep<T>& step);                                         \
-    void datatype##_rnn_relu_step_##isa(const RecurrentStep<T>& step);
+    void datatype##_rnn_relu_step_##isa(const RecurrentStep<T>& step);                                         \
+    void datatype##_lstm_variant_step_##isa(const RecurrentStep<T>& step);                                     \
+    void datatype##_gru_variant_step_##isa(const RecurrentStep<T>& step);                                      \
+    void datatype##_gru_reset_before_step_##isa(const RecurrentStep<T>& step);                                 \
+    void datatype##_rnn_variant_step_##isa(const RecurrentStep<T>& step);
 #define FUSEDRNN_DECLARE_KERNEL_SET(isa)                                                                       \
     FUSEDRNN_DECLARE_KERNELS(f32, float, isa)                                                                  \
     FUSEDRNN_DECLARE_KERNELS(f64, double, isa)

@@ -3,3 +3,5 @@
 
 FUSEDRNN_DEFINE_RECURRENT_STEP(f32_lstm_step_avx2, Avx2F32, LstmCell)
 FUSEDRNN_DEFINE_RECURRENT_STEP(f64_lstm_step_avx2, Avx2F64, LstmCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_lstm_variant_step_avx2, Avx2F32, LstmVariantCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_lstm_variant_step_avx2, Avx2F64, LstmVariantCell)

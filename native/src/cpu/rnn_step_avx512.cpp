@@ -6,3 +6,5 @@ FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_tanh_step_avx512, Avx512F32, RnnCell<Tanh
 FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_tanh_step_avx512, Avx512F64, RnnCell<TanhActivation>)
 FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_relu_step_avx512, Avx512F32, RnnCell<ReluActivation>)
 FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_relu_step_avx512, Avx512F64, RnnCell<ReluActivation>)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f32_rnn_variant_step_avx512, Avx512F32, RnnVariantCell)
+FUSEDRNN_DEFINE_RECURRENT_STEP(f64_rnn_variant_step_avx512, Avx512F64, RnnVariantCell)

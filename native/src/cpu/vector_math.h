@@ -18,7 +18,16 @@
 //    +-1, which tanh is in float), x itself below 4e-4 (where x^3/3 is below half an ulp): <= 5e-7, absolute
 //    <= 4e-7 (a few float32 ulp of 1).
 // NaN inputs give NaN (max/min take the operand order that propagates it); tanh keeps the sign of zero.
+//
+// The cell variants' other activations (activate, over an ActivationRule of kernels.h) are built on these, in V's
+// precision: softplus(x) = max(x, 0) + log1p(e^-|x|) with log1p(u) = log(1 + u) * u / ((1 + u) - 1) (exact where 1 + u
+// rounds to 1) and log on [1, 2] by 2 atanh((y - 1) / (y + 1)) after halving y above sqrt(2) (an odd series to s^23 in
+// double, s^11 in float); elu's e^x - 1 loses relative (not absolute) accuracy near 0, as ONNX's formula does.
 #pragma once
+
+#include "cpu/kernels.h"
+
+#include <fusedrnn.h>
 
 #include <cstddef>
 #include <limits>
@@ -160,6 +169,73 @@ typename V::Vec tanh_vector(typename V::Vec x) {
     } else {
         return tanh_f64<V>(x);
     }
+}
+
+// log(y) for y in [1, 2] (see the top of the file).
+template <class V>
+typename V::Vec log_1_to_2(typename V::Vec y) {
+    using Vec = typename V::Vec;
+    using T = typename V::Scalar;
+    const Vec one = V::set1(T(1));
+    // Above sqrt(2), log(y) = log(y / 2) + ln2, which keeps |s| <= 0.172.
+    const Vec halve = V::select_less(V::set1(T(1.4142135623730951)), y, V::set1(T(1)), V::zero());
+    const Vec scaled = V::mul(y, V::sub(one, V::mul(V::set1(T(0.5)), halve)));
+    const Vec s = V::div(V::sub(scaled, one), V::add(scaled, one));
+    const Vec s2 = V::mul(s, s);
+    constexpr int terms = is_float32<V> ? 6 : 12;  // 1/1, 1/3, ..., s^(2*terms - 1)
+    Vec series = V::set1(T(1) / T(2 * terms - 1));
+    for (int term = terms - 2; term >= 0; --term) {
+        series = V::fma(series, s2, V::set1(T(1) / T(2 * term + 1)));
+    }
+    const Vec log_scaled = V::mul(V::add(s, s), series);
+    return V::fma(halve, V::set1(T(0.6931471805599453)), log_scaled);
+}
+
+// log(1 + e^x) without overflow or cancellation: max(x, 0) + log1p(e^-|x|).
+template <class V>
+typename V::Vec softplus_vector(typename V::Vec x) {
+    using Vec = typename V::Vec;
+    const Vec one = V::set1(1);
+    const Vec u = exp_vector<V>(V::sub(V::zero(), V::abs(x)));  // in (0, 1]
+    const Vec y = V::add(one, u);
+    const Vec rounded_u = V::sub(y, one);
+    // log1p(u) = log(y) * u / (y - 1) corrects the rounding of 1 + u; where it rounded to 1, log1p(u) = u.
+    const Vec corrected = V::div(V::mul(log_1_to_2<V>(y), u), rounded_u);
+    const Vec log1p = V::select_less(rounded_u, V::set1(std::numeric_limits<typename V::Scalar>::min()), u, corrected);
+    // NaN: max(0, NaN) is NaN (its second operand), and so is every sum with it.
+    return V::add(V::max(V::zero(), x), log1p);
+}
+
+// An activation of a cell variant (frnn_activation_kind, never DEFAULT; see fusedrnn.h for each formula).
+template <class V>
+typename V::Vec activate(const ActivationRule& rule, typename V::Vec x) {
+    using Vec = typename V::Vec;
+    using T = typename V::Scalar;
+    const Vec alpha = V::set1(static_cast<T>(rule.alpha));
+    const Vec beta = V::set1(static_cast<T>(rule.beta));
+    const Vec one = V::set1(T(1));
+    switch (rule.kind) {
+    case FRNN_ACTIVATION_IDENTITY: return x;
+    case FRNN_ACTIVATION_RELU: return V::max(V::zero(), x);
+    case FRNN_ACTIVATION_TANH: return tanh_vector<V>(x);
+    case FRNN_ACTIVATION_SIGMOID: return sigmoid_vector<V>(x);
+    case FRNN_ACTIVATION_AFFINE: return V::fma(alpha, x, beta);
+    case FRNN_ACTIVATION_LEAKY_RELU: return V::select_less(x, V::zero(), V::mul(alpha, x), x);
+    case FRNN_ACTIVATION_THRESHOLDED_RELU: return V::select_less(alpha, x, x, V::zero());
+    case FRNN_ACTIVATION_SCALED_TANH: return V::mul(alpha, tanh_vector<V>(V::mul(beta, x)));
+    case FRNN_ACTIVATION_HARD_SIGMOID: return V::min(one, V::max(V::zero(), V::fma(alpha, x, beta)));
+    case FRNN_ACTIVATION_ELU:
+        return V::select_less(x, V::zero(), V::mul(alpha, V::sub(exp_vector<V>(x), one)), x);
+    case FRNN_ACTIVATION_SOFTSIGN: return V::div(x, V::add(one, V::abs(x)));
+    case FRNN_ACTIVATION_SOFTPLUS: return softplus_vector<V>(x);
+    default: return x;  // unreachable: the spec was validated
+    }
+}
+
+// x clipped to [-clip, clip] (clip > 0); NaN stays NaN.
+template <class V>
+typename V::Vec clip_vector(typename V::Vec x, typename V::Scalar clip) {
+    return V::min(V::set1(clip), V::max(V::set1(-clip), x));
 }
 
 }  // namespace

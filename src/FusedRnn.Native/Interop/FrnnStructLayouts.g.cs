@@ -14,6 +14,18 @@ internal static class FrnnStructLayouts
 {
     public static IReadOnlyList<FrnnStructLayout> All { get; } =
     [
+        new("frnn_activation", typeof(FrnnActivation),
+        [
+            ("kind", nameof(FrnnActivation.Kind)),
+            ("alpha", nameof(FrnnActivation.Alpha)),
+            ("beta", nameof(FrnnActivation.Beta)),
+        ]),
+        new("frnn_cell_activations", typeof(FrnnCellActivations),
+        [
+            ("gates", nameof(FrnnCellActivations.Gates)),
+            ("candidate", nameof(FrnnCellActivations.Candidate)),
+            ("output", nameof(FrnnCellActivations.Output)),
+        ]),
         new("frnn_model_spec", typeof(FrnnModelSpec),
         [
             ("struct_size", nameof(FrnnModelSpec.StructSize)),
@@ -26,6 +38,12 @@ internal static class FrnnStructLayouts
             ("num_threads", nameof(FrnnModelSpec.NumThreads)),
             ("precision", nameof(FrnnModelSpec.Precision)),
             ("has_bias", nameof(FrnnModelSpec.HasBias)),
+            ("has_peepholes", nameof(FrnnModelSpec.HasPeepholes)),
+            ("coupled_input_forget", nameof(FrnnModelSpec.CoupledInputForget)),
+            ("reset_before_product", nameof(FrnnModelSpec.ResetBeforeProduct)),
+            ("clip", nameof(FrnnModelSpec.Clip)),
+            ("forward_activations", nameof(FrnnModelSpec.ForwardActivations)),
+            ("reverse_activations", nameof(FrnnModelSpec.ReverseActivations)),
             ("reserved", nameof(FrnnModelSpec.Reserved)),
         ]),
         new("frnn_layer_weights", typeof(FrnnLayerWeights),
@@ -40,6 +58,8 @@ internal static class FrnnStructLayouts
             ("bias_hh_count", nameof(FrnnLayerWeights.BiasHhCount)),
             ("weight_hr", nameof(FrnnLayerWeights.WeightHr)),
             ("weight_hr_count", nameof(FrnnLayerWeights.WeightHrCount)),
+            ("weight_p", nameof(FrnnLayerWeights.WeightP)),
+            ("weight_p_count", nameof(FrnnLayerWeights.WeightPCount)),
         ]),
         new("frnn_forward_args", typeof(FrnnForwardArgs),
         [

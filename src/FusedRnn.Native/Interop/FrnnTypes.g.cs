@@ -48,9 +48,85 @@ internal enum FrnnPrecision : uint
     Float64 = 1,
 }
 
-/// <summary>Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments, and how it runs.</summary>
-// C: frnn_model_spec, 40 bytes
-[StructLayout(LayoutKind.Explicit, Size = 40)]
+/// <summary>
+/// An activation function (ONNX's list for RNN, LSTM and GRU, plus identity); the numeric values are part of the ABI.
+/// alpha and beta are those of frnn_activation.
+/// </summary>
+// C: frnn_activation_kind
+internal enum FrnnActivationKind : uint
+{
+    /// <summary>the role's activation in PyTorch's cell (see frnn_cell_activations)</summary>
+    Default = 0,
+    /// <summary>x (Keras activation=None or "linear")</summary>
+    Identity = 1,
+    /// <summary>max(0, x)</summary>
+    Relu = 2,
+    /// <summary>tanh(x)</summary>
+    Tanh = 3,
+    /// <summary>1 / (1 + e^-x)</summary>
+    Sigmoid = 4,
+    /// <summary>alpha * x + beta</summary>
+    Affine = 5,
+    /// <summary>x if x &gt;= 0, else alpha * x</summary>
+    LeakyRelu = 6,
+    /// <summary>x if x &gt; alpha, else 0</summary>
+    ThresholdedRelu = 7,
+    /// <summary>alpha * tanh(beta * x)</summary>
+    ScaledTanh = 8,
+    /// <summary>min(max(alpha * x + beta, 0), 1)</summary>
+    HardSigmoid = 9,
+    /// <summary>x if x &gt;= 0, else alpha * (e^x - 1)</summary>
+    Elu = 10,
+    /// <summary>x / (1 + |x|)</summary>
+    Softsign = 11,
+    /// <summary>log(1 + e^x)</summary>
+    Softplus = 12,
+}
+
+/// <summary>
+/// One activation with its parameters. alpha must be finite for AFFINE, LEAKY_RELU, THRESHOLDED_RELU, SCALED_TANH,
+/// HARD_SIGMOID and ELU, and beta for AFFINE, SCALED_TANH and HARD_SIGMOID; a parameter the kind does not take must
+/// be 0. (ONNX's defaults are the caller's to fill in: the library takes every parameter explicitly.)
+/// </summary>
+// C: frnn_activation, 12 bytes
+[StructLayout(LayoutKind.Explicit, Size = 12)]
+internal unsafe struct FrnnActivation
+{
+    /// <summary>an frnn_activation_kind value</summary>
+    [FieldOffset(0)]
+    public int Kind;
+
+    [FieldOffset(4)]
+    public float Alpha;
+
+    [FieldOffset(8)]
+    public float Beta;
+}
+
+/// <summary>
+/// The activations of one direction, by role. All DEFAULT (zero) is PyTorch's cell. A role the cell does not have
+/// must be DEFAULT with zero parameters.
+/// </summary>
+// C: frnn_cell_activations, 36 bytes
+[StructLayout(LayoutKind.Explicit, Size = 36)]
+internal unsafe struct FrnnCellActivations
+{
+    /// <summary>f: LSTM i, f, o and GRU r, z (default sigmoid); RNN its one activation (default tanh, relu for FRNN_CELL_RNN_RELU)</summary>
+    [FieldOffset(0)]
+    public FrnnActivation Gates;
+
+    /// <summary>g: LSTM cell input, GRU n (default tanh)</summary>
+    [FieldOffset(12)]
+    public FrnnActivation Candidate;
+
+    /// <summary>h: LSTM only, of the cell state in h = o * h(c) (default tanh)</summary>
+    [FieldOffset(24)]
+    public FrnnActivation Output;
+}
+
+/// <summary>Shape of a model, as in PyTorch's nn.LSTM / nn.GRU / nn.RNN constructor arguments, its cell variant, and how it runs.</summary>
+// C: frnn_model_spec, 120 bytes
+[StructLayout(LayoutKind.Explicit, Size = 120)]
 internal unsafe struct FrnnModelSpec
 {
     /// <summary>sizeof(frnn_model_spec) as the caller was compiled (see the conventions above)</summary>
@@ -93,20 +169,46 @@ internal unsafe struct FrnnModelSpec
     [FieldOffset(36)]
     public bool HasBias;
 
-    /// <summary>must be zero</summary>
+    /// <summary>LSTM only: weight_p is given; i and f add P_i * c_prev and P_f * c_prev, o adds P_o * c (ONNX's P)</summary>
     [FieldOffset(37)]
-    public fixed byte Reserved[3];
+    public bool HasPeepholes;
+
+    /// <summary>LSTM only: f = 1 - i (ONNX input_forget); the f rows of the weights are not used</summary>
+    [FieldOffset(38)]
+    public bool CoupledInputForget;
+
+    /// <summary>GRU only: n = g(W_n x + R_n (r * h) + b_n) (ONNX's default, Keras reset_after=False); false = n = g(W_n x + b_in + r * (R_n h + b_hn)) (PyTorch)</summary>
+    [FieldOffset(39)]
+    public bool ResetBeforeProduct;
+
+    /// <summary>0 = none; &gt; 0: every gate pre-activation is clipped to [-clip, clip] before its activation (ONNX clip)</summary>
+    [FieldOffset(40)]
+    public float Clip;
+
+    /// <summary>direction 0</summary>
+    [FieldOffset(44)]
+    public FrnnCellActivations ForwardActivations;
+
+    /// <summary>direction 1; all DEFAULT unless num_directions is 2</summary>
+    [FieldOffset(80)]
+    public FrnnCellActivations ReverseActivations;
+
+    /// <summary>must be zero</summary>
+    [FieldOffset(116)]
+    public fixed byte Reserved[4];
 }
 
 /// <summary>
 /// Weights of one layer and direction, in PyTorch's layout (row-major, gate order LSTM i,f,g,o; GRU r,z,n).
 /// With G = 4 (LSTM), 3 (GRU) or 1 (RNN), H = hidden_size, Hout = proj_size if &gt; 0 else H,
 /// in = input_size for layer 0 else num_directions * Hout:
-///   weight_ih [G*H, in], weight_hh [G*H, Hout], bias_ih [G*H], bias_hh [G*H], weight_hr [Hout, H].
-/// Absent tensors (biases when has_bias is 0, weight_hr without projection) are NULL with count 0.
+///   weight_ih [G*H, in], weight_hh [G*H, Hout], bias_ih [G*H], bias_hh [G*H], weight_hr [Hout, H],
+///   weight_p [3*H] (peepholes P_i, P_f, P_o: the LSTM gate order without g).
+/// Absent tensors (biases when has_bias is 0, weight_hr without projection, weight_p without peepholes) are NULL with
+/// count 0.
 /// </summary>
-// C: frnn_layer_weights, 80 bytes
-[StructLayout(LayoutKind.Explicit, Size = 80)]
+// C: frnn_layer_weights, 96 bytes
+[StructLayout(LayoutKind.Explicit, Size = 96)]
 internal unsafe struct FrnnLayerWeights
 {
     [FieldOffset(0)]
@@ -138,6 +240,12 @@ internal unsafe struct FrnnLayerWeights
 
     [FieldOffset(72)]
     public long WeightHrCount;
+
+    [FieldOffset(80)]
+    public float* WeightP;
+
+    [FieldOffset(88)]
+    public long WeightPCount;
 }
 
 /// <summary>

@@ -12,9 +12,11 @@ internal static class GateFormImporter
     /// <param name="hiddenSize">H.</param>
     /// <param name="gates">Gate matrices in PyTorch's gate order, with the names the caller used.</param>
     /// <param name="biases">Gate biases in the same order; all null for no bias.</param>
-    public static RnnWeights Import(CellKind kind, int inputSize, int hiddenSize, (string Name, float[] Matrix)[] gates, (string Name, float[]? Bias)[] biases)
+    /// <param name="cell">The cell variant the gates are written for (PyTorch's when null).</param>
+    public static RnnWeights Import(CellKind kind, int inputSize, int hiddenSize, (string Name, float[] Matrix)[] gates, (string Name, float[]? Bias)[] biases,
+        CellVariant? cell = null)
     {
-        var spec = new RnnSpec(kind, inputSize, hiddenSize, Bias: biases.Any(b => b.Bias is not null)).Validate();
+        var spec = new RnnSpec(kind, inputSize, hiddenSize, Bias: biases.Any(b => b.Bias is not null)) { Cell = cell ?? CellVariant.PyTorch }.Validate();
         int combined = hiddenSize + inputSize;
         var weightIh = new float[gates.Length * hiddenSize * inputSize];
         var weightHh = new float[gates.Length * hiddenSize * hiddenSize];

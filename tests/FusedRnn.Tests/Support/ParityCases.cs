@@ -4,7 +4,8 @@ namespace FusedRnn.Tests.Support;
 
 /// <summary>
 /// One random network with one random input, from a seed: the cases <see cref="ParityTests"/> runs on every backend
-/// and <see cref="Tolerance.ParityFloat32"/> is derived from.
+/// and <see cref="Tolerance.ParityFloat32"/> is derived from; the variant suites draw theirs with <see cref="Draw"/> too
+/// (<see cref="CellVariantCases"/>, <see cref="OnnxCases"/>).
 /// </summary>
 public sealed record ParityCase(string Name, RnnSpec Spec, int Seed, int SeqLen, int Batch, bool BatchFirst, bool InitialState, int[]? Lengths)
 {
@@ -12,7 +13,7 @@ public sealed record ParityCase(string Name, RnnSpec Spec, int Seed, int SeqLen,
     /// Networks that vary every feature at once: all four cell kinds, sizes 1–300, 1–3 layers, both directions,
     /// projection, bias or none, initial state or none, variable lengths, both data layouts.
     /// </summary>
-    public static IReadOnlyList<ParityCase> Random { get; } = [.. Enumerable.Range(1, 24).Select(Create)];
+    public static IReadOnlyList<ParityCase> Random { get; } = [.. Enumerable.Range(1, 24).Select(seed => Draw($"random-{seed}", seed, maxSize: 300))];
 
     /// <summary>
     /// Small networks with big batches, which threaded backends share by batch rows rather than hidden units (the
@@ -51,7 +52,30 @@ public sealed record ParityCase(string Name, RnnSpec Spec, int Seed, int SeqLen,
     public override string ToString() =>
         $"{Name} (seed {Seed}): {Spec}, T={SeqLen} B={Batch} batch_first={BatchFirst} h0={InitialState} lengths=[{(Lengths is null ? "" : string.Join(",", Lengths))}]";
 
-    private (RnnWeights Weights, FloatTensor X, FloatTensor? H0, FloatTensor? C0) Inputs()
+    /// <summary>
+    /// A random network and input from <paramref name="seed"/>: all four cell kinds, log-uniform sizes in
+    /// 1..<paramref name="maxSize"/> (mostly small, fast and edge-heavy; sometimes several vector blocks and tails), 1–3
+    /// layers, both directions, projection, bias or none, initial state or none, variable lengths, both data layouts;
+    /// then the cell, PyTorch's unless <paramref name="cell"/> draws another for the spec. A given
+    /// <paramref name="kind"/> replaces the drawn one, the other draws unchanged.
+    /// </summary>
+    public static ParityCase Draw(string name, int seed, int maxSize, Func<System.Random, RnnSpec, CellVariant>? cell = null, CellKind? kind = null)
+    {
+        var random = new System.Random(seed);
+        CellKind drawn = Enum.GetValues<CellKind>()[random.Next(4)], cellKind = kind ?? drawn;
+        int Size() => (int)Math.Round(Math.Exp(random.NextDouble() * Math.Log(maxSize)));
+        int hidden = Size();
+        bool project = cellKind == CellKind.Lstm && hidden > 1 && random.Next(3) == 0;
+        var spec = new RnnSpec(cellKind, Size(), hidden, random.Next(1, 4), random.Next(2) == 0, random.Next(4) != 0,
+            project ? random.Next(1, hidden) : 0);
+        int seqLen = random.Next(1, 7), batch = random.Next(1, 6);
+        var test = new ParityCase(name, spec, seed, seqLen, batch, random.Next(2) == 0, random.Next(2) == 0,
+            random.Next(2) == 0 ? RandomNetworks.Lengths(random, batch, seqLen) : null);
+        return cell is null ? test : test with { Spec = spec with { Cell = cell(random, spec) } };
+    }
+
+    /// <summary>The case's weights (<see cref="RandomNetworks.Create"/> from its seed) and inputs (zeros where <see cref="InitialState"/> is false: null).</summary>
+    public (RnnWeights Weights, FloatTensor X, FloatTensor? H0, FloatTensor? C0) Inputs()
     {
         var random = new Random(Seed);
         RnnWeights weights = RandomNetworks.Create(Spec, Seed);
@@ -63,21 +87,6 @@ public sealed record ParityCase(string Name, RnnSpec Spec, int Seed, int SeqLen,
             ? RandomNetworks.FloatTensor(random, Spec.LayerDirectionCount, Batch, Spec.HiddenSize)
             : null;
         return (weights, x, h0, c0);
-    }
-
-    private static ParityCase Create(int seed)
-    {
-        var random = new Random(seed);
-        CellKind kind = Enum.GetValues<CellKind>()[random.Next(4)];
-        // Log-uniform sizes: mostly small (fast, edge-heavy), sometimes up to 300 (several vector blocks and tails).
-        int Size() => (int)Math.Round(Math.Exp(random.NextDouble() * Math.Log(300)));
-        int hidden = Size();
-        bool project = kind == CellKind.Lstm && hidden > 1 && random.Next(3) == 0;
-        var spec = new RnnSpec(kind, Size(), hidden, random.Next(1, 4), random.Next(2) == 0, random.Next(4) != 0,
-            project ? random.Next(1, hidden) : 0);
-        int seqLen = random.Next(1, 7), batch = random.Next(1, 6);
-        return new ParityCase($"random-{seed}", spec, seed, seqLen, batch, random.Next(2) == 0, random.Next(2) == 0,
-            random.Next(2) == 0 ? RandomNetworks.Lengths(random, batch, seqLen) : null);
     }
 
     private static ParityCase WithLengths(ParityCase test) =>

@@ -15,7 +15,7 @@ public static class RandomNetworks
                 float[]? Make(WeightRole role) => WeightShapes.IsPresent(spec, role)
                     ? Uniform(random, (int)FusedRnn.FloatTensor.ElementCount(WeightShapes.Expected(spec, role, layer)), scale)
                     : null;
-                layers.Add(new LayerWeights(Make(WeightRole.WeightIh)!, Make(WeightRole.WeightHh)!, Make(WeightRole.BiasIh), Make(WeightRole.BiasHh), Make(WeightRole.WeightHr)));
+                layers.Add(new LayerWeights(Make(WeightRole.WeightIh)!, Make(WeightRole.WeightHh)!, Make(WeightRole.BiasIh), Make(WeightRole.BiasHh), Make(WeightRole.WeightHr), Make(WeightRole.WeightP)));
             }
         }
 

@@ -17,8 +17,9 @@ namespace FusedRnn.Tests.Support;
 /// <c>b_hh + Σ W_hh·h</c>), and a gate's pre-activation is the input part plus the hidden part.
 /// </para>
 /// <para>
-/// A cell kind is a <see cref="CellStep{T}"/> (see <see cref="ReferenceCells{T}"/>): cell variants (per-role
-/// activations, clip, peepholes, GRU's linear-before-reset off) are new step functions, nothing else changes.
+/// A cell is a <see cref="CellStep{T}"/> (see <see cref="ReferenceCells{T}"/>) built from the spec's kind and
+/// <see cref="RnnSpec.Cell"/> in each direction: PyTorch's cell by default, else ONNX's formulas for the variant
+/// (activations per role and direction, clip, peepholes, coupled input-forget gate, GRU reset before the product).
 /// </para>
 /// </summary>
 public static class ReferenceRnn
@@ -36,7 +37,6 @@ public static class ReferenceRnn
         if (x.Rank != 3 || x.Dim(2) != spec.InputSize) throw new ArgumentException($"x has shape {x}, not [T, B, {spec.InputSize}]", nameof(x));
         int seqLen = batchFirst ? x.Dim(1) : x.Dim(0), batch = batchFirst ? x.Dim(0) : x.Dim(1);
         int directions = spec.Directions, outputSize = spec.OutputSize, hidden = spec.HiddenSize;
-        CellStep<T> step = ReferenceCells<T>.For(spec.Kind);
 
         // The layer's input, time-major: input[t][b] is the feature vector of row b at step t.
         T[][][] input = Rows(seqLen, batch, (t, b) => Convert<T>(x.Span.Slice(((batchFirst ? b * seqLen + t : t * batch + b)) * spec.InputSize, spec.InputSize)));
@@ -47,6 +47,7 @@ public static class ReferenceRnn
             T[][][] output = Rows(seqLen, batch, (_, _) => new T[directions * outputSize]); // zero past each row's length
             for (int direction = 0; direction < directions; direction++)
             {
+                CellStep<T> step = ReferenceCells<T>.For(spec, direction);
                 var parameters = new LayerParameters<T>(spec, layer, weights[layer, direction]);
                 int state = layer * directions + direction;
                 for (int b = 0; b < batch; b++)
@@ -93,7 +94,7 @@ public static class ReferenceRnn
         RnnSpec spec = weights.Spec;
         if (spec.NumLayers != 1 || spec.Bidirectional || spec.ProjSize != 0) throw new ArgumentException($"{spec} is not a cell", nameof(weights));
         int steps = x.Dim(0), batch = x.Dim(1), hidden = spec.HiddenSize;
-        CellStep<T> step = ReferenceCells<T>.For(spec.Kind);
+        CellStep<T> step = ReferenceCells<T>.For(spec, direction: 0);
         var parameters = new LayerParameters<T>(spec, 0, weights[0, 0]);
         var hs = new T[steps * batch * hidden];
         T[]? cs = spec.Kind.HasCellState() ? new T[steps * batch * hidden] : null;
@@ -150,18 +151,32 @@ public sealed record CellState<T>(T[] H, T[]? C);
 public delegate CellState<T> CellStep<T>(LayerParameters<T> parameters, T[] x, CellState<T> state)
     where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
-/// <summary>The step function of every cell kind, with PyTorch's activations unless given others.</summary>
+/// <summary>
+/// The step function of every cell: PyTorch's by default, ONNX's LSTM, GRU and RNN equations for a variant. Each role's
+/// function is its activation of the pre-activation, clipped to [−clip, clip] first when <see cref="CellVariant.Clip"/>
+/// is above 0; a role without an activation in the variant has PyTorch's.
+/// </summary>
 public static class ReferenceCells<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
-    public static CellStep<T> For(CellKind kind) => kind switch
+    /// <summary>The step of <paramref name="spec"/>'s cell in <paramref name="direction"/> (0 forward, 1 reverse).</summary>
+    public static CellStep<T> For(RnnSpec spec, int direction)
     {
-        CellKind.Lstm => Lstm(Sigmoid, Tanh, Tanh),
-        CellKind.Gru => Gru(Sigmoid, Tanh),
-        CellKind.RnnTanh => Elman(Tanh),
-        CellKind.RnnRelu => Elman(Relu),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no reference step for this cell kind"),
-    };
+        CellVariant cell = spec.Cell;
+        CellActivations given = direction == 0 ? cell.Forward : cell.Reverse;
+        Func<T, T> OfPreactivation(Activation? activation, Func<T, T> pytorchDefault) =>
+            Clipped(activation is { } chosen ? Function(chosen) : pytorchDefault, cell.Clip);
+        return spec.Kind switch
+        {
+            // The output activation reads the cell state, which is not a pre-activation: never clipped.
+            CellKind.Lstm => Lstm(OfPreactivation(given.Gates, Sigmoid), OfPreactivation(given.Candidate, Tanh),
+                given.Output is { } output ? Function(output) : Tanh, cell.Peepholes, cell.CoupledInputForget),
+            CellKind.Gru => Gru(OfPreactivation(given.Gates, Sigmoid), OfPreactivation(given.Candidate, Tanh), cell.ResetPlacement),
+            CellKind.RnnTanh => Elman(OfPreactivation(given.Gates, Tanh)),
+            CellKind.RnnRelu => Elman(OfPreactivation(given.Gates, Relu)),
+            _ => throw new ArgumentOutOfRangeException(nameof(spec), spec.Kind, "no reference step for this cell kind"),
+        };
+    }
 
     /// <summary>σ(x) = 1 / (1 + e^−x).</summary>
     public static T Sigmoid(T x) => T.One / (T.One + T.Exp(-x));
@@ -171,46 +186,82 @@ public static class ReferenceCells<T>
     /// <summary>max(x, 0), IEEE maximum: −0 gives +0, NaN stays NaN.</summary>
     public static T Relu(T x) => T.Max(x, T.Zero);
 
-    /// <summary>
-    /// i = gate(W_ii x + b_ii + W_hi h + b_hi), f and o likewise, g = candidate(…), c' = f ⊙ c + i ⊙ g,
-    /// h' = o ⊙ output(c'), then h' = W_hr h' with a projection.
-    /// </summary>
-    public static CellStep<T> Lstm(Func<T, T> gate, Func<T, T> candidate, Func<T, T> output) => (p, x, state) =>
+    /// <summary>The function of <paramref name="activation"/>, each kind as <see cref="ActivationKind"/> documents it.</summary>
+    public static Func<T, T> Function(Activation activation)
     {
-        int hidden = p.HiddenSize;
-        var c = new T[hidden];
-        var h = new T[hidden];
-        for (int j = 0; j < hidden; j++)
+        T alpha = T.CreateTruncating(activation.Alpha), beta = T.CreateTruncating(activation.Beta);
+        return activation.Kind switch
         {
-            T i = gate(p.Preactivation(0 * hidden + j, x, state.H));
-            T f = gate(p.Preactivation(1 * hidden + j, x, state.H));
-            T g = candidate(p.Preactivation(2 * hidden + j, x, state.H));
-            T o = gate(p.Preactivation(3 * hidden + j, x, state.H));
-            c[j] = f * state.C![j] + i * g;
-            h[j] = o * output(c[j]);
-        }
-
-        return new CellState<T>(p.Project(h), c);
-    };
+            ActivationKind.Identity => x => x,
+            ActivationKind.Relu => Relu,
+            ActivationKind.Tanh => Tanh,
+            ActivationKind.Sigmoid => Sigmoid,
+            ActivationKind.Affine => x => alpha * x + beta,
+            ActivationKind.LeakyRelu => x => x >= T.Zero ? x : alpha * x,
+            ActivationKind.ThresholdedRelu => x => x > alpha ? x : T.Zero,
+            ActivationKind.ScaledTanh => x => alpha * T.Tanh(beta * x),
+            ActivationKind.HardSigmoid => x => T.Min(T.Max(alpha * x + beta, T.Zero), T.One),
+            ActivationKind.Elu => x => x >= T.Zero ? x : alpha * (T.Exp(x) - T.One),
+            ActivationKind.Softsign => x => x / (T.One + T.Abs(x)),
+            ActivationKind.Softplus => x => T.Log(T.One + T.Exp(x)),
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation.Kind, "no reference function for this activation"),
+        };
+    }
 
     /// <summary>
-    /// r = gate(W_ir x + b_ir + W_hr h + b_hr), z likewise, n = candidate(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
+    /// i = gate(W_ii x + b_ii + W_hi h + b_hi [+ P_i ⊙ c]), f likewise [+ P_f ⊙ c] or f = 1 − i when coupled,
+    /// g = candidate(…), c' = f ⊙ c + i ⊙ g, o = gate(… [+ P_o ⊙ c']), h' = o ⊙ output(c'), then h' = W_hr h' with a
+    /// projection. Bracketed terms only with <paramref name="peepholes"/>.
+    /// </summary>
+    public static CellStep<T> Lstm(Func<T, T> gate, Func<T, T> candidate, Func<T, T> output, bool peepholes = false, bool coupledInputForget = false) =>
+        (p, x, state) =>
+        {
+            int hidden = p.HiddenSize;
+            var c = new T[hidden];
+            var h = new T[hidden];
+            for (int j = 0; j < hidden; j++)
+            {
+                T Gate(int block, LstmPeephole peephole, T cell)
+                {
+                    T preactivation = p.Preactivation(block * hidden + j, x, state.H);
+                    return gate(peepholes ? preactivation + p.Peephole(peephole, j) * cell : preactivation);
+                }
+
+                T cPrevious = state.C![j];
+                T i = Gate(0, LstmPeephole.Input, cPrevious);
+                T f = coupledInputForget ? T.One - i : Gate(1, LstmPeephole.Forget, cPrevious);
+                T g = candidate(p.Preactivation(2 * hidden + j, x, state.H));
+                c[j] = f * cPrevious + i * g;
+                T o = Gate(3, LstmPeephole.Output, c[j]);
+                h[j] = o * output(c[j]);
+            }
+
+            return new CellState<T>(p.Project(h), c);
+        };
+
+    /// <summary>
+    /// r = gate(W_ir x + b_ir + W_hr h + b_hr), z likewise, n = candidate(W_in x + b_in + r ⊙ (W_hn h + b_hn)) with the
+    /// reset after the product (PyTorch's) or candidate(W_in x + b_in + W_hn (r ⊙ h) + b_hn) before it (ONNX's default),
     /// h' = (1 − z) ⊙ n + z ⊙ h.
     /// </summary>
-    public static CellStep<T> Gru(Func<T, T> gate, Func<T, T> candidate) => (p, x, state) =>
-    {
-        int hidden = p.HiddenSize;
-        var h = new T[hidden];
-        for (int j = 0; j < hidden; j++)
+    public static CellStep<T> Gru(Func<T, T> gate, Func<T, T> candidate, GruResetPlacement reset = GruResetPlacement.AfterProduct) =>
+        (p, x, state) =>
         {
-            T r = gate(p.Preactivation(0 * hidden + j, x, state.H));
-            T z = gate(p.Preactivation(1 * hidden + j, x, state.H));
-            T n = candidate(p.InputPart(2 * hidden + j, x) + r * p.HiddenPart(2 * hidden + j, state.H));
-            h[j] = (T.One - z) * n + z * state.H[j];
-        }
+            int hidden = p.HiddenSize;
+            T[] r = [.. Enumerable.Range(0, hidden).Select(j => gate(p.Preactivation(j, x, state.H)))];
+            T[]? resetState = reset == GruResetPlacement.BeforeProduct ? [.. r.Select((rj, j) => rj * state.H[j])] : null;
+            var h = new T[hidden];
+            for (int j = 0; j < hidden; j++)
+            {
+                T z = gate(p.Preactivation(1 * hidden + j, x, state.H));
+                T n = candidate(reset == GruResetPlacement.AfterProduct
+                    ? p.InputPart(2 * hidden + j, x) + r[j] * p.HiddenPart(2 * hidden + j, state.H)
+                    : p.InputPart(2 * hidden + j, x) + p.HiddenPart(2 * hidden + j, resetState!));
+                h[j] = (T.One - z) * n + z * state.H[j];
+            }
 
-        return new CellState<T>(h, null);
-    };
+            return new CellState<T>(h, null);
+        };
 
     /// <summary>h' = activation(W_ih x + b_ih + W_hh h + b_hh).</summary>
     public static CellStep<T> Elman(Func<T, T> activation) => (p, x, state) =>
@@ -219,6 +270,22 @@ public static class ReferenceCells<T>
         for (int j = 0; j < h.Length; j++) h[j] = activation(p.Preactivation(j, x, state.H));
         return new CellState<T>(h, null);
     };
+
+    /// <summary>activation(clip(x)) with clip above 0, else the activation itself.</summary>
+    private static Func<T, T> Clipped(Func<T, T> activation, float clip)
+    {
+        if (clip == 0) return activation;
+        T bound = T.CreateTruncating(clip);
+        return x => activation(T.Clamp(x, -bound, bound));
+    }
+}
+
+/// <summary>The three peephole vectors of <c>weight_p</c>, in its order.</summary>
+public enum LstmPeephole
+{
+    Input,
+    Forget,
+    Output,
 }
 
 /// <summary>
@@ -229,7 +296,7 @@ public sealed class LayerParameters<T>
     where T : unmanaged, IBinaryFloatingPointIeee754<T>
 {
     private readonly T[] _weightIh, _weightHh;
-    private readonly T[]? _biasIh, _biasHh, _weightHr;
+    private readonly T[]? _biasIh, _biasHh, _weightHr, _weightP;
     private readonly int _inputSize, _recurrentSize;
 
     public LayerParameters(RnnSpec spec, int layer, LayerWeights weights)
@@ -242,6 +309,7 @@ public sealed class LayerParameters<T>
         _biasIh = weights.BiasIh is null ? null : ReferenceRnn.Convert<T>(weights.BiasIh);
         _biasHh = weights.BiasHh is null ? null : ReferenceRnn.Convert<T>(weights.BiasHh);
         _weightHr = weights.WeightHr is null ? null : ReferenceRnn.Convert<T>(weights.WeightHr);
+        _weightP = weights.WeightP is null ? null : ReferenceRnn.Convert<T>(weights.WeightP);
     }
 
     public int HiddenSize { get; }
@@ -254,6 +322,10 @@ public sealed class LayerParameters<T>
 
     /// <summary>The whole pre-activation of a gate row: input part + hidden part.</summary>
     public T Preactivation(int row, T[] x, T[] h) => InputPart(row, x) + HiddenPart(row, h);
+
+    /// <summary>The peephole weight of <paramref name="unit"/> in vector <paramref name="peephole"/> of <c>weight_p</c> [3·H].</summary>
+    public T Peephole(LstmPeephole peephole, int unit) =>
+        (_weightP ?? throw new InvalidOperationException("the layer has no peephole weights"))[(int)peephole * HiddenSize + unit];
 
     /// <summary>W_hr h with a projection (<c>proj_size</c>), else h itself.</summary>
     public T[] Project(T[] h)

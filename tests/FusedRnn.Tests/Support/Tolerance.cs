@@ -14,7 +14,8 @@ namespace FusedRnn.Tests.Support;
 /// sums, no FMA) over every <see cref="ParityCase"/> lands at most <see cref="MeasuredFloat32Drift"/> from its
 /// float64 self, and the tolerance is <see cref="Float32DriftMultiple"/> × that, rounded up — room for another
 /// summation order, FMA and vectorized activations, not for a wrong formula (which is off by 1e-2 and more).
-/// ParityTests re-measures the drift and fails if the tolerance stops being that multiple of it.</item>
+/// ParityTests re-measures the drift and fails if the tolerance stops being that multiple of it; CellVariantTests
+/// checks that the cell-variant cases (its own and OnnxRuntimeVariantTests') leave it the same margin.</item>
 /// </list>
 /// </summary>
 public static class Tolerance

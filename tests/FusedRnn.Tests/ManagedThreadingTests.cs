@@ -28,17 +28,18 @@ public class ManagedThreadingTests
     }
 
     /// <summary>
-    /// Call shapes that split at 2 and 3 threads, on hidden units (big enough that splitting them pays at 3 threads, see
-    /// ManagedExecutor.Participants) or on rows.
+    /// Call shapes that split at 2 and 3 threads, on hidden units or on rows, by the rule both backends share (CallPlan,
+    /// native sharing_for): a step of at least 32K multiply-adds, rows split when each participant gets a group of 4 and
+    /// the weights fit every core's cache or units cannot be split (a projection mixes them).
     /// </summary>
     internal static IReadOnlyList<Case> Shapes { get; } =
     [
         new("lstm hidden split", new RnnSpec(CellKind.Lstm, 24, 256), 5, 1, Lengths: false, SplitRows: false),
         new("gru hidden split, 2 layers", new RnnSpec(CellKind.Gru, 17, 200, NumLayers: 2), 4, 2, Lengths: true, SplitRows: false),
         new("rnn hidden split, bidirectional", new RnnSpec(CellKind.RnnTanh, 9, 300, Bidirectional: true), 3, 3, Lengths: true, SplitRows: false),
-        new("lstm projection, hidden split", new RnnSpec(CellKind.Lstm, 12, 208, NumLayers: 2, ProjSize: 150), 4, 2, Lengths: true, SplitRows: false),
-        new("bilstm row split", new RnnSpec(CellKind.Lstm, 11, 37, NumLayers: 3, Bidirectional: true, ProjSize: 13), 6, 13, Lengths: true, SplitRows: true),
-        new("gru row split", new RnnSpec(CellKind.Gru, 8, 21), 7, 12, Lengths: false, SplitRows: true),
+        new("lstm projection, row split", new RnnSpec(CellKind.Lstm, 12, 208, NumLayers: 2, ProjSize: 150), 4, 12, Lengths: true, SplitRows: true),
+        new("bilstm row split", new RnnSpec(CellKind.Lstm, 11, 40, NumLayers: 3, Bidirectional: true, ProjSize: 13), 6, 16, Lengths: true, SplitRows: true),
+        new("gru row split", new RnnSpec(CellKind.Gru, 16, 48), 7, 12, Lengths: false, SplitRows: true),
     ];
 
     [Theory]
@@ -97,7 +98,7 @@ public class ManagedThreadingTests
     [Fact]
     public void DisposingAWorkspaceEndsItsWorkers()
     {
-        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 16), 2), Options(3));
+        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 32), 2), Options(3));
         RnnWorkspace workspace = module.CreateWorkspace();
         IReadOnlyList<Thread> workers = RunRowSplit(module, workspace);
 
@@ -110,7 +111,7 @@ public class ManagedThreadingTests
     [Fact]
     public void CollectingAnUndisposedWorkspaceEndsItsWorkers()
     {
-        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 16), 2), Options(2));
+        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 32), 2), Options(2));
         IReadOnlyList<Thread> workers = RunAndForget(module);
 
         GC.Collect();
@@ -147,7 +148,7 @@ public class ManagedThreadingAllocationTests
 {
     [Theory]
     [InlineData(1, 200)] // hidden units split
-    [InlineData(8, 24)] // rows split
+    [InlineData(8, 32)] // rows split
     public void ThreadedCallsAllocateNothingAfterWarmUp(int batch, int hidden)
     {
         var spec = new RnnSpec(CellKind.Lstm, 16, hidden, NumLayers: 2, Bidirectional: true);

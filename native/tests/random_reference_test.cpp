@@ -1,5 +1,7 @@
-// The library against a plain float64 transcription of PyTorch's equations, over random models of every cell
-// kind (the PyTorch files cover LSTM and GRU only) and the argument variations the files do not reach.
+// The library against a plain float64 transcription of PyTorch's equations (onnx_reference.h with PyTorch's cells),
+// over random models of every cell kind (the PyTorch files cover LSTM and GRU only) and the argument variations the
+// files do not reach.
+#include "onnx_reference.h"
 #include "test_support.h"
 
 #include <thread>
@@ -19,99 +21,6 @@ struct Case {
 
 // Names the case in test output (gtest would otherwise print its bytes, padding included).
 void PrintTo(const Case& c, std::ostream* stream) { *stream << c.name; }
-
-struct ReferenceOutputs {
-    std::vector<double> y, hn, cn;
-};
-
-double sigmoid(double value) { return 1.0 / (1.0 + std::exp(-value)); }
-
-// PyTorch's nn.LSTM / nn.GRU / nn.RNN in float64, one row and one step at a time.
-ReferenceOutputs reference_forward(const Case& c, const std::vector<LayerTensors>& layers, const ForwardBuffers& in) {
-    const int64_t gates = gate_count(c.kind);
-    const int64_t hidden = c.hidden_size;
-    const int64_t out = c.proj_size > 0 ? c.proj_size : hidden;
-    const int64_t directions = c.num_directions;
-    const int64_t steps = c.seq_len;
-    const int64_t batch = c.batch;
-    auto row_index = [&](int64_t t, int64_t b) { return c.batch_first ? b * steps + t : t * batch + b; };
-
-    std::vector<double> layer_input(in.x.begin(), in.x.end());
-    int64_t input_width = c.input_size;
-    ReferenceOutputs result;
-    result.hn.assign(static_cast<std::size_t>(c.num_layers * directions * batch * out), 0.0);
-    result.cn.assign(static_cast<std::size_t>(c.num_layers * directions * batch * hidden), 0.0);
-    for (int64_t layer = 0; layer < c.num_layers; ++layer) {
-        std::vector<double> layer_output(static_cast<std::size_t>(steps * batch * directions * out), 0.0);
-        for (int64_t direction = 0; direction < directions; ++direction) {
-            const int64_t slice = layer * directions + direction;
-            const LayerTensors& w = layers[static_cast<std::size_t>(slice)];
-            auto bias = [&](const std::vector<float>& values, int64_t row) {
-                return values.empty() ? 0.0 : static_cast<double>(values[static_cast<std::size_t>(row)]);
-            };
-            for (int64_t b = 0; b < batch; ++b) {
-                std::vector<double> h(static_cast<std::size_t>(out), 0.0), cell(static_cast<std::size_t>(hidden), 0.0);
-                if (!in.h0.empty()) {
-                    for (int64_t k = 0; k < out; ++k) h[k] = in.h0[(slice * batch + b) * out + k];
-                }
-                if (!in.c0.empty()) {
-                    for (int64_t k = 0; k < hidden; ++k) cell[k] = in.c0[(slice * batch + b) * hidden + k];
-                }
-                const int64_t length = c.lengths.empty() ? steps : c.lengths[static_cast<std::size_t>(b)];
-                for (int64_t s = 0; s < length; ++s) {
-                    const int64_t t = direction == 0 ? s : length - 1 - s;
-                    const double* x = layer_input.data() + row_index(t, b) * input_width;
-                    // pre[g*H + j] = W_ih x + b_ih, recurrent[g*H + j] = W_hh h + b_hh
-                    std::vector<double> pre(static_cast<std::size_t>(gates * hidden)), recurrent(pre.size());
-                    for (int64_t row = 0; row < gates * hidden; ++row) {
-                        double sum_x = bias(w.bias_ih, row), sum_h = bias(w.bias_hh, row);
-                        for (int64_t k = 0; k < input_width; ++k) sum_x += w.weight_ih[row * input_width + k] * x[k];
-                        for (int64_t k = 0; k < out; ++k) sum_h += w.weight_hh[row * out + k] * h[k];
-                        pre[row] = sum_x;
-                        recurrent[row] = sum_h;
-                    }
-                    std::vector<double> next(static_cast<std::size_t>(hidden));
-                    for (int64_t j = 0; j < hidden; ++j) {
-                        if (c.kind == FRNN_CELL_LSTM) {
-                            auto gate = [&](int64_t g) { return pre[g * hidden + j] + recurrent[g * hidden + j]; };
-                            cell[j] = sigmoid(gate(1)) * cell[j] + sigmoid(gate(0)) * std::tanh(gate(2));
-                            next[j] = sigmoid(gate(3)) * std::tanh(cell[j]);
-                        } else if (c.kind == FRNN_CELL_GRU) {
-                            double r = sigmoid(pre[j] + recurrent[j]);
-                            double z = sigmoid(pre[hidden + j] + recurrent[hidden + j]);
-                            double n = std::tanh(pre[2 * hidden + j] + r * recurrent[2 * hidden + j]);
-                            next[j] = (1 - z) * n + z * h[j];
-                        } else {
-                            double sum = pre[j] + recurrent[j];
-                            next[j] = c.kind == FRNN_CELL_RNN_TANH ? std::tanh(sum) : std::max(sum, 0.0);
-                        }
-                    }
-                    if (c.proj_size > 0) {
-                        for (int64_t p = 0; p < out; ++p) {
-                            double sum = 0;
-                            for (int64_t j = 0; j < hidden; ++j) sum += w.weight_hr[p * hidden + j] * next[j];
-                            h[p] = sum;
-                        }
-                    } else {
-                        h = next;
-                    }
-                    for (int64_t k = 0; k < out; ++k) {
-                        layer_output[row_index(t, b) * directions * out + direction * out + k] = h[k];
-                    }
-                }
-                for (int64_t k = 0; k < out; ++k) result.hn[(slice * batch + b) * out + k] = h[k];
-                for (int64_t k = 0; k < hidden; ++k) result.cn[(slice * batch + b) * hidden + k] = cell[k];
-            }
-        }
-        layer_input = std::move(layer_output);
-        input_width = directions * out;
-    }
-    result.y = std::move(layer_input);
-    if (c.kind != FRNN_CELL_LSTM) {
-        result.cn.clear();
-    }
-    return result;
-}
 
 frnn_model_spec spec_of(const Case& c) {
     return make_spec(c.kind, c.input_size, c.hidden_size, c.num_layers, c.num_directions, c.proj_size, c.has_bias);
@@ -138,7 +47,7 @@ ForwardBuffers random_buffers(const Case& c, std::mt19937& generator) {
 }
 
 void expect_matches_reference(const Case& c, const std::vector<LayerTensors>& layers, const ForwardBuffers& buffers) {
-    const ReferenceOutputs expected = reference_forward(c, layers, buffers);
+    const ReferenceOutputs expected = reference_forward(spec_of(c), layers, buffers);
     EXPECT_TRUE(all_close(buffers.y, expected.y, float64_reference_tolerance)) << c.name << ": y";
     EXPECT_TRUE(all_close(buffers.hn, expected.hn, float64_reference_tolerance)) << c.name << ": hn";
     EXPECT_TRUE(all_close(buffers.cn, expected.cn, float64_reference_tolerance)) << c.name << ": cn";

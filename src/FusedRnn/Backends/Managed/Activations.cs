@@ -45,6 +45,75 @@ internal static class Activations<TSimd, TVec, T>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static TVec Relu(TVec x) => TSimd.Max(x, TSimd.Zero);
 
+    /// <summary>
+    /// A cell variant's activation, as the native kernels' <c>activate</c> (vector_math.h): α and β rounded to
+    /// <typeparamref name="T"/>; NaN stays NaN, except that ThresholdedRelu gives 0 for it (ONNX's <c>x &gt; α ? x : 0</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Apply(Activation rule, TVec x)
+    {
+        TVec alpha = TSimd.Broadcast(T.CreateTruncating(rule.Alpha));
+        TVec beta = TSimd.Broadcast(T.CreateTruncating(rule.Beta));
+        TVec one = TSimd.Broadcast(T.One);
+        return rule.Kind switch
+        {
+            ActivationKind.Identity => x,
+            ActivationKind.Relu => Relu(x),
+            ActivationKind.Tanh => Tanh(x),
+            ActivationKind.Sigmoid => Sigmoid(x),
+            ActivationKind.Affine => TSimd.MultiplyAdd(alpha, x, beta),
+            ActivationKind.LeakyRelu => TSimd.SelectWhereLess(x, TSimd.Zero, TSimd.Multiply(alpha, x), x),
+            ActivationKind.ThresholdedRelu => TSimd.SelectWhereLess(alpha, x, x, TSimd.Zero),
+            ActivationKind.ScaledTanh => TSimd.Multiply(alpha, Tanh(TSimd.Multiply(beta, x))),
+            ActivationKind.HardSigmoid => TSimd.Min(one, TSimd.Max(TSimd.Zero, TSimd.MultiplyAdd(alpha, x, beta))),
+            // e^x − 1 loses relative (not absolute) accuracy near 0, as ONNX's formula does.
+            ActivationKind.Elu => TSimd.SelectWhereLess(x, TSimd.Zero, TSimd.Multiply(alpha, TSimd.Subtract(TSimd.Exp(x), one)), x),
+            ActivationKind.Softsign => TSimd.Divide(x, TSimd.Add(one, TSimd.Abs(x))),
+            ActivationKind.Softplus => Softplus(x),
+            _ => throw new ArgumentOutOfRangeException(nameof(rule), rule.Kind, "not an activation kind"),
+        };
+    }
+
+    /// <summary>x limited to [−clip, clip]; NaN stays NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Clip(TVec x, T clip) => TSimd.Min(TSimd.Broadcast(clip), TSimd.Max(TSimd.Broadcast(-clip), x));
+
+    /// <summary>
+    /// log(1 + e^x) without overflow or cancellation, as the native kernels: max(x, 0) + log1p(e^−|x|), with
+    /// log1p(u) = log(1 + u)·u / ((1 + u) − 1), which corrects the rounding of 1 + u (u itself where 1 + u rounds to 1).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Softplus(TVec x)
+    {
+        TVec one = TSimd.Broadcast(T.One);
+        TVec u = TSimd.Exp(TSimd.Subtract(TSimd.Zero, TSimd.Abs(x)));
+        TVec y = TSimd.Add(one, u);
+        TVec roundedU = TSimd.Subtract(y, one);
+        TVec corrected = TSimd.Divide(TSimd.Multiply(LogOneToTwo(y), u), roundedU);
+        T smallestNormal = T.CreateTruncating(typeof(T) == typeof(float) ? 1.17549435e-38f : 2.2250738585072014e-308);
+        TVec log1p = TSimd.SelectWhereLess(roundedU, TSimd.Broadcast(smallestNormal), u, corrected);
+        return TSimd.Add(TSimd.Max(TSimd.Zero, x), log1p);
+    }
+
+    /// <summary>
+    /// log(y) for y in [1, 2]: halved above √2 (log(y) = log(y / 2) + ln 2, so |s| ≤ 0.172), then
+    /// 2·atanh(s) with s = (y − 1) / (y + 1), its odd series to s^23 in double, s^11 in float.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec LogOneToTwo(TVec y)
+    {
+        TVec one = TSimd.Broadcast(T.One);
+        TVec halve = TSimd.SelectWhereLess(Constant(1.4142135623730951), y, one, TSimd.Zero);
+        TVec scaled = TSimd.Multiply(y, TSimd.Subtract(one, TSimd.Multiply(Constant(0.5), halve)));
+        TVec s = TSimd.Divide(TSimd.Subtract(scaled, one), TSimd.Add(scaled, one));
+        TVec square = TSimd.Multiply(s, s);
+        int terms = typeof(T) == typeof(float) ? 6 : 12;
+        TVec series = TSimd.Broadcast(T.One / T.CreateTruncating((2 * terms) - 1));
+        for (int term = terms - 2; term >= 0; term--)
+            series = TSimd.MultiplyAdd(series, square, TSimd.Broadcast(T.One / T.CreateTruncating((2 * term) + 1)));
+        return TSimd.MultiplyAdd(halve, Constant(0.6931471805599453), TSimd.Multiply(TSimd.Add(s, s), series));
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TVec DoubleTanh(TVec x)
     {

@@ -44,7 +44,8 @@ internal static class CallPlan
     /// Participants and split for a call. Steps under <see cref="MinimumParallelStepMacs"/> run on the caller alone.
     /// Above it, hidden units are split (DeepCPU: each core keeps its slice of the weights in its own cache) unless
     /// the weights fit every core's cache at once and the batch has a row group per participant: then rows are split
-    /// and the per-step barriers disappear. A projection mixes all units into every h, so it only splits rows.
+    /// and the per-step barriers disappear. A projection mixes all units into every h, and the GRU with the reset
+    /// before the product needs all of r ⊙ h before R_n, so those only split rows.
     /// </summary>
     /// <param name="threads">The threads a call may use.</param>
     /// <param name="batch">B.</param>
@@ -52,16 +53,16 @@ internal static class CallPlan
     /// <param name="hiddenBlocks">Unit blocks of the padded hidden size.</param>
     /// <param name="width">Units per block.</param>
     /// <param name="outputSize">Hout, the recurrent product's depth.</param>
-    /// <param name="hasProjection">Whether the LSTM projects h.</param>
+    /// <param name="onlyRows">Whether a step needs every unit of a row at once (an LSTM projection, the GRU with the reset before the product).</param>
     /// <param name="largestLayerFloats">The packed W_ih and W_hh of the largest layer, in floats.</param>
     public static (int Participants, bool SplitRows) Share(
-        int threads, int batch, int gates, int hiddenBlocks, int width, int outputSize, bool hasProjection, long largestLayerFloats)
+        int threads, int batch, int gates, int hiddenBlocks, int width, int outputSize, bool onlyRows, long largestLayerFloats)
     {
         long stepMacs = (long)batch * gates * hiddenBlocks * width * outputSize;
         if (threads == 1 || stepMacs < MinimumParallelStepMacs) return (1, false);
         bool weightsFitEveryCache = largestLayerFloats * sizeof(float) <= CacheResidentWeightBytes;
         int rowParts = int.Min(threads, batch / RowGroup);
-        int unitParts = hasProjection ? 1 : int.Min(threads, hiddenBlocks);
+        int unitParts = onlyRows ? 1 : int.Min(threads, hiddenBlocks);
         if (rowParts > 1 && (weightsFitEveryCache || rowParts > unitParts)) return (rowParts, true);
         return (unitParts, false);
     }

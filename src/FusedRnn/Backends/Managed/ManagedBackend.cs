@@ -97,8 +97,29 @@ public sealed class ManagedBackend : IRnnBackend
         };
     }
 
-    /// <summary>The executor of the weights' cell kind: one cell policy per kind, so no step branches on it.</summary>
+    /// <summary>
+    /// The executor of the weights' cell: one policy per kind for PyTorch's cells, so no step branches on it; every
+    /// other variant runs on its kind's variant policy, which reads the variant's rules.
+    /// </summary>
     private static RnnExecutor ForCell<TSimd, TVec, T>(RnnWeights weights, int threads)
+        where TSimd : ISimd<TVec, T>
+        where TVec : struct
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        RnnSpec spec = weights.Spec;
+        if (spec.Cell.IsPyTorch) return ForPyTorchCell<TSimd, TVec, T>(weights, threads);
+        return spec.Kind switch
+        {
+            CellKind.Lstm => new ManagedExecutor<TSimd, TVec, T, LstmVariantPolicy>(weights, threads),
+            CellKind.Gru when spec.Cell.ResetPlacement == GruResetPlacement.BeforeProduct =>
+                new ManagedExecutor<TSimd, TVec, T, GruResetBeforePolicy>(weights, threads),
+            CellKind.Gru => new ManagedExecutor<TSimd, TVec, T, GruVariantPolicy>(weights, threads),
+            CellKind.RnnTanh or CellKind.RnnRelu => new ManagedExecutor<TSimd, TVec, T, RnnVariantPolicy>(weights, threads),
+            CellKind kind => throw new ArgumentOutOfRangeException(nameof(weights), kind, "the managed backend has no policy for this cell kind"),
+        };
+    }
+
+    private static RnnExecutor ForPyTorchCell<TSimd, TVec, T>(RnnWeights weights, int threads)
         where TSimd : ISimd<TVec, T>
         where TVec : struct
         where T : unmanaged, IBinaryFloatingPointIeee754<T> => weights.Spec.Kind switch

@@ -40,6 +40,7 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
     private readonly long _largestLayerFloats;
     private readonly int _tileStride;
     private readonly int _threads;
+    private readonly CellRules[] _rules;
 
     /// <param name="weights">The network, of <typeparamref name="TCell"/>'s kind.</param>
     /// <param name="threads">Threads per call, the caller's included, at least 1.</param>
@@ -54,6 +55,11 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
         _hiddenStride = _blocks * _width;
         _outputStride = _outputBlocks * _width;
         _tileStride = int.Max(PanelGemm<TSimd, TVec, T>.RowTileBlocks<TCell>(), PanelGemm<TSimd, TVec, T>.GroupTileBlocks<TCell>()) * _gates * _width;
+        // The R_n pass's single-row tile (8 one-gate blocks) is wider than a three-gate one.
+        if (TCell.ResetsBeforeProduct)
+            _tileStride = int.Max(_tileStride, PanelGemm<TSimd, TVec, T>.RowTileBlocks<SingleGate>() * _width);
+        _rules = new CellRules[spec.Directions];
+        for (int direction = 0; direction < spec.Directions; direction++) _rules[direction] = CellRules.For(spec, direction);
         _layers = new PackedLayer<T>[spec.LayerDirectionCount];
         for (int index = 0; index < _layers.Length; index++)
         {
@@ -74,7 +80,7 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
         var ws = (ManagedWorkspace<T>)workspace;
         int seqLen = request.SeqLen, batch = request.Batch, rows = seqLen * batch;
         (int participants, bool splitRows) = CallPlan.Share(
-            ws.Threads, batch, _gates, _blocks, _width, Spec.OutputSize, Spec.ProjSize > 0, _largestLayerFloats);
+            ws.Threads, batch, _gates, _blocks, _width, Spec.OutputSize, SplitsOnlyRows, _largestLayerFloats);
         Prepare(ws, seqLen, batch, request.Lengths, participants);
         Widen(request.Input, ws.Input);
         LoadInitialState(ws, batch, request.InitialHidden, request.InitialCell);
@@ -119,11 +125,13 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
         int layerOutput = sizes.Require("a layer's output", rows * Spec.OutputFeatures);
         int hidden = sizes.Require("the hidden state", (long)Spec.LayerDirectionCount * 2 * batch * _outputStride, perStep: true);
         int cell = sizes.Require("the cell state", TCell.HasCellState ? (long)Spec.LayerDirectionCount * batch * _hiddenStride : 0, perStep: true);
-        int unprojected = sizes.Require("the unprojected state", Spec.ProjSize > 0 ? (long)batch * _hiddenStride : 0, perStep: true);
+        int unprojected = sizes.Require("the unprojected state", Spec.ProjSize > 0 || TCell.ResetsBeforeProduct ? (long)batch * _hiddenStride : 0, perStep: true);
+        int updateGates = sizes.Require("the update gates", TCell.ResetsBeforeProduct ? (long)batch * _hiddenStride : 0, perStep: true);
         int tiles = participants * TileSize;
         long growth = WorkspaceSizes<T>.Growth(ws.Input, input) + WorkspaceSizes<T>.Growth(ws.Projection, projection)
             + WorkspaceSizes<T>.Growth(ws.LayerOutputA, layerOutput) + (Spec.NumLayers > 1 ? WorkspaceSizes<T>.Growth(ws.LayerOutputB, layerOutput) : 0)
             + WorkspaceSizes<T>.Growth(ws.Hidden, hidden) + WorkspaceSizes<T>.Growth(ws.Cell, cell) + WorkspaceSizes<T>.Growth(ws.Unprojected, unprojected)
+            + WorkspaceSizes<T>.Growth(ws.UpdateGates, updateGates)
             + WorkspaceSizes<T>.Growth(ws.GateTiles, tiles);
         sizes.RequireAvailableMemory(growth, projection);
         sizes.Grow(ref ws.Input, input, "the input");
@@ -133,6 +141,7 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
         sizes.Grow(ref ws.Hidden, hidden, "the hidden state");
         sizes.Grow(ref ws.Cell, cell, "the cell state");
         sizes.Grow(ref ws.Unprojected, unprojected, "the unprojected state");
+        sizes.Grow(ref ws.UpdateGates, updateGates, "the update gates");
         sizes.Grow(ref ws.GateTiles, tiles, "the gate tiles");
         ManagedWorkspace.Grow(ref ws.RowOrder, batch);
         ManagedWorkspace.Grow(ref ws.SortedLengths, batch);
@@ -153,6 +162,12 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
             order[slot] = b;
         }
     }
+
+    /// <summary>
+    /// Whether every participant must own whole rows: a projection mixes every unit into each h, and R_n of the GRU
+    /// with the reset before the product reads every unit of r ⊙ h, as native's plan (forward.cpp).
+    /// </summary>
+    private bool SplitsOnlyRows => Spec.ProjSize > 0 || TCell.ResetsBeforeProduct;
 
     /// <summary>Elements of one participant's gate tile: the recurrent products of the widest tile of a row group.</summary>
     private int TileSize => TSimd.TileRows * _tileStride;
@@ -300,6 +315,12 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see PanelGemm
     private void StepTiles(ManagedWorkspace<T> ws, DirectionPass pass, IndexRange blocks, IndexRange rows, int step, int participant)
     {
+        if (TCell.ResetsBeforeProduct)
+        {
+            StepResetBeforeProduct(ws, pass, rows, step, participant);
+            return;
+        }
+
         PackedPanels recurrent = Layer(pass).RecurrentWeights;
         int current = step % 2, tileRows = TSimd.TileRows, panelSize = recurrent.PanelSize, depth = Spec.OutputSize;
         int tileBlocks = rows.Length == 1 ? PanelGemm<TSimd, TVec, T>.RowTileBlocks<TCell>() : PanelGemm<TSimd, TVec, T>.GroupTileBlocks<TCell>();
@@ -337,6 +358,8 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
         int state = (pass.Layer * Spec.Directions) + pass.Direction;
         bool projects = weights.Projection is not null;
         ref T recurrentBias = ref weights.RecurrentBias is { } bias ? ref bias[0] : ref Unsafe.NullRef<T>();
+        ref T peepholes = ref weights.Peepholes is { } packedPeepholes ? ref packedPeepholes[0] : ref Unsafe.NullRef<T>();
+        CellRules rules = _rules[pass.Direction];
         for (int i = rows.Start; i < rows.End; i++)
         {
             ref T sums = ref Unsafe.Add(ref tile, (i - rows.Start) * _tileStride);
@@ -355,6 +378,97 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
                     Cell = ref TCell.HasCellState ? ref Unsafe.Add(ref cell, unit) : ref cell,
                     RecurrentBias = ref Unsafe.IsNullRef(ref recurrentBias) ? ref recurrentBias : ref Unsafe.Add(ref recurrentBias, unit),
                     HiddenOut = ref Unsafe.Add(ref hiddenOut, unit),
+                    Rules = rules,
+                    Peepholes = ref Unsafe.IsNullRef(ref peepholes) ? ref peepholes : ref Unsafe.Add(ref peepholes, (blocks.Start + b) * 3 * _width),
+                });
+            }
+        }
+    }
+
+    /// <summary>
+    /// One step of the GRU with the reset before the product for <paramref name="rows"/>, every unit: tile by tile the
+    /// products R_r h and R_z h, then r ⊙ h and z; then, once r ⊙ h is whole, tile by tile R_n (r ⊙ h) and the update.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // see PanelGemm
+    private void StepResetBeforeProduct(ManagedWorkspace<T> ws, DirectionPass pass, IndexRange rows, int step, int participant)
+    {
+        PackedLayer<T> weights = Layer(pass);
+        PackedPanels resetGates = weights.RecurrentWeights, resetCandidate = weights.ResetCandidateWeights!;
+        int current = step % 2, tileRows = TSimd.TileRows;
+        ref T tile = ref ws.GateTiles[participant * TileSize];
+        int gateTileBlocks = rows.Length == 1 ? PanelGemm<TSimd, TVec, T>.RowTileBlocks<ResetGatePair>() : PanelGemm<TSimd, TVec, T>.GroupTileBlocks<ResetGatePair>();
+        for (int firstBlock = 0; firstBlock < _blocks; firstBlock += gateTileBlocks)
+        {
+            int count = int.Min(gateTileBlocks, _blocks - firstBlock);
+            for (int group = rows.Start; group < rows.End; group += tileRows)
+            {
+                int groupRows = int.Min(tileRows, rows.End - group);
+                PanelGemm<TSimd, TVec, T>.MultiplyTile<ResetGatePair>(
+                    ref HiddenRow(ws, pass, current, group), _outputStride, groupRows, Spec.OutputSize,
+                    ref resetGates.Data[firstBlock * resetGates.PanelSize], resetGates.PanelSize, count, ref tile, _tileStride);
+                ResetGatesTile(ws, pass, new IndexRange(firstBlock, firstBlock + count), new IndexRange(group, group + groupRows), step, ref tile);
+            }
+        }
+
+        int candidateTileBlocks = rows.Length == 1 ? PanelGemm<TSimd, TVec, T>.RowTileBlocks<SingleGate>() : PanelGemm<TSimd, TVec, T>.GroupTileBlocks<SingleGate>();
+        for (int firstBlock = 0; firstBlock < _blocks; firstBlock += candidateTileBlocks)
+        {
+            int count = int.Min(candidateTileBlocks, _blocks - firstBlock);
+            for (int group = rows.Start; group < rows.End; group += tileRows)
+            {
+                int groupRows = int.Min(tileRows, rows.End - group);
+                PanelGemm<TSimd, TVec, T>.MultiplyTile<SingleGate>(
+                    ref ws.Unprojected[group * _hiddenStride], _hiddenStride, groupRows, Spec.HiddenSize,
+                    ref resetCandidate.Data[firstBlock * resetCandidate.PanelSize], resetCandidate.PanelSize, count, ref tile, _tileStride);
+                ResetCandidateTile(ws, pass, new IndexRange(firstBlock, firstBlock + count), new IndexRange(group, group + groupRows), step, ref tile);
+            }
+        }
+    }
+
+    /// <summary>The first pass at one tile: r ⊙ h into <see cref="ManagedWorkspace{T}.Unprojected"/>, z into <see cref="ManagedWorkspace{T}.UpdateGates"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void ResetGatesTile(ManagedWorkspace<T> ws, DirectionPass pass, IndexRange blocks, IndexRange rows, int step, ref T tile)
+    {
+        int current = step % 2, projectionBase = pass.Direction * pass.SeqLen * pass.Batch * _gateRowStride;
+        CellRules rules = _rules[pass.Direction];
+        for (int i = rows.Start; i < rows.End; i++)
+        {
+            ref T sums = ref Unsafe.Add(ref tile, (i - rows.Start) * _tileStride);
+            ref T projected = ref ws.Projection[projectionBase + (ProjectionRow(ws, pass, i, step) * _gateRowStride) + (blocks.Start * _gates * _width)];
+            ref T hiddenIn = ref HiddenRow(ws, pass, current, i);
+            for (int b = 0; b < blocks.Length; b++)
+            {
+                int unit = (blocks.Start + b) * _width;
+                GruResetBeforePolicy.ResetGates<TSimd, TVec, T>(
+                    rules, ref Unsafe.Add(ref sums, b * 2 * _width), ref Unsafe.Add(ref projected, b * _gates * _width),
+                    ref Unsafe.Add(ref hiddenIn, unit), ref ws.Unprojected[(i * _hiddenStride) + unit], ref ws.UpdateGates[(i * _hiddenStride) + unit]);
+            }
+        }
+    }
+
+    /// <summary>The second pass at one tile, whose R_n (r ⊙ h) products are in <paramref name="tile"/>: the new h.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private void ResetCandidateTile(ManagedWorkspace<T> ws, DirectionPass pass, IndexRange blocks, IndexRange rows, int step, ref T tile)
+    {
+        int current = step % 2, next = 1 - current, projectionBase = pass.Direction * pass.SeqLen * pass.Batch * _gateRowStride;
+        CellRules rules = _rules[pass.Direction];
+        for (int i = rows.Start; i < rows.End; i++)
+        {
+            ref T sums = ref Unsafe.Add(ref tile, (i - rows.Start) * _tileStride);
+            ref T projected = ref ws.Projection[projectionBase + (ProjectionRow(ws, pass, i, step) * _gateRowStride) + (blocks.Start * _gates * _width)];
+            ref T hiddenIn = ref HiddenRow(ws, pass, current, i);
+            ref T hiddenOut = ref HiddenRow(ws, pass, next, i);
+            for (int b = 0; b < blocks.Length; b++)
+            {
+                int unit = (blocks.Start + b) * _width;
+                TCell.Update<TSimd, TVec, T>(new CellBlock<T>
+                {
+                    RecurrentSums = ref Unsafe.Add(ref sums, b * _width),
+                    Projected = ref Unsafe.Add(ref projected, b * _gates * _width),
+                    PreviousHidden = ref Unsafe.Add(ref hiddenIn, unit),
+                    HiddenOut = ref Unsafe.Add(ref hiddenOut, unit),
+                    UpdateGate = ref ws.UpdateGates[(i * _hiddenStride) + unit],
+                    Rules = rules,
                 });
             }
         }

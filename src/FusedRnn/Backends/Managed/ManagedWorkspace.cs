@@ -96,8 +96,14 @@ internal sealed class ManagedWorkspace<T>(RnnExecutor owner, int threads) : Mana
     /// <summary>c of every (layer, direction) and batch row in length order.</summary>
     public T[] Cell = [];
 
-    /// <summary>Unprojected LSTM output of every batch row, before <c>W_hr</c>.</summary>
+    /// <summary>
+    /// Unprojected LSTM output of every batch row, before <c>W_hr</c>; for the GRU with the reset before the product,
+    /// r ⊙ h of every row.
+    /// </summary>
     public T[] Unprojected = [];
+
+    /// <summary>z of every batch row between the two passes of the GRU with the reset before the product.</summary>
+    public T[] UpdateGates = [];
 
     /// <summary>Recurrent products of one tile (a few unit blocks) for a row group, one tile per participant.</summary>
     public T[] GateTiles = [];

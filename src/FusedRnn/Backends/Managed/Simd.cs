@@ -60,7 +60,16 @@ internal interface ISimd<TVec, T>
 
     static abstract TVec Multiply(TVec a, TVec b);
 
+    /// <summary>Lane by lane, the larger; NaN where either is NaN.</summary>
     static abstract TVec Max(TVec a, TVec b);
+
+    /// <summary>Lane by lane, the smaller; NaN where either is NaN.</summary>
+    static abstract TVec Min(TVec a, TVec b);
+
+    static abstract TVec Abs(TVec x);
+
+    /// <summary>Lane by lane, <paramref name="ifLess"/> where <c>a &lt; b</c>, else <paramref name="otherwise"/> (so NaN takes <paramref name="otherwise"/>).</summary>
+    static abstract TVec SelectWhereLess(TVec a, TVec b, TVec ifLess, TVec otherwise);
 
     static abstract TVec Exp(TVec x);
 

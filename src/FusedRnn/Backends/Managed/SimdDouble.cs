@@ -29,6 +29,13 @@ internal readonly struct Simd512 : ISimd<Vector512<double>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> Max(Vector512<double> a, Vector512<double> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> Min(Vector512<double> a, Vector512<double> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> Abs(Vector512<double> x) => Vector512.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<double> SelectWhereLess(Vector512<double> a, Vector512<double> b, Vector512<double> ifLess, Vector512<double> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(a, b), ifLess, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> Exp(Vector512<double> x) => Vector512.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<double> Divide(Vector512<double> a, Vector512<double> b) => a / b;
@@ -60,6 +67,13 @@ internal readonly struct Simd256 : ISimd<Vector256<double>>
     public static Vector256<double> Multiply(Vector256<double> a, Vector256<double> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<double> Max(Vector256<double> a, Vector256<double> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<double> Min(Vector256<double> a, Vector256<double> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<double> Abs(Vector256<double> x) => Vector256.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<double> SelectWhereLess(Vector256<double> a, Vector256<double> b, Vector256<double> ifLess, Vector256<double> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(a, b), ifLess, otherwise);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<double> Exp(Vector256<double> x) => Vector256.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -93,6 +107,13 @@ internal readonly struct Simd128 : ISimd<Vector128<double>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<double> Max(Vector128<double> a, Vector128<double> b) => Vector128.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<double> Min(Vector128<double> a, Vector128<double> b) => Vector128.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<double> Abs(Vector128<double> x) => Vector128.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<double> SelectWhereLess(Vector128<double> a, Vector128<double> b, Vector128<double> ifLess, Vector128<double> otherwise) =>
+        Vector128.ConditionalSelect(Vector128.LessThan(a, b), ifLess, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<double> Exp(Vector128<double> x) => Vector128.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<double> Divide(Vector128<double> a, Vector128<double> b) => a / b;
@@ -124,6 +145,12 @@ internal readonly struct SimdScalar : ISimd<double>
     public static double Multiply(double a, double b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Max(double a, double b) => Math.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double Min(double a, double b) => Math.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double Abs(double x) => Math.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static double SelectWhereLess(double a, double b, double ifLess, double otherwise) => a < b ? ifLess : otherwise;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static double Exp(double x) => Math.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

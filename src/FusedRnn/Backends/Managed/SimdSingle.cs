@@ -29,6 +29,13 @@ internal readonly struct Simd512Single : ISingleSimd<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Max(Vector512<float> a, Vector512<float> b) => Vector512.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Min(Vector512<float> a, Vector512<float> b) => Vector512.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Abs(Vector512<float> x) => Vector512.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SelectWhereLess(Vector512<float> a, Vector512<float> b, Vector512<float> ifLess, Vector512<float> otherwise) =>
+        Vector512.ConditionalSelect(Vector512.LessThan(a, b), ifLess, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x) => SingleExp<Simd512Single, Vector512<float>>.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
@@ -65,6 +72,13 @@ internal readonly struct Simd256Single : ISingleSimd<Vector256<float>>
     public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Max(Vector256<float> a, Vector256<float> b) => Vector256.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Min(Vector256<float> a, Vector256<float> b) => Vector256.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Abs(Vector256<float> x) => Vector256.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SelectWhereLess(Vector256<float> a, Vector256<float> b, Vector256<float> ifLess, Vector256<float> otherwise) =>
+        Vector256.ConditionalSelect(Vector256.LessThan(a, b), ifLess, otherwise);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Exp(Vector256<float> x) => SingleExp<Simd256Single, Vector256<float>>.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -103,6 +117,13 @@ internal readonly struct Simd128Single : ISingleSimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Max(Vector128<float> a, Vector128<float> b) => Vector128.Max(a, b);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Min(Vector128<float> a, Vector128<float> b) => Vector128.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Abs(Vector128<float> x) => Vector128.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SelectWhereLess(Vector128<float> a, Vector128<float> b, Vector128<float> ifLess, Vector128<float> otherwise) =>
+        Vector128.ConditionalSelect(Vector128.LessThan(a, b), ifLess, otherwise);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Exp(Vector128<float> x) => SingleExp<Simd128Single, Vector128<float>>.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
@@ -139,6 +160,12 @@ internal readonly struct SimdScalarSingle : ISingleSimd<float>
     public static float Multiply(float a, float b) => a * b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Max(float a, float b) => MathF.Max(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Min(float a, float b) => MathF.Min(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Abs(float x) => MathF.Abs(x);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SelectWhereLess(float a, float b, float ifLess, float otherwise) => a < b ? ifLess : otherwise;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Exp(float x) => SingleExp<SimdScalarSingle, float>.Exp(x);
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -161,9 +161,9 @@ run_tests() {
     # The native kernel set is chosen once per process: rerun the cross-backend suites with each lower one forced.
     local isa
     for isa in avx2 scalar; do
-        log "parity and reference tests with FUSEDRNN_ISA=$isa"
+        log "parity, reference and cell variant tests with FUSEDRNN_ISA=$isa"
         FUSEDRNN_ISA=$isa dotnet test tests/FusedRnn.Tests -c "$CONFIG" --no-build -nologo -v:q \
-            --filter "FullyQualifiedName~ParityTests|FullyQualifiedName~ReferenceTests|FullyQualifiedName~ConcurrencyTests|FullyQualifiedName~NonFiniteTests|FullyQualifiedName~ActivationTests"
+            --filter "FullyQualifiedName~ParityTests|FullyQualifiedName~ReferenceTests|FullyQualifiedName~ConcurrencyTests|FullyQualifiedName~NonFiniteTests|FullyQualifiedName~ActivationTests|FullyQualifiedName~CellVariantTests|FullyQualifiedName~StreamingTests"
     done
     run_managed_fuzzers
 }

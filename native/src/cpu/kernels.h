@@ -38,8 +38,8 @@ struct ActivationRule {
     float beta;
 };
 
-// How a cell variant computes, for one direction (from the model's validated frnn_model_spec). The PyTorch cells'
-// kernels do not read it.
+// How a cell computes, for one direction (from the model's validated frnn_model_spec; forward.cpp sets it for every
+// cell). The vector sets' PyTorch-cell kernels do not read it; the reference set runs every cell from it.
 struct CellRules {
     ActivationRule gates;      // f
     ActivationRule candidate;  // g

@@ -64,7 +64,7 @@ public class ManagedThreadingTests
     private static SequenceOutput Run(RnnWeights weights, RnnOptions options, FloatTensor x, FloatTensor h0, int[]? lengths, Case c, bool expectThreaded)
     {
         using RecurrentModule module = RecurrentModule.Create(weights, options with { BatchFirst = true });
-        using RnnWorkspace workspace = module.CreateWorkspace();
+        using RnnWorkspace workspace = SplitAsPlanned(module.CreateWorkspace());
         RnnSpec spec = c.Spec;
         var y = new float[c.SeqLen * c.Batch * spec.OutputFeatures];
         var hn = new float[spec.LayerDirectionCount * c.Batch * spec.OutputSize];
@@ -93,6 +93,80 @@ public class ManagedThreadingTests
 
         Assert.Equal(1, ((ManagedWorkspace)workspace).Call.Participants);
         Assert.Null(((ManagedWorkspace)workspace).Team);
+    }
+
+    [Fact]
+    public void BlockedBarriersAdviseRunningAloneForADoublingStretch()
+    {
+        var team = new WorkerTeam(2);
+        try
+        {
+            Assert.False(team.Congested());
+            // Participant 1 arrives 20 ms late at every barrier, as if it had lost its core: participant 0 spends half
+            // of the call waiting.
+            void Late(int participant)
+            {
+                for (int barrier = 0; barrier < 2; barrier++)
+                {
+                    if (participant == 1) Thread.Sleep(20);
+                    team.SignalAndWait();
+                }
+            }
+
+            team.Run(Late, 2);
+            Assert.True(team.Congested());
+            Assert.False(team.Congested()); // one call alone after the first congested call
+            team.Run(Late, 2);
+            Assert.True(team.Congested());
+            Assert.True(team.Congested());
+            Assert.False(team.Congested()); // two after the second
+            // A call without waits ends the stretch: the next congested call is followed by one call alone.
+            team.Run(_ => { }, 2);
+            Assert.False(team.Congested());
+            team.Run(Late, 2);
+            Assert.True(team.Congested());
+            Assert.False(team.Congested());
+        }
+        finally
+        {
+            team.Stop();
+        }
+    }
+
+    [Fact]
+    public void ACallAfterCongestedOnesRunsAloneWithTheSameResult()
+    {
+        var spec = new RnnSpec(CellKind.Lstm, 24, 256);
+        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(spec, 3), Options(2));
+        using RnnWorkspace workspace = module.CreateWorkspace();
+        const int seqLen = 4, batch = 1;
+        float[] x = RandomNetworks.FloatTensor(new Random(4), seqLen, batch, spec.InputSize).ToArray();
+        var y = new float[seqLen * batch * spec.OutputFeatures];
+        var hn = new float[batch * spec.OutputSize];
+        var cn = new float[batch * spec.HiddenSize];
+        module.Forward(x, seqLen, batch, y, hn, cn, workspace);
+        float[] splitY = [.. y];
+
+        // A call without waits (whatever this machine's load did to the first), then one whose second participant
+        // keeps losing its core.
+        var ws = (ManagedWorkspace)workspace;
+        WorkerTeam team = ws.Team ?? throw new InvalidOperationException("no workers were started");
+        while (team.Congested())
+        {
+        }
+
+        team.Run(_ => { }, 2);
+        team.Run(participant =>
+        {
+            if (participant == 1) Thread.Sleep(20);
+            team.SignalAndWait();
+        }, 2);
+        module.Forward(x, seqLen, batch, y, hn, cn, workspace);
+
+        Assert.Equal(1, ws.Call.Participants);
+        Assert.True(splitY.AsSpan().SequenceEqual(y), "y differs from the split call's");
+        module.Forward(x, seqLen, batch, y, hn, cn, workspace);
+        Assert.Equal(2, ws.Call.Participants); // the stretch after one congested call is one call long
     }
 
     [Fact]
@@ -138,6 +212,16 @@ public class ManagedThreadingTests
         return [.. team.Workers];
     }
 
+    /// <summary>
+    /// <paramref name="workspace"/>, set to split every call as planned even when its workers find the cores busy (a
+    /// test runner's other tests keep them busy, and more threads than cores always do), so that tests can check the split.
+    /// </summary>
+    internal static RnnWorkspace SplitAsPlanned(RnnWorkspace workspace)
+    {
+        ((ManagedWorkspace)workspace).FollowsCongestionAdvice = false;
+        return workspace;
+    }
+
     // More participants than this machine's processors, so that a 2-core machine still tests 3- and 4-way splits.
     internal static RnnOptions Options(int threads) => new() { Backend = RnnBackends.Managed, Threads = threads, OversubscribeThreads = true };
 }
@@ -153,7 +237,7 @@ public class ManagedThreadingAllocationTests
     {
         var spec = new RnnSpec(CellKind.Lstm, 16, hidden, NumLayers: 2, Bidirectional: true);
         using var lstm = new Lstm(RandomNetworks.Create(spec, 5), ManagedThreadingTests.Options(2));
-        using RnnWorkspace workspace = lstm.CreateWorkspace();
+        using RnnWorkspace workspace = ManagedThreadingTests.SplitAsPlanned(lstm.CreateWorkspace());
         const int seqLen = 4;
         var x = new float[seqLen * batch * spec.InputSize];
         var y = new float[seqLen * batch * spec.OutputFeatures];

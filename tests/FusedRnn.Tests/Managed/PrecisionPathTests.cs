@@ -118,7 +118,7 @@ public class PrecisionPathTests
     {
         RnnSpec spec = c.Spec;
         using RecurrentModule module = RecurrentModule.Create(weights, options with { BatchFirst = true });
-        using RnnWorkspace workspace = module.CreateWorkspace();
+        using RnnWorkspace workspace = ManagedThreadingTests.SplitAsPlanned(module.CreateWorkspace());
         var y = new float[c.SeqLen * c.Batch * spec.OutputFeatures];
         var hn = new float[spec.LayerDirectionCount * c.Batch * spec.OutputSize];
         var cn = new float[spec.Kind == CellKind.Lstm ? spec.LayerDirectionCount * c.Batch * spec.HiddenSize : 0];

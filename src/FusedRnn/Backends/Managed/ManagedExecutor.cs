@@ -79,8 +79,10 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
     {
         var ws = (ManagedWorkspace<T>)workspace;
         int seqLen = request.SeqLen, batch = request.Batch, rows = seqLen * batch;
-        (int participants, bool splitRows) = CallPlan.Share(
+        (int planned, bool splitRows) = CallPlan.Share(
             ws.Threads, batch, _gates, _blocks, _width, Spec.OutputSize, SplitsOnlyRows, _largestLayerFloats);
+        int participants = ws.ParticipantsNow(planned);
+        if (participants == 1) splitRows = false;
         Prepare(ws, seqLen, batch, request.Lengths, participants);
         Widen(request.Input, ws.Input);
         LoadInitialState(ws, batch, request.InitialHidden, request.InitialCell);

@@ -32,6 +32,16 @@ internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWo
     internal WorkerTeam? Team => _team;
 
     /// <summary>
+    /// Whether a call planned for more than one participant runs on the caller alone when the workers advise it
+    /// (<see cref="WorkerTeam.Congested"/>). Tests that check how a call is split turn it off.
+    /// </summary>
+    internal bool FollowsCongestionAdvice { get; set; } = true;
+
+    /// <summary>The participants this call runs on: <paramref name="planned"/>, or 1 while the workers find the cores busy.</summary>
+    public int ParticipantsNow(int planned) =>
+        planned > 1 && FollowsCongestionAdvice && _team is { } team && team.Congested() ? 1 : planned;
+
+    /// <summary>
     /// Runs <see cref="Job"/> on <paramref name="participants"/> threads (1: the caller alone, no workers). The team
     /// grows to the most participants a call has wanted; a call that wants fewer leaves the rest idle.
     /// </summary>

@@ -12,11 +12,25 @@ namespace FusedRnn.Backends.Managed;
 /// blocks on a monitor so idle workers burn no CPU. Workers are background threads that hold only this team — never
 /// the job between calls — so a workspace that is finalized rather than disposed can still stop them.
 /// </para>
+/// <para>
+/// Participants that spend much of a call waiting at barriers are not getting their cores (other processes want the
+/// CPUs): the team then advises running the next calls on the caller alone (<see cref="Congested"/>; the split never
+/// changes a result), for a number of calls that doubles while it lasts. The native library's team does the same.
+/// </para>
 /// </summary>
 internal sealed class WorkerTeam
 {
     /// <summary>How long an idle worker spins before it blocks.</summary>
     private static readonly TimeSpan IdleSpin = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>
+    /// How long a participant yields at a barrier before it blocks: a step takes microseconds, so a far longer wait
+    /// means the participant it waits for has lost its core.
+    /// </summary>
+    private static readonly long BarrierYieldTicks = Stopwatch.Frequency / 20_000; // 50 µs
+
+    /// <summary>The longest stretch of calls run alone after a congested one, before threads are tried again.</summary>
+    private const int MaxCallsAlone = 1024;
 
     private readonly Thread[] _workers;
     private readonly object _wake = new();
@@ -31,6 +45,14 @@ internal sealed class WorkerTeam
     // The barrier: participants still to arrive, and the phase that flips when the last one does.
     private int _remaining;
     private volatile int _phase;
+    private readonly object _barrierWake = new();
+    private int _barrierSleepers;
+
+    // Congestion: Stopwatch ticks spent in long barrier waits in the current call; calls left to run alone and the
+    // length of the next such stretch (caller only).
+    private long _longWaitTicks;
+    private int _callsAloneLeft;
+    private int _nextCallsAlone = 1;
 
     public WorkerTeam(int size)
     {
@@ -54,6 +76,7 @@ internal sealed class WorkerTeam
     public void Run(Action<int> job, int participants)
     {
         Debug.Assert(participants >= 1 && participants <= Size, "more participants than the team has");
+        long start = Stopwatch.GetTimestamp();
         _job = job;
         _participants = participants;
         _remaining = participants;
@@ -80,28 +103,95 @@ internal sealed class WorkerTeam
         if (_failure is { } failure)
         {
             _failure = null;
+            Interlocked.Exchange(ref _longWaitTicks, 0);
             throw new InvalidOperationException("a managed worker thread failed", failure);
+        }
+
+        AdviseOnCongestion(Stopwatch.GetTimestamp() - start, participants);
+    }
+
+    /// <summary>
+    /// Whether the caller should run this call alone because recent calls found the cores busy elsewhere. Called once
+    /// per call, by the caller, before it decides the split.
+    /// </summary>
+    public bool Congested()
+    {
+        if (_callsAloneLeft == 0) return false;
+        _callsAloneLeft--;
+        return true;
+    }
+
+    /// <summary>
+    /// Participants that waited at barriers for more than a quarter of their time were not getting their cores (or
+    /// the split does not pay): the next calls run alone, a stretch twice as long as the last while it lasts.
+    /// </summary>
+    private void AdviseOnCongestion(long elapsedTicks, int participants)
+    {
+        long waited = Interlocked.Exchange(ref _longWaitTicks, 0);
+        if (waited * 4 > elapsedTicks * participants)
+        {
+            _callsAloneLeft = _nextCallsAlone;
+            _nextCallsAlone = int.Min(_nextCallsAlone * 2, MaxCallsAlone);
+        }
+        else
+        {
+            _nextCallsAlone = 1;
         }
     }
 
-    /// <summary>Waits until every participant has reached this point (one call per participant per phase).</summary>
+    /// <summary>
+    /// Waits until every participant has reached this point (one call per participant per phase). Spins (steps are
+    /// microseconds apart), then yields for <see cref="BarrierYieldTicks"/>, then blocks, so that more participants
+    /// than free cores still make progress; the time past the spin counts towards <see cref="Congested"/>.
+    /// </summary>
     public void SignalAndWait()
     {
         int phase = _phase;
         if (Interlocked.Decrement(ref _remaining) == 0)
         {
             _remaining = _participants;
-            _phase = phase + 1;
+            // Interlocked: a full fence between the new phase and reading _barrierSleepers (a sleeper fences the other
+            // way, and the lock orders the pulse after its wait began).
+            Interlocked.Exchange(ref _phase, phase + 1);
+            if (Volatile.Read(ref _barrierSleepers) > 0)
+            {
+                lock (_barrierWake) Monitor.PulseAll(_barrierWake);
+            }
+
             return;
         }
 
-        // sleep1Threshold −1: spin, then yield, never sleep a whole millisecond inside a step.
         var spin = default(SpinWait);
-        while (_phase == phase)
+        while (!spin.NextSpinWillYield)
         {
-            if (Volatile.Read(ref _failure) is not null) throw new OperationCanceledException("another participant failed");
+            if (_phase != phase) return;
             spin.SpinOnce(sleep1Threshold: -1);
         }
+
+        long start = Stopwatch.GetTimestamp();
+        while (_phase == phase)
+        {
+            ThrowIfAnotherFailed();
+            if (Stopwatch.GetTimestamp() - start < BarrierYieldTicks)
+            {
+                Thread.Yield();
+                continue;
+            }
+
+            lock (_barrierWake)
+            {
+                Interlocked.Increment(ref _barrierSleepers);
+                while (_phase == phase && Volatile.Read(ref _failure) is null) Monitor.Wait(_barrierWake);
+                Interlocked.Decrement(ref _barrierSleepers);
+            }
+        }
+
+        Interlocked.Add(ref _longWaitTicks, Stopwatch.GetTimestamp() - start);
+    }
+
+    private void ThrowIfAnotherFailed()
+    {
+        if (Volatile.Read(ref _failure) is not null) throw new OperationCanceledException("another participant failed");
     }
 
     /// <summary>Ends the workers (they finish the job they are running first). Safe from a finalizer.</summary>
@@ -112,7 +202,12 @@ internal sealed class WorkerTeam
         lock (_wake) Monitor.PulseAll(_wake);
     }
 
-    private void Fail(Exception e) => Interlocked.CompareExchange(ref _failure, e, null);
+    /// <summary>Records the first failure and wakes the participants blocked at a barrier, which then give up.</summary>
+    private void Fail(Exception e)
+    {
+        Interlocked.CompareExchange(ref _failure, e, null);
+        lock (_barrierWake) Monitor.PulseAll(_barrierWake);
+    }
 
     private void WorkerLoop(int participant)
     {

@@ -1,8 +1,8 @@
 // The one register-tile loop of every vector kernel: the input-projection GEMM (gemm_nt_kernel.h) and the recurrent
 // step (recurrent_step_kernel.h) differ only in their epilogue. A tile is Rows rows of A times Blocks unit blocks of
 // G weight vectors (W = V::lanes units each, stored [k][gate][lane], see kernels.h), one accumulator per row and
-// vector: per k it broadcasts each row's A value once and loads each weight vector once (widened, in double
-// precision), which every row reuses. Each accumulator sums its k in ascending order whatever the tile shape, so
+// vector: per k it loads each weight vector once (widened, in double precision), which every row reuses, and
+// broadcasts each row's A value once. Each accumulator sums its k in ascending order whatever the tile shape, so
 // the shape chosen for a call never changes a result.
 #pragma once
 
@@ -26,18 +26,19 @@ void tile_product(int64_t depth, const typename V::Scalar* a, int64_t a_stride, 
     Vec sums[std::size_t{Rows}][std::size_t{vectors}];
     zero_tile<V>(sums);
     for (int64_t k = 0; k < depth; ++k) {
-        Vec values[std::size_t{Rows}];
-FUSEDRNN_UNROLL
-        for (int row = 0; row < Rows; ++row) {
-            values[row] = V::set1(a[row * a_stride + k]);
-        }
+        Vec weights[std::size_t{vectors}];
 FUSEDRNN_UNROLL
         for (int vector = 0; vector < vectors; ++vector) {
-            const Vec weight =
-                V::load_weights(b + vector / Gates * block_size + (k * Gates + vector % Gates) * lanes);
+            weights[vector] = V::load_weights(b + vector / Gates * block_size + (k * Gates + vector % Gates) * lanes);
+        }
+        // Row by row, so that one broadcast register serves however many rows the tile has: a tile may use all but
+        // vectors + 1 registers as accumulators.
 FUSEDRNN_UNROLL
-            for (int row = 0; row < Rows; ++row) {
-                sums[row][vector] = V::fma(values[row], weight, sums[row][vector]);
+        for (int row = 0; row < Rows; ++row) {
+            const Vec value = V::set1(a[row * a_stride + k]);
+FUSEDRNN_UNROLL
+            for (int vector = 0; vector < vectors; ++vector) {
+                sums[row][vector] = V::fma(value, weights[vector], sums[row][vector]);
             }
         }
     }

@@ -26,7 +26,7 @@ struct Avx512F32 {
     using Scalar = float;
     using Vec = __m512;
     static constexpr int lanes = 16;
-    static constexpr int accumulators = 16;  // per GEMM tile, of 32 registers (the rest: weights, broadcasts)
+    static constexpr int accumulators = 24;  // per GEMM tile, of 32 registers (the rest: weights, a broadcast)
     static constexpr int step_rows = 4;      // batch rows per weight pass of a step: 4 rows x 4 gates = 16
 
     static Vec zero() { return _mm512_setzero_ps(); }

@@ -23,7 +23,8 @@ public sealed record RnnOptions
     /// <summary>
     /// Threads a forward call may use, the caller's included; 0 (the default) is one per physical core (SMT siblings
     /// count once; read from Linux's sysfs CPU topology, the logical processors where that is unreadable), 1 runs on
-    /// the calling thread alone. More than the machine's logical processors is capped to that number. The cpu and
+    /// the calling thread alone. More than the machine's logical processors is capped to that number (or to
+    /// <c>FUSEDRNN_THREAD_LIMIT</c>, 1..1024, where that environment variable is set). The cpu and
     /// managed backends share a call by one rule: a step under 32K multiply-adds runs on the caller alone, where a
     /// per-step barrier would cost more than it saves; above it the threads split the hidden units (each keeps its
     /// slice of the weights in its own cache), or the batch rows in groups of 4, where there are at least two groups

@@ -2,7 +2,10 @@ using FusedRnn.Backends.Managed;
 
 namespace FusedRnn.Tests.Hardening;
 
-/// <summary>FUSEDRNN_ISA on the managed backend: known values cap the width, unknown ones warn and name the fallback.</summary>
+/// <summary>
+/// FUSEDRNN_ISA on the managed backend: known values cap the width, unknown ones warn and name the fallback; and
+/// FUSEDRNN_THREAD_LIMIT, read as the native library reads it.
+/// </summary>
 public class IsaSelectionTests
 {
     [Theory]
@@ -34,5 +37,42 @@ public class IsaSelectionTests
         (_, string? warning) = ManagedBackend.ChooseLevel("\u001b[31mred", SimdLevel.Scalar);
         Assert.DoesNotContain('\u001b', warning!);
         Assert.Contains("\\x1b[31mred", warning);
+    }
+
+    [Theory]
+    [InlineData(null, 2)]
+    [InlineData("", 2)]
+    [InlineData("3", 3)]
+    [InlineData(" +8", 8)] // strtol's leading blanks and sign
+    [InlineData("1", 1)]
+    [InlineData("1024", 1024)]
+    public void AThreadLimitInRangeReplacesTheLogicalProcessors(string? text, int expected)
+    {
+        (int limit, string? warning) = ManagedBackend.ChooseThreadLimit(text, logicalProcessors: 2);
+        Assert.Equal(expected, limit);
+        Assert.Null(warning);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("1025")]
+    [InlineData("-2")]
+    [InlineData("3 ")]
+    [InlineData("many")]
+    [InlineData("99999999999")]
+    public void AThreadLimitOutOfRangeWarnsAndKeepsTheLogicalProcessors(string text)
+    {
+        (int limit, string? warning) = ManagedBackend.ChooseThreadLimit(text, logicalProcessors: 2);
+        Assert.Equal(2, limit);
+        Assert.Contains($"FUSEDRNN_THREAD_LIMIT='{text}' is not a thread count in 1..1024; using 2", warning);
+    }
+
+    [Fact]
+    public void ThreadsAboveTheLimitAreCapped()
+    {
+        var spec = new RnnSpec(CellKind.Lstm, 4, 8);
+        using RecurrentModule module = RecurrentModule.Create(Support.RandomNetworks.Create(spec, 1), new RnnOptions { Backend = RnnBackends.Managed, Threads = 1000 });
+        using RnnWorkspace workspace = module.CreateWorkspace();
+        Assert.Equal(ManagedBackend.ThreadLimit, ((ManagedWorkspace)workspace).Threads);
     }
 }

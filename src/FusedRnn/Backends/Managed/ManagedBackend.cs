@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
@@ -12,6 +13,12 @@ public sealed class ManagedBackend : IRnnBackend
 {
     /// <summary>The environment variable that caps the instruction set (shared with the native backend).</summary>
     public const string IsaVariable = "FUSEDRNN_ISA";
+
+    /// <summary>
+    /// The environment variable that sets the most threads a call may use in place of the logical processors (shared
+    /// with the native backend): a count in 1..1024.
+    /// </summary>
+    public const string ThreadLimitVariable = "FUSEDRNN_THREAD_LIMIT";
 
     internal static ManagedBackend Instance { get; } = new();
 
@@ -39,6 +46,28 @@ public sealed class ManagedBackend : IRnnBackend
         if (chosen.Warning is not null) Console.Error.WriteLine($"fusedrnn: warning: {chosen.Warning}");
         return chosen;
     });
+
+    /// <summary>
+    /// The most threads a call may use: the logical processors, or <c>FUSEDRNN_THREAD_LIMIT</c> where it is set (read
+    /// once per process; a value that is not a count in 1..1024 is written to standard error and ignored).
+    /// </summary>
+    internal static int ThreadLimit => ThreadLimits.Value.Limit;
+
+    private static readonly Lazy<(int Limit, string? Warning)> ThreadLimits = new(() =>
+    {
+        var chosen = ChooseThreadLimit(Environment.GetEnvironmentVariable(ThreadLimitVariable), Environment.ProcessorCount);
+        if (chosen.Warning is not null) Console.Error.WriteLine($"fusedrnn: warning: {chosen.Warning}");
+        return chosen;
+    });
+
+    /// <summary>The thread cap for a <c>FUSEDRNN_THREAD_LIMIT</c> value, parsed as the native library parses it.</summary>
+    internal static (int Limit, string? Warning) ChooseThreadLimit(string? text, int logicalProcessors)
+    {
+        if (string.IsNullOrEmpty(text)) return (logicalProcessors, null);
+        const NumberStyles strtol = NumberStyles.AllowLeadingWhite | NumberStyles.AllowLeadingSign;
+        if (int.TryParse(text, strtol, CultureInfo.InvariantCulture, out int limit) && limit is >= 1 and <= 1024) return (limit, null);
+        return (logicalProcessors, $"{ThreadLimitVariable}='{FusedRnn.IO.FileText.Escape(text)}' is not a thread count in 1..1024; using {logicalProcessors}");
+    }
 
     private static SimdLevel HardwareLevel =>
         Vector512.IsHardwareAccelerated ? SimdLevel.Vector512
@@ -68,11 +97,11 @@ public sealed class ManagedBackend : IRnnBackend
     public RnnExecutor Load(RnnWeights weights, RnnOptions options)
     {
         // Threads = 0 is one per physical core, as on the native backend. Participants beyond the logical processors
-        // could not all run at once, and every barrier would wait for one that is not running: more is capped
-        // (RnnOptions.Threads says so), except where tests ask for it.
+        // could not all run at once, and every barrier would wait for one that is not running: more is capped at
+        // ThreadLimit (RnnOptions.Threads says so), except where tests ask for it.
         int threads = options?.Threads ?? 0;
         if (threads == 0) threads = CpuTopology.PhysicalCoreCount;
-        if (options?.OversubscribeThreads != true) threads = int.Min(threads, Environment.ProcessorCount);
+        if (options?.OversubscribeThreads != true) threads = int.Min(threads, ThreadLimit);
         return Load(weights, options?.Precision ?? RnnPrecision.Float32, options?.ManagedSimdLevel ?? DefaultLevel, threads);
     }
 

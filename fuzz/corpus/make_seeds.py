@@ -215,9 +215,98 @@ def npy_seeds():
     write(t, "bad-control-chars-in-header.npy",
           npy("<f4", [1], bytes(4), header_text="{'descr': '<f4\x1b[2J', 'fortran_order': False, 'shape': (1,), }"))
 
+# ---------------------------------------------------------------- onnx (protobuf by hand: the fields of onnx_subset.proto)
+
+def varint(value):
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def field(number, wire, payload):
+    key = varint(number << 3 | wire)
+    if wire == 0:
+        return key + varint(payload)
+    if wire == 5:
+        return key + struct.pack("<f", payload)
+    return key + varint(len(payload)) + payload
+
+
+def text(number, value):
+    return field(number, 2, value.encode())
+
+
+def attribute(name, value):
+    """An AttributeProto: int, float, string, or a list of floats or strings."""
+    out = text(1, name)
+    if isinstance(value, bool) or isinstance(value, int):
+        return out + field(20, 0, 2) + field(3, 0, value)
+    if isinstance(value, float):
+        return out + field(20, 0, 1) + field(2, 5, value)
+    if isinstance(value, str):
+        return out + field(20, 0, 3) + field(4, 2, value.encode())
+    if value and isinstance(value[0], str):
+        return out + field(20, 0, 8) + b"".join(field(9, 2, v.encode()) for v in value)
+    return out + field(20, 0, 6) + field(7, 2, b"".join(struct.pack("<f", v) for v in value))
+
+
+def tensor(name, dims, data, data_type=1):
+    """A TensorProto with raw_data: float32 (1) or int64 (7)."""
+    raw = b"".join(struct.pack("<f" if data_type == 1 else "<q", v) for v in data)
+    return b"".join(field(1, 0, d) for d in dims) + field(2, 0, data_type) + text(8, name) + field(9, 2, raw)
+
+
+def onnx_model(op, attributes, inputs, outputs, initializers, graph_inputs):
+    node = b"".join(text(1, i) for i in inputs) + b"".join(text(2, o) for o in outputs) + text(3, "rnn") + text(4, op)
+    node += b"".join(field(5, 2, attribute(k, v)) for k, v in attributes)
+    graph = field(1, 2, node) + text(2, "g") + b"".join(field(5, 2, t) for t in initializers)
+    graph += b"".join(field(11, 2, text(1, name)) for name in graph_inputs)
+    return field(1, 0, 10) + field(7, 2, graph) + field(8, 2, field(2, 0, 22))
+
+
+def onnx_weights(gates, directions, input_size, hidden, bias=True, peepholes=False):
+    count = lambda *dims: __import__("math").prod(dims)
+    series = lambda n, seed: [((i * 5 + seed) % 9 - 4) / 8.0 for i in range(n)]
+    tensors = [tensor("W", [directions, gates * hidden, input_size], series(count(directions, gates * hidden, input_size), 1)),
+               tensor("R", [directions, gates * hidden, hidden], series(count(directions, gates * hidden, hidden), 2))]
+    if bias:
+        tensors.append(tensor("B", [directions, 2 * gates * hidden], series(directions * 2 * gates * hidden, 3)))
+    if peepholes:
+        tensors.append(tensor("P", [directions, 3 * hidden], series(directions * 3 * hidden, 4)))
+    return tensors
+
+
+def onnx_seeds():
+    t = "onnx"
+    write(t, "lstm.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R", "B"], ["Y", "Y_h", "Y_c"],
+                                     onnx_weights(4, 1, 2, 3), ["X"]))
+    write(t, "gru-bidirectional-linear-before-reset.onnx",
+          onnx_model("GRU", [("hidden_size", 2), ("direction", "bidirectional"), ("linear_before_reset", 1),
+                             ("activations", ["HardSigmoid", "Softsign", "Sigmoid", "Tanh"]), ("activation_alpha", [0.25]), ("activation_beta", [0.4])],
+                     ["X", "W", "R", "B"], ["Y", "Y_h"], onnx_weights(3, 2, 3, 2), ["X"]))
+    write(t, "rnn-reverse-layout1-clip.onnx",
+          onnx_model("RNN", [("hidden_size", 2), ("direction", "reverse"), ("layout", 1), ("clip", 1.5), ("activations", ["LeakyRelu"]), ("activation_alpha", [0.1])],
+                     ["X", "W", "R"], ["", "Y_h"], onnx_weights(1, 1, 2, 2, bias=False), ["X"]))
+    write(t, "lstm-peepholes-input-forget-stored-state.onnx",
+          onnx_model("LSTM", [("hidden_size", 2), ("input_forget", 1)], ["X", "W", "R", "B", "sequence_lens", "initial_h", "", "P"], ["Y"],
+                     onnx_weights(4, 1, 2, 2, peepholes=True) + [tensor("sequence_lens", [2], [3, 1], data_type=7),
+                                                                tensor("initial_h", [1, 2, 2], [0.5, -0.5, 0.25, 0])], ["X"]))
+    # Broken models, one defect each.
+    write(t, "bad-extra-op.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R"], ["Y"], onnx_weights(4, 1, 2, 3, bias=False), ["X"])
+          + field(7, 2, field(1, 2, text(4, "Relu"))))
+    write(t, "bad-hidden-size.onnx", onnx_model("GRU", [("hidden_size", 4)], ["X", "W", "R"], ["Y"], onnx_weights(3, 1, 2, 3, bias=False), ["X"]))
+    write(t, "bad-weights-as-input.onnx", onnx_model("RNN", [("hidden_size", 3)], ["X", "W", "R"], ["Y"], [], ["X", "W", "R"]))
+    write(t, "bad-truncated.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R", "B"], ["Y"], onnx_weights(4, 1, 2, 3), ["X"])[:-40])
+
 
 if __name__ == "__main__":
     safetensors_seeds()
     rnn_seeds()
     statedict_seeds()
     npy_seeds()
+    onnx_seeds()

@@ -1,3 +1,4 @@
+using FusedRnn.IO.Onnx;
 using Google.Protobuf;
 
 namespace FusedRnn.Onnx;

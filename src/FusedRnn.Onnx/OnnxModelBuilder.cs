@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using FusedRnn.IO.Onnx;
 using Google.Protobuf;
 
 namespace FusedRnn.Onnx;
@@ -125,7 +126,7 @@ public static class OnnxModelBuilder
     {
         RnnSpec spec = weights.Spec;
         int hidden = spec.HiddenSize, gateRows = spec.GateCount * hidden, inputSize = spec.LayerInputSize(layer);
-        int[] order = OnnxGateOrder(spec.Kind);
+        int[] order = OnnxGates.PyTorchGateOf(spec.Kind);
         var w = new List<float>();
         var r = new List<float>();
         var b = new List<float>();
@@ -133,16 +134,16 @@ public static class OnnxModelBuilder
         for (int direction = 0; direction < spec.Directions; direction++)
         {
             LayerWeights parameters = weights[layer, direction];
-            w.AddRange(ReorderBlocks(parameters.WeightIh, order, hidden * inputSize));
-            r.AddRange(ReorderBlocks(parameters.WeightHh, order, hidden * hidden));
+            w.AddRange(OnnxGates.ToOnnx(parameters.WeightIh, order, hidden * inputSize));
+            r.AddRange(OnnxGates.ToOnnx(parameters.WeightHh, order, hidden * hidden));
             if (spec.Bias)
             {
                 // ONNX's B is [Wb, Rb] per direction: PyTorch's bias_ih then bias_hh.
-                b.AddRange(ReorderBlocks(parameters.BiasIh!, order, hidden));
-                b.AddRange(ReorderBlocks(parameters.BiasHh!, order, hidden));
+                b.AddRange(OnnxGates.ToOnnx(parameters.BiasIh!, order, hidden));
+                b.AddRange(OnnxGates.ToOnnx(parameters.BiasHh!, order, hidden));
             }
 
-            if (spec.Cell.Peepholes) p.AddRange(ReorderBlocks(parameters.WeightP!, PeepholeOrder, hidden));
+            if (spec.Cell.Peepholes) p.AddRange(OnnxGates.ToOnnx(parameters.WeightP!, OnnxGates.PeepholeOf, hidden));
         }
 
         string prefix = $"l{layer}_";
@@ -162,25 +163,6 @@ public static class OnnxModelBuilder
         graph.Node.Add(Node(OnnxCellAttributes.OperatorName(spec.Kind), [.. inputs], outputs, [.. OnnxCellAttributes.Of(spec)]));
     }
 
-    /// <summary>For each ONNX gate block, the PyTorch block it comes from.</summary>
-    private static int[] OnnxGateOrder(CellKind kind) => kind switch
-    {
-        CellKind.Lstm => [0, 3, 1, 2], // ONNX i, o, f, c from PyTorch i, f, g, o
-        CellKind.Gru => [1, 0, 2], // ONNX z, r, h from PyTorch r, z, n
-        _ => [0],
-    };
-
-    /// <summary>ONNX's P is i, o, f; weight_p is i, f, o.</summary>
-    private static readonly int[] PeepholeOrder = [0, 2, 1];
-
-    /// <summary>Stacks the blocks of <paramref name="source"/> (each <paramref name="block"/> values) in <paramref name="order"/>.</summary>
-    private static float[] ReorderBlocks(float[] source, int[] order, int block)
-    {
-        var reordered = new float[source.Length];
-        for (int index = 0; index < order.Length; index++)
-            source.AsSpan(order[index] * block, block).CopyTo(reordered.AsSpan(index * block, block));
-        return reordered;
-    }
 
     private static NodeProto Node(string opType, string[] inputs, string[] outputs, params AttributeProto[] attributes)
     {

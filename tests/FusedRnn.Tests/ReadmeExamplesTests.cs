@@ -78,7 +78,7 @@ public partial class ReadmeExamplesTests
     [GeneratedRegex(@"```csharp\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();
 
-    /// <summary>The files the examples name: model.safetensors (an LSTM under "rnn."), x.npy, gru.safetensors.</summary>
+    /// <summary>The files the examples name: model.safetensors (an LSTM under "rnn."), x.npy, gru.safetensors, model.onnx (one LSTM node).</summary>
     private sealed class ExampleFiles : IDisposable
     {
         public string Root { get; } = Directory.CreateTempSubdirectory("fusedrnn-readme-").FullName;
@@ -89,6 +89,8 @@ public partial class ReadmeExamplesTests
             SafetensorsWriter.Write(Path.Combine(Root, "model.safetensors"), RandomNetworks.Create(lstm, 1).ToStateDict("rnn."));
             SafetensorsWriter.Write(Path.Combine(Root, "gru.safetensors"), RandomNetworks.Create(new RnnSpec(CellKind.Gru, 16, 32), 2).ToStateDict());
             Npy.WriteFloat32(Path.Combine(Root, "x.npy"), RandomNetworks.Uniform(new Random(3), 3 * 30 * 64, 1f), [3, 30, 64]);
+            File.WriteAllBytes(Path.Combine(Root, "model.onnx"),
+                FusedRnn.Onnx.OnnxModelBuilder.SingleNode(RandomNetworks.Create(new RnnSpec(CellKind.Lstm, 8, 16), 4), new FusedRnn.Onnx.SingleNodeSignature(10, 2)));
         }
 
         public void Dispose() => Directory.Delete(Root, recursive: true);

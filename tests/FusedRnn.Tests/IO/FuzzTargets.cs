@@ -31,6 +31,7 @@ internal static class FuzzTargets
         ["npy"] = Npy,
         ["rnn"] = RnnFromSafetensors,
         ["statedict"] = StateDict,
+        ["onnx"] = Onnx,
     };
 
     /// <summary>
@@ -206,6 +207,53 @@ internal static class FuzzTargets
             string.Join(", ", underPrefix.Except(used).Select(i => $"'{recipe.Tensors[i].Key}'")) + " left out");
         RunModule(weights);
     }
+
+    /// <summary>
+    /// <see cref="OnnxRnnModel.Parse"/>, which documents <see cref="MalformedFileException"/> and
+    /// <see cref="UnsupportedModelException"/> for bad models; a model it reads has weights that form a network, which
+    /// then runs on ONNX's arrays (and as a module, as <see cref="RnnFromSafetensors"/> does).
+    /// </summary>
+    public static void Onnx(ReadOnlySpan<byte> data)
+    {
+        OnnxRnnModel model;
+        try
+        {
+            model = OnnxRnnModel.Parse(data.ToArray(), DisplayName);
+        }
+        catch (Exception e) when (e is MalformedFileException or UnsupportedModelException)
+        {
+            return;
+        }
+
+        RnnSpec spec = model.Weights.Spec;
+        if ((long)spec.InputSize * 6 > 1 << 20 || (long)spec.OutputFeatures * 6 > 1 << 20)
+            return;
+        using OnnxRecurrentModule module = model.CreateModule(new RnnOptions { Backend = RnnBackends.Managed, Threads = 1 });
+        const int seqLen = 3, batch = 2;
+        var x = new FloatTensor(new float[seqLen * batch * spec.InputSize], model.Layout == 0 ? [seqLen, batch, spec.InputSize] : [batch, seqLen, spec.InputSize]);
+        OnnxOutputs outputs;
+        try
+        {
+            // The stored sequence_lens and initial states are the model's: they may not fit this batch.
+            outputs = module.Forward(x);
+        }
+        catch (Exception e) when (e is ShapeMismatchException or ArgumentOutOfRangeException
+            && (model.SequenceLengths is not null || model.InitialHidden is not null || model.InitialCell is not null))
+        {
+            outputs = module.Forward(x, new int[batch].Select(_ => seqLen).ToArray(), FloatTensor.Zeros(StateShape(model, batch)),
+                spec.Kind == CellKind.Lstm ? FloatTensor.Zeros(StateShape(model, batch)) : null);
+        }
+
+        int directions = spec.Directions;
+        int[] y = model.Layout == 0 ? [seqLen, directions, batch, spec.HiddenSize] : [batch, seqLen, directions, spec.HiddenSize];
+        Check(outputs.Y.Shape.SequenceEqual(y), "Y has the wrong shape");
+        Check(outputs.FinalHidden.Shape.SequenceEqual(StateShape(model, batch)), "Y_h has the wrong shape");
+        Check((outputs.FinalCell is not null) == (spec.Kind == CellKind.Lstm), "Y_c is there for a non-LSTM or missing for an LSTM");
+        RunModule(model.Weights);
+    }
+
+    static int[] StateShape(OnnxRnnModel model, int batch) =>
+        model.Layout == 0 ? [model.Weights.Spec.Directions, batch, model.Weights.Spec.HiddenSize] : [batch, model.Weights.Spec.Directions, model.Weights.Spec.HiddenSize];
 
     /// <summary>Creates the module on the managed backend and, the network being small, runs it.</summary>
     static void RunModule(RnnWeights weights)

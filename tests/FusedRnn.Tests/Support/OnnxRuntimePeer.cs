@@ -59,6 +59,17 @@ public static class OnnxRuntimePeer
         return new FloatTensor(y, test.SeqLen, test.Batch, test.Spec.OutputFeatures);
     }
 
+    /// <summary>
+    /// Runs any model on float inputs (and int32 sequence_lens) and returns the named outputs as ORT wrote them, in the
+    /// model's own layout.
+    /// </summary>
+    public static float[][] RunModel(byte[] model, IReadOnlyDictionary<string, FloatTensor> inputs, int[]? lengths, string lengthsName, string[] outputs)
+    {
+        var values = inputs.ToDictionary(input => input.Key, input => Tensor(input.Value));
+        if (lengths is not null) values[lengthsName] = OrtValue.CreateTensorValueFromMemory(lengths.ToArray(), [lengths.Length]);
+        return Run(model, values, outputs);
+    }
+
     private static OrtValue Tensor(FloatTensor tensor) =>
         OrtValue.CreateTensorValueFromMemory(tensor.ToArray(), [.. tensor.Shape.ToArray().Select(dim => (long)dim)]);
 

@@ -1,0 +1,216 @@
+using FusedRnn.IO;
+
+namespace FusedRnn;
+
+/// <summary>Which way an ONNX LSTM, GRU or RNN node runs.</summary>
+public enum OnnxDirection
+{
+    /// <summary><c>direction="forward"</c> (ONNX's default).</summary>
+    Forward,
+
+    /// <summary><c>direction="reverse"</c>: one direction, from each row's last step to its first.</summary>
+    Reverse,
+
+    /// <summary><c>direction="bidirectional"</c>: forward and reverse, PyTorch's bidirectional network.</summary>
+    Bidirectional,
+}
+
+/// <summary>The names of a node's inputs; null for one the node leaves out.</summary>
+/// <param name="X">The sequence.</param>
+/// <param name="SequenceLengths">sequence_lens.</param>
+/// <param name="InitialHidden">initial_h.</param>
+/// <param name="InitialCell">initial_c (LSTM).</param>
+public sealed record OnnxNodeInputs(string X, string? SequenceLengths, string? InitialHidden, string? InitialCell);
+
+/// <summary>The names of a node's outputs; null for one it does not produce.</summary>
+/// <param name="Y">Every step's h.</param>
+/// <param name="FinalHidden">Y_h.</param>
+/// <param name="FinalCell">Y_c (LSTM).</param>
+public sealed record OnnxNodeOutputs(string? Y, string? FinalHidden, string? FinalCell);
+
+/// <summary>
+/// An ONNX model of one LSTM, GRU or RNN node (opsets 7 to 22) read into this library's terms: <see cref="Weights"/>
+/// holds the network in PyTorch's layout with every attribute in its <see cref="CellVariant"/> (activations with α and
+/// β per direction, clip, input_forget, peepholes, linear_before_reset), and the node's direction, layout and
+/// inputs say how ONNX lays out its arrays. <see cref="CreateModule"/> runs it on ONNX's arrays.
+/// <para>
+/// W, R, B and P must be initializers (stored in the file); sequence_lens, initial_h and initial_c may be graph inputs
+/// or initializers (<see cref="SequenceLengths"/>, <see cref="InitialHidden"/>, <see cref="InitialCell"/>).
+/// activation_alpha and activation_beta are read as ONNX Runtime reads them: each activation that takes α (β) takes
+/// the next value of the list.
+/// </para>
+/// </summary>
+public sealed class OnnxRnnModel
+{
+    internal OnnxRnnModel(RnnWeights weights, string nodeName, OnnxDirection direction, int layout, OnnxNodeInputs inputs,
+        OnnxNodeOutputs outputs, int[]? sequenceLengths, FloatTensor? initialHidden, FloatTensor? initialCell)
+    {
+        Weights = weights;
+        NodeName = nodeName;
+        Direction = direction;
+        Layout = layout;
+        Inputs = inputs;
+        Outputs = outputs;
+        SequenceLengths = sequenceLengths;
+        InitialHidden = initialHidden;
+        InitialCell = initialCell;
+    }
+
+    /// <summary>Reads a <c>.onnx</c> file.</summary>
+    /// <exception cref="MalformedFileException">The file is not an ONNX model, or its node or tensors contradict ONNX's operator definition; the message names them.</exception>
+    /// <exception cref="UnsupportedModelException">The graph has other operators, external data or non-float32 weights.</exception>
+    public static OnnxRnnModel Load(string path) => Parse(File.ReadAllBytes(path), path);
+
+    /// <summary>Reads a model from its bytes; <paramref name="displayName"/> names it in messages.</summary>
+    /// <inheritdoc cref="Load" path="/exception"/>
+    public static OnnxRnnModel Parse(byte[] bytes, string displayName = "<memory>")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        return OnnxImporter.Read(bytes, displayName);
+    }
+
+    /// <summary>The network, PyTorch's layout (for <see cref="OnnxDirection.Reverse"/>, one direction run over reversed sequences).</summary>
+    public RnnWeights Weights { get; }
+
+    /// <summary>The node's name.</summary>
+    public string NodeName { get; }
+
+    /// <summary>The node's direction.</summary>
+    public OnnxDirection Direction { get; }
+
+    /// <summary>
+    /// The node's layout attribute: 0, X <c>[T, B, I]</c>, Y <c>[T, D, B, H]</c>, states <c>[D, B, H]</c>; 1, X
+    /// <c>[B, T, I]</c>, Y <c>[B, T, D, H]</c>, states <c>[B, D, H]</c>.
+    /// </summary>
+    public int Layout { get; }
+
+    /// <summary>The node's input names.</summary>
+    public OnnxNodeInputs Inputs { get; }
+
+    /// <summary>The node's output names.</summary>
+    public OnnxNodeOutputs Outputs { get; }
+
+    /// <summary>sequence_lens when the model stores it as an initializer; else null.</summary>
+    public int[]? SequenceLengths { get; }
+
+    /// <summary>initial_h when the model stores it, in the node's layout; else null.</summary>
+    public FloatTensor? InitialHidden { get; }
+
+    /// <summary>initial_c when the model stores it, in the node's layout; else null.</summary>
+    public FloatTensor? InitialCell { get; }
+
+    /// <summary>A module that runs the node on arrays in its ONNX layout.</summary>
+    /// <param name="options">Backend, threads and precision; <see cref="RnnOptions.BatchFirst"/> is the layout's and is ignored.</param>
+    public OnnxRecurrentModule CreateModule(RnnOptions? options = null) => new(this, options);
+}
+
+/// <summary>What an ONNX node computes, in its layout (<see cref="OnnxRnnModel.Layout"/>).</summary>
+/// <param name="Y">Every step's h, zero past each row's length.</param>
+/// <param name="FinalHidden">Y_h: each row's h after its last step (for the reverse direction, after its first).</param>
+/// <param name="FinalCell">Y_c for an LSTM; else null.</param>
+public sealed record OnnxOutputs(FloatTensor Y, FloatTensor FinalHidden, FloatTensor? FinalCell);
+
+/// <summary>
+/// An <see cref="OnnxRnnModel"/> ready to run on ONNX's arrays: x, sequence_lens, initial_h and initial_c in, Y, Y_h and
+/// Y_c out, in the node's layout, through a <see cref="RecurrentModule"/> on the chosen backend. The reverse
+/// direction runs the forward network over each row's steps in reverse order. Thread-safe as the module is.
+/// </summary>
+public sealed class OnnxRecurrentModule : IDisposable
+{
+    private readonly RecurrentModule _module;
+    private readonly OnnxRnnModel _model;
+
+    internal OnnxRecurrentModule(OnnxRnnModel model, RnnOptions? options)
+    {
+        _model = model;
+        _module = RecurrentModule.Create(model.Weights, (options ?? new RnnOptions()) with { BatchFirst = model.Layout == 1 });
+    }
+
+    /// <summary>The module that computes it, in PyTorch's layout.</summary>
+    public RecurrentModule Module => _module;
+
+    /// <summary>Runs the node.</summary>
+    /// <param name="x"><c>[T, B, I]</c> (layout 0) or <c>[B, T, I]</c> (layout 1).</param>
+    /// <param name="sequenceLengths">One length per row in 1..T; null for the model's stored one, or every row T.</param>
+    /// <param name="initialHidden">initial_h, <c>[D, B, H]</c> (layout 0) or <c>[B, D, H]</c> (layout 1); null for the model's stored one, or zeros.</param>
+    /// <param name="initialCell">initial_c (LSTM), as initial_h.</param>
+    /// <exception cref="ShapeMismatchException">An argument's shape does not fit the model or x.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A length is outside 1..T.</exception>
+    /// <exception cref="ObjectDisposedException">The module was disposed.</exception>
+    public OnnxOutputs Forward(FloatTensor x, int[]? sequenceLengths = null, FloatTensor? initialHidden = null, FloatTensor? initialCell = null)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 3)
+            throw new ShapeMismatchException(nameof(x), _model.Layout == 0 ? "[T, B, I]" : "[B, T, I]", $"has shape {FloatTensor.FormatShape(x.Shape)}", $"the sequence of layout {_model.Layout}");
+        bool batchFirst = _model.Layout == 1;
+        int seqLen = x.Dim(batchFirst ? 1 : 0), batch = x.Dim(batchFirst ? 0 : 1);
+        int directions = _model.Weights.Spec.Directions, hidden = _model.Weights.Spec.HiddenSize;
+        int[]? lengths = sequenceLengths ?? _model.SequenceLengths;
+        FloatTensor? h0 = StateIn(initialHidden ?? _model.InitialHidden, nameof(initialHidden), batch);
+        FloatTensor? c0 = StateIn(initialCell ?? _model.InitialCell, nameof(initialCell), batch);
+        bool reverse = _model.Direction == OnnxDirection.Reverse;
+        if (reverse && lengths is not null) ShapeChecks.CheckLengths(lengths, seqLen, batch);
+
+        FloatTensor input = reverse ? ReverseSteps(x, seqLen, batch, lengths, batchFirst) : x;
+        SequenceOutput output = _module.Forward(input, h0, c0, lengths);
+        FloatTensor y = reverse ? ReverseSteps(output.Output, seqLen, batch, lengths, batchFirst) : output.Output;
+        return new OnnxOutputs(YOut(y, seqLen, batch, directions, hidden), StateOut(output.HiddenState), output.CellState is { } cn ? StateOut(cn) : null);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _module.Dispose();
+
+    /// <summary>A state in the node's layout as PyTorch's <c>[D, B, H]</c>.</summary>
+    private FloatTensor? StateIn(FloatTensor? state, string name, int batch)
+    {
+        if (state is null || _model.Layout == 0) return state;
+        int directions = _model.Weights.Spec.Directions, hidden = _model.Weights.Spec.HiddenSize;
+        ShapeChecks.CheckTensor(name, state, [batch, directions, hidden], "[B, D, H] in layout 1");
+        return Transpose01(state);
+    }
+
+    private FloatTensor StateOut(FloatTensor state) => _model.Layout == 0 ? state : Transpose01(state);
+
+    /// <summary>[A, B, H] → [B, A, H].</summary>
+    private static FloatTensor Transpose01(FloatTensor tensor)
+    {
+        int a = tensor.Dim(0), b = tensor.Dim(1), h = tensor.Dim(2);
+        var result = new float[tensor.Length];
+        ReadOnlySpan<float> source = tensor.Span;
+        for (int i = 0; i < a; i++)
+            for (int j = 0; j < b; j++) source.Slice(((i * b) + j) * h, h).CopyTo(result.AsSpan(((j * a) + i) * h, h));
+        return new FloatTensor(result, b, a, h);
+    }
+
+    /// <summary>
+    /// PyTorch's y (<c>[T, B, D·H]</c>, or <c>[B, T, D·H]</c> batch-first) as ONNX's Y: <c>[T, D, B, H]</c> (layout 0) or
+    /// <c>[B, T, D, H]</c> (layout 1, the same memory).
+    /// </summary>
+    private FloatTensor YOut(FloatTensor y, int seqLen, int batch, int directions, int hidden)
+    {
+        if (_model.Layout == 1) return new FloatTensor(y.Memory, batch, seqLen, directions, hidden);
+        var result = new float[y.Length];
+        ReadOnlySpan<float> source = y.Span;
+        for (int t = 0; t < seqLen; t++)
+            for (int b = 0; b < batch; b++)
+                for (int d = 0; d < directions; d++)
+                    source.Slice((((t * batch) + b) * directions * hidden) + (d * hidden), hidden).CopyTo(result.AsSpan((((t * directions) + d) * batch + b) * hidden, hidden));
+        return new FloatTensor(result, seqLen, directions, batch, hidden);
+    }
+
+    /// <summary>Each row's first <c>length</c> steps in reverse order, zeros after (x or y, the same on the way back).</summary>
+    private static FloatTensor ReverseSteps(FloatTensor sequence, int seqLen, int batch, int[]? lengths, bool batchFirst)
+    {
+        int features = sequence.Dim(2);
+        var result = new float[sequence.Length];
+        ReadOnlySpan<float> source = sequence.Span;
+        int Offset(int t, int b) => (batchFirst ? (b * seqLen) + t : (t * batch) + b) * features;
+        for (int b = 0; b < batch; b++)
+        {
+            int length = lengths?[b] ?? seqLen;
+            for (int t = 0; t < length; t++) source.Slice(Offset(length - 1 - t, b), features).CopyTo(result.AsSpan(Offset(t, b), features));
+        }
+
+        return new FloatTensor(result, sequence.Shape.ToArray());
+    }
+}

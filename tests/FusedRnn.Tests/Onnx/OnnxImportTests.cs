@@ -1,0 +1,140 @@
+using FusedRnn.IO;
+using FusedRnn.IO.Onnx;
+using FusedRnn.Onnx;
+using FusedRnn.Tests.Support;
+using Google.Protobuf;
+
+namespace FusedRnn.Tests.Onnx;
+
+/// <summary>
+/// <see cref="OnnxRnnModel"/> on models that exercise what ONNX's node tests do not: every activation in every role
+/// with its α and β, clip, input_forget, peepholes, both linear_before_reset, both directions and the reverse one,
+/// sequence_lens shorter than T, initial states, Y_c (<see cref="OnnxCases.Nodes"/>, written by
+/// <see cref="OnnxModelBuilder"/>); each read back and run on ONNX's arrays against ONNX Runtime on the same file.
+/// </summary>
+public class OnnxImportTests
+{
+    public static TheoryData<string, string> NodeCasesAndDirections()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (ParityCase test in OnnxCases.Nodes)
+        {
+            data.Add(test.Name, "as written");
+            if (!test.Spec.Bidirectional) data.Add(test.Name, "reverse");
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(NodeCasesAndDirections))]
+    public void AgreesWithOnnxRuntimeOnTheSameFile(string caseName, string direction)
+    {
+        ParityCase test = OnnxCases.Get(caseName);
+        (RnnWeights weights, FloatTensor x, FloatTensor? h0, FloatTensor? c0) = test.Inputs();
+        var signature = new SingleNodeSignature(test.SeqLen, test.Batch) { SequenceLengths = test.Lengths is not null, InitialState = h0 is not null };
+        byte[] bytes = OnnxModelBuilder.SingleNode(weights, signature);
+        if (direction == "reverse") bytes = WithAttribute(bytes, new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("reverse") });
+
+        var inputs = new Dictionary<string, FloatTensor> { [OnnxModelBuilder.Input] = x };
+        if (h0 is not null) inputs[OnnxModelBuilder.InitialHidden] = h0;
+        if (c0 is not null) inputs[OnnxModelBuilder.InitialCell] = c0;
+        bool lstm = test.Spec.Kind == CellKind.Lstm;
+        string[] names = lstm ? [OnnxModelBuilder.Output, OnnxModelBuilder.FinalHidden, OnnxModelBuilder.FinalCell] : [OnnxModelBuilder.Output, OnnxModelBuilder.FinalHidden];
+        float[][] expected = OnnxRuntimePeer.RunModel(bytes, inputs, test.Lengths, OnnxModelBuilder.SequenceLengths, names);
+
+        OnnxRnnModel model = OnnxRnnModel.Parse(bytes, caseName);
+        Assert.Equal(direction == "reverse" ? OnnxDirection.Reverse : test.Spec.Bidirectional ? OnnxDirection.Bidirectional : OnnxDirection.Forward, model.Direction);
+        Assert.Equal(test.Spec.Cell.Clip, model.Weights.Spec.Cell.Clip);
+        Assert.Equal(test.Spec.Cell.Peepholes, model.Weights.Spec.Cell.Peepholes);
+        foreach (BackendUnderTest backend in BackendUnderTest.All)
+        {
+            using OnnxRecurrentModule module = model.CreateModule(backend.In(RnnPrecision.Float32));
+            OnnxOutputs actual = module.Forward(x, test.Lengths, h0, c0);
+            string where = $"{backend.Name}, {direction}, {test}";
+            Tolerance.AssertClose(expected[0], actual.Y.Span, Tolerance.ParityFloat32, $"Y, {where}");
+            Tolerance.AssertClose(expected[1], actual.FinalHidden.Span, Tolerance.ParityFloat32, $"Y_h, {where}");
+            if (lstm) Tolerance.AssertClose(expected[2], actual.FinalCell!.Span, Tolerance.ParityFloat32, $"Y_c, {where}");
+        }
+    }
+
+    [Fact]
+    public void TheWeightsComeBackInPyTorchsLayout()
+    {
+        foreach (ParityCase test in OnnxCases.Nodes)
+        {
+            (RnnWeights weights, _, _, _) = test.Inputs();
+            RnnWeights read = OnnxRnnModel.Parse(OnnxModelBuilder.SingleNode(weights, new SingleNodeSignature(test.SeqLen, test.Batch))).Weights;
+            RnnSpec expectedSpec = weights.Spec, actualSpec = read.Spec;
+            Assert.Equal((expectedSpec.InputSize, expectedSpec.HiddenSize, expectedSpec.Bidirectional, expectedSpec.Bias), (actualSpec.InputSize, actualSpec.HiddenSize, actualSpec.Bidirectional, actualSpec.Bias));
+            Assert.Equal(expectedSpec.Cell with { Forward = new(), Reverse = new() }, actualSpec.Cell with { Forward = new(), Reverse = new() });
+            Assert.Equal(EffectiveActivations(expectedSpec), EffectiveActivations(actualSpec));
+            for (int direction = 0; direction < expectedSpec.Directions; direction++)
+            {
+                LayerWeights expected = weights[0, direction], actual = read[0, direction];
+                Assert.Equal(expected.WeightIh, actual.WeightIh);
+                Assert.Equal(expected.WeightHh, actual.WeightHh);
+                Assert.Equal(expected.BiasIh, actual.BiasIh);
+                Assert.Equal(expected.BiasHh, actual.BiasHh);
+                Assert.Equal(expected.WeightP, actual.WeightP);
+            }
+        }
+    }
+
+    /// <summary>
+    /// What each role of each direction computes: PyTorch's activation where a role is null (an RNN's by its kind), and
+    /// identity as Affine(1, 0), the form ONNX has for it.
+    /// </summary>
+    private static Activation[] EffectiveActivations(RnnSpec spec)
+    {
+        Activation Resolve(Activation? given, Activation pytorch) =>
+            given is { Kind: ActivationKind.Identity } ? Activation.Affine(1, 0) : given ?? pytorch;
+        return [.. new[] { spec.Cell.Forward, spec.Cell.Reverse }.Take(spec.Directions).SelectMany(roles => spec.Kind switch
+        {
+            CellKind.Lstm => new[] { Resolve(roles.Gates, Activation.Sigmoid), Resolve(roles.Candidate, Activation.Tanh), Resolve(roles.Output, Activation.Tanh) },
+            CellKind.Gru => [Resolve(roles.Gates, Activation.Sigmoid), Resolve(roles.Candidate, Activation.Tanh)],
+            _ => [Resolve(roles.Gates, spec.Kind == CellKind.RnnRelu ? Activation.Relu : Activation.Tanh)],
+        })];
+    }
+
+    [Fact]
+    public void StoredInitialStateAndLengthsAreUsedWhenNoneAreGiven()
+    {
+        ParityCase test = OnnxCases.Nodes.First(c => c.Spec.Kind == CellKind.Lstm && c.Lengths is not null && c.InitialState);
+        (RnnWeights weights, FloatTensor x, FloatTensor? h0, FloatTensor? c0) = test.Inputs();
+        byte[] bytes = OnnxModelBuilder.SingleNode(weights, new SingleNodeSignature(test.SeqLen, test.Batch) { SequenceLengths = true, InitialState = true });
+        ModelProto model = ModelProto.Parser.ParseFrom(bytes);
+        model.Graph.Initializer.Add(FloatInitializer(OnnxModelBuilder.InitialHidden, h0!));
+        model.Graph.Initializer.Add(FloatInitializer(OnnxModelBuilder.InitialCell, c0!));
+        var lengths = new TensorProto { Name = OnnxModelBuilder.SequenceLengths, DataType = (int)TensorProto.Types.DataType.Int64 };
+        lengths.Dims.Add(test.Batch);
+        lengths.Int64Data.Add(test.Lengths!.Select(length => (long)length));
+        model.Graph.Initializer.Add(lengths);
+
+        OnnxRnnModel stored = OnnxRnnModel.Parse(model.ToByteArray());
+        Assert.Equal(test.Lengths, stored.SequenceLengths);
+        using OnnxRecurrentModule module = stored.CreateModule();
+        OnnxOutputs fromStored = module.Forward(x);
+        OnnxOutputs given = module.Forward(x, test.Lengths, h0, c0);
+        Assert.Equal(given.Y.ToArray(), fromStored.Y.ToArray());
+        Assert.Equal(given.FinalCell!.ToArray(), fromStored.FinalCell!.ToArray());
+    }
+
+    internal static byte[] WithAttribute(byte[] bytes, AttributeProto attribute)
+    {
+        ModelProto model = ModelProto.Parser.ParseFrom(bytes);
+        NodeProto node = model.Graph.Node.Single();
+        AttributeProto? existing = node.Attribute.SingleOrDefault(a => a.Name == attribute.Name);
+        if (existing is not null) node.Attribute.Remove(existing);
+        node.Attribute.Add(attribute);
+        return model.ToByteArray();
+    }
+
+    internal static TensorProto FloatInitializer(string name, FloatTensor values)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        tensor.Dims.Add(values.Shape.ToArray().Select(dim => (long)dim));
+        tensor.FloatData.Add(values.ToArray());
+        return tensor;
+    }
+}

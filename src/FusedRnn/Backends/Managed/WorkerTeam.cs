@@ -23,9 +23,12 @@ internal sealed class WorkerTeam
     /// <summary>How long an idle worker spins before it blocks.</summary>
     private static readonly TimeSpan IdleSpin = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>How long a participant spins at a barrier before it yields (not counted as a long wait).</summary>
+    private static readonly long BarrierSpinTicks = Stopwatch.Frequency / 50_000; // 20 µs
+
     /// <summary>
-    /// How long a participant yields at a barrier before it blocks: a step takes microseconds, so a far longer wait
-    /// means the participant it waits for has lost its core.
+    /// How long it then yields before it blocks: a step takes microseconds, so a far longer wait means the participant
+    /// it waits for has lost its core.
     /// </summary>
     private static readonly long BarrierYieldTicks = Stopwatch.Frequency / 20_000; // 50 µs
 
@@ -140,9 +143,10 @@ internal sealed class WorkerTeam
     }
 
     /// <summary>
-    /// Waits until every participant has reached this point (one call per participant per phase). Spins (steps are
-    /// microseconds apart), then yields for <see cref="BarrierYieldTicks"/>, then blocks, so that more participants
-    /// than free cores still make progress; the time past the spin counts towards <see cref="Congested"/>.
+    /// Waits until every participant has reached this point (one call per participant per phase). Spins for
+    /// <see cref="BarrierSpinTicks"/> (steps are microseconds apart), then yields for <see cref="BarrierYieldTicks"/>,
+    /// then blocks, so that more participants than free cores still make progress; the time past the spin counts
+    /// towards <see cref="Congested"/>.
     /// </summary>
     public void SignalAndWait()
     {
@@ -161,13 +165,17 @@ internal sealed class WorkerTeam
             return;
         }
 
-        var spin = default(SpinWait);
-        while (!spin.NextSpinWillYield)
+        // Spin first, for as long as the native team's 1024 pauses take: a participant that arrives within that is
+        // running, only later (or never) and it has lost its core.
+        long spinStart = Stopwatch.GetTimestamp();
+        while (_phase == phase)
         {
-            if (_phase != phase) return;
-            spin.SpinOnce(sleep1Threshold: -1);
+            if (Stopwatch.GetTimestamp() - spinStart >= BarrierSpinTicks) break;
+            ThrowIfAnotherFailed();
+            Thread.SpinWait(8);
         }
 
+        if (_phase != phase) return;
         long start = Stopwatch.GetTimestamp();
         while (_phase == phase)
         {

@@ -79,8 +79,8 @@ internal sealed class CliConsole(TextWriter output, TextWriter error, bool outpu
         OutOfMemoryException => Fail(ExitCodes.OutOfMemory, $"out of memory: {MessageOf(e)}"),
         OverflowException => Fail(ExitCodes.OutOfMemory, $"a size is too large: {MessageOf(e)}"),
         // ArgumentException covers the library's ShapeMismatchException and InvalidWeightsException.
-        IOException or UnauthorizedAccessException or MalformedFileException or ArgumentException or BackendUnavailableException
-            => Fail(ExitCodes.BadInput, MessageOf(e)),
+        IOException or UnauthorizedAccessException or MalformedFileException or UnsupportedModelException or ArgumentException
+            or BackendUnavailableException => Fail(ExitCodes.BadInput, MessageOf(e)),
         _ => Fail(ExitCodes.Internal, $"internal error ({e.GetType().FullName}): {MessageOf(e)}; please report this as a bug"),
     };
 

@@ -9,7 +9,7 @@ internal sealed class RunCommand : Command
 {
     readonly Option<string?> _weights = new("--weights")
     {
-        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors",
+        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors, or an ONNX model of one LSTM, GRU or RNN node (.onnx)",
         Required = true,
     };
 
@@ -34,6 +34,12 @@ internal sealed class RunCommand : Command
     };
 
     readonly Option<bool> _batchFirst = new("--batch-first") { Description = "x and y are [batch, seq_len, features]" };
+
+    readonly Option<bool> _onnxLayout = new("--onnx-layout")
+    {
+        Description = "With an .onnx model: every array in the node's ONNX layout (layout 0: x [T,B,I], y [T,D,B,H], states [D,B,H]; " +
+            "layout 1: x [B,T,I], y [B,T,D,H], states [B,D,H]) instead of PyTorch's",
+    };
 
     readonly Option<string> _nonlinearity = CommonOptions.Nonlinearity();
 
@@ -61,6 +67,7 @@ internal sealed class RunCommand : Command
         Options.Add(_c0);
         Options.Add(_lengths);
         Options.Add(_batchFirst);
+        Options.Add(_onnxLayout);
         Options.Add(_nonlinearity);
         Options.Add(_output);
         Options.Add(_hn);
@@ -84,16 +91,22 @@ internal sealed class RunCommand : Command
         (Option Option, string Path)[] outputPaths = [.. Given(parseResult, _output, _hn, _cn)];
         PathConflicts.Reject(inputs, outputPaths);
 
-        string weightsPath = CommonOptions.ExistingSafetensors(parseResult.GetRequiredValue(_weights)!, _weights);
-        using RecurrentModule module = RecurrentModule.Load(weightsPath, parseResult.GetValue(_prefix), options, nonlinearity);
-        CommonOptions.RejectNonlinearity(nonlinearity, _nonlinearity, module.Spec);
-        RejectCellStateOptions(parseResult, module.Spec);
+        string weightsPath = parseResult.GetRequiredValue(_weights)!;
+        bool onnx = weightsPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+        RejectFormatOptions(parseResult, onnx);
+        using Model model = onnx
+            ? Model.Onnx(OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)), options, parseResult.GetValue(_onnxLayout))
+            : Model.PyTorch(RecurrentModule.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights), parseResult.GetValue(_prefix), options, nonlinearity));
+        RnnSpec spec = model.Spec;
+        CommonOptions.RejectNonlinearity(nonlinearity, _nonlinearity, spec);
+        RejectCellStateOptions(parseResult, spec);
 
         FloatTensor input = ReadTensor(parseResult.GetRequiredValue(_input)!, _input);
         FloatTensor? h0 = ReadOptionalTensor(parseResult.GetValue(_h0), _h0);
         FloatTensor? c0 = ReadOptionalTensor(parseResult.GetValue(_c0), _c0);
         int[]? lengths = parseResult.GetValue(_lengths) is { } lengthsPath ? ReadLengths(lengthsPath) : null;
-        OutputSizes? sizes = OutputSizes.Plan(module.Spec, options.BatchFirst, input.Shape);
+        // y has as many elements in the ONNX layouts as in PyTorch's: layout 0 reads x as time-major, layout 1 as batch-major.
+        OutputSizes? sizes = OutputSizes.Plan(spec, model.InputIsBatchFirst, input.Shape);
         sizes?.RejectTooLarge();
 
         using var outputs = new OutputFiles(console);
@@ -103,7 +116,7 @@ internal sealed class RunCommand : Command
         SequenceOutput result;
         try
         {
-            result = module.Forward(input, h0, c0, lengths);
+            result = model.Forward(input, h0, c0, lengths);
         }
         catch (Exception e) when (e is OutOfMemoryException or OverflowException)
         {
@@ -121,7 +134,7 @@ internal sealed class RunCommand : Command
         {
             string cellState = result.CellState is { } cn ? $", c_n {FloatTensor.FormatShape(cn.Shape)}" : "";
             console.Out.WriteLine(
-                $"{module.Spec} on {module.Backend}: x {FloatTensor.FormatShape(input.Shape)} -> y {FloatTensor.FormatShape(result.Output.Shape)}, " +
+                $"{model.Description} on {model.Backend}: x {FloatTensor.FormatShape(input.Shape)} -> y {FloatTensor.FormatShape(result.Output.Shape)}, " +
                 $"h_n {FloatTensor.FormatShape(result.HiddenState.Shape)}{cellState} in {elapsed.TotalMilliseconds:F3} ms");
         }
 
@@ -135,6 +148,69 @@ internal sealed class RunCommand : Command
             if (parseResult.GetValue(option) is not { } path) continue;
             if (string.IsNullOrWhiteSpace(path)) throw new CliException($"{option.Name} was given an empty path", ExitCodes.Usage);
             yield return (option, path);
+        }
+    }
+
+    /// <summary>--prefix and --nonlinearity describe a state_dict, --onnx-layout an ONNX node: each given for the other is a mistake.</summary>
+    void RejectFormatOptions(ParseResult parseResult, bool onnx)
+    {
+        if (!onnx && parseResult.GetValue(_onnxLayout))
+            throw new CliException($"{_onnxLayout.Name} was given but {_weights.Name} is not an .onnx model", ExitCodes.Usage);
+        if (!onnx) return;
+        if (parseResult.GetValue(_prefix) is not null)
+            throw new CliException($"{_prefix.Name} was given but an .onnx model has no state_dict prefix", ExitCodes.Usage);
+        if (parseResult.GetResult(_nonlinearity) is { Implicit: false })
+            throw new CliException($"{_nonlinearity.Name} was given but an .onnx model names its activations itself", ExitCodes.Usage);
+        if (parseResult.GetValue(_onnxLayout) && parseResult.GetValue(_batchFirst))
+            throw new CliException($"{_batchFirst.Name} and {_onnxLayout.Name} were both given; with {_onnxLayout.Name} the node's layout attribute decides", ExitCodes.Usage);
+    }
+
+    /// <summary>The model as run goes: a PyTorch module, or an ONNX node in PyTorch's layouts or its own.</summary>
+    sealed class Model : IDisposable
+    {
+        readonly RecurrentModule? _pytorch;
+        readonly OnnxRecurrentModule? _onnx;
+        readonly OnnxRnnModel? _onnxModel;
+        readonly bool _onnxLayout;
+        readonly bool _batchFirst;
+
+        Model(RecurrentModule? pytorch, OnnxRnnModel? onnxModel, OnnxRecurrentModule? onnx, bool onnxLayout, bool batchFirst)
+        {
+            _pytorch = pytorch;
+            _onnxModel = onnxModel;
+            _onnx = onnx;
+            _onnxLayout = onnxLayout;
+            _batchFirst = batchFirst;
+        }
+
+        public static Model PyTorch(RecurrentModule module) => new(module, null, null, false, module.BatchFirst);
+
+        public static Model Onnx(OnnxRnnModel model, RnnOptions options, bool onnxLayout) =>
+            new(null, model, model.CreateModule(options), onnxLayout, onnxLayout ? model.Layout == 1 : options.BatchFirst);
+
+        public RnnSpec Spec => _pytorch?.Spec ?? _onnxModel!.Weights.Spec;
+
+        public string Backend => _pytorch?.Backend ?? _onnx!.Module.Backend;
+
+        public string Description => _onnxModel is null ? Spec.ToString()
+            : $"ONNX {_onnxModel.Direction.ToString().ToLowerInvariant()} node '{_onnxModel.NodeName}' ({Spec}, layout {_onnxModel.Layout})";
+
+        /// <summary>Whether x is batch-major: --batch-first, or layout 1 with --onnx-layout.</summary>
+        public bool InputIsBatchFirst => _batchFirst;
+
+        /// <summary>y, h_n and c_n in the layouts the command writes.</summary>
+        public SequenceOutput Forward(FloatTensor x, FloatTensor? h0, FloatTensor? c0, int[]? lengths)
+        {
+            if (_pytorch is not null) return _pytorch.Forward(x, h0, c0, lengths);
+            if (!_onnxLayout) return _onnx!.ForwardInPyTorchLayout(x, _batchFirst, lengths, h0, c0);
+            OnnxOutputs outputs = _onnx!.Forward(x, lengths, h0, c0);
+            return new SequenceOutput(outputs.Y, outputs.FinalHidden, outputs.FinalCell);
+        }
+
+        public void Dispose()
+        {
+            _pytorch?.Dispose();
+            _onnx?.Dispose();
         }
     }
 

@@ -129,7 +129,7 @@ public sealed class OnnxRecurrentModule : IDisposable
     /// <summary>The module that computes it, in PyTorch's layout.</summary>
     public RecurrentModule Module => _module;
 
-    /// <summary>Runs the node.</summary>
+    /// <summary>Runs the node on arrays in its ONNX layout.</summary>
     /// <param name="x"><c>[T, B, I]</c> (layout 0) or <c>[B, T, I]</c> (layout 1).</param>
     /// <param name="sequenceLengths">One length per row in 1..T; null for the model's stored one, or every row T.</param>
     /// <param name="initialHidden">initial_h, <c>[D, B, H]</c> (layout 0) or <c>[B, D, H]</c> (layout 1); null for the model's stored one, or zeros.</param>
@@ -139,31 +139,65 @@ public sealed class OnnxRecurrentModule : IDisposable
     /// <exception cref="ObjectDisposedException">The module was disposed.</exception>
     public OnnxOutputs Forward(FloatTensor x, int[]? sequenceLengths = null, FloatTensor? initialHidden = null, FloatTensor? initialCell = null)
     {
-        ArgumentNullException.ThrowIfNull(x);
-        if (x.Rank != 3)
-            throw new ShapeMismatchException(nameof(x), _model.Layout == 0 ? "[T, B, I]" : "[B, T, I]", $"has shape {FloatTensor.FormatShape(x.Shape)}", $"the sequence of layout {_model.Layout}");
-        bool batchFirst = _model.Layout == 1;
-        int seqLen = x.Dim(batchFirst ? 1 : 0), batch = x.Dim(batchFirst ? 0 : 1);
-        int directions = _model.Weights.Spec.Directions, hidden = _model.Weights.Spec.HiddenSize;
-        int[]? lengths = sequenceLengths ?? _model.SequenceLengths;
-        FloatTensor? h0 = StateIn(initialHidden ?? _model.InitialHidden, nameof(initialHidden), batch);
-        FloatTensor? c0 = StateIn(initialCell ?? _model.InitialCell, nameof(initialCell), batch);
-        bool reverse = _model.Direction == OnnxDirection.Reverse;
-        if (reverse && lengths is not null) ShapeChecks.CheckLengths(lengths, seqLen, batch);
+        int batch = BatchOf(x, LayoutIsBatchFirst);
+        SequenceOutput output = Run(x, sequenceLengths,
+            StateIn(initialHidden ?? _model.InitialHidden, nameof(initialHidden), batch), StateIn(initialCell ?? _model.InitialCell, nameof(initialCell), batch));
+        return new OnnxOutputs(YOut(output.Output), StateOut(output.HiddenState), output.CellState is { } cn ? StateOut(cn) : null);
+    }
 
-        FloatTensor input = reverse ? ReverseSteps(x, seqLen, batch, lengths, batchFirst) : x;
-        SequenceOutput output = _module.Forward(input, h0, c0, lengths);
-        FloatTensor y = reverse ? ReverseSteps(output.Output, seqLen, batch, lengths, batchFirst) : output.Output;
-        return new OnnxOutputs(YOut(y, seqLen, batch, directions, hidden), StateOut(output.HiddenState), output.CellState is { } cn ? StateOut(cn) : null);
+    /// <summary>
+    /// Runs the node on arrays in PyTorch's layouts instead, as an nn.LSTM, nn.GRU or nn.RNN of one layer would take
+    /// them: x <c>[T, B, I]</c> (<c>[B, T, I]</c> when <paramref name="batchFirst"/>), y <c>[T, B, D·H]</c> (batch-first
+    /// <c>[B, T, D·H]</c>), h0, c0, h_n and c_n <c>[D, B, H]</c>. The reverse direction's y is at each step's own
+    /// position, as the reverse half of a bidirectional PyTorch output is.
+    /// </summary>
+    /// <inheritdoc cref="Forward" path="/exception"/>
+    public SequenceOutput ForwardInPyTorchLayout(FloatTensor x, bool batchFirst, int[]? lengths = null, FloatTensor? h0 = null, FloatTensor? c0 = null)
+    {
+        int batch = BatchOf(x, batchFirst);
+        bool transposed = batchFirst != LayoutIsBatchFirst;
+        SequenceOutput output = Run(transposed ? Transpose01(x) : x, lengths,
+            h0 ?? StateIn(_model.InitialHidden, "the stored initial_h", batch), c0 ?? StateIn(_model.InitialCell, "the stored initial_c", batch));
+        return transposed ? output with { Output = Transpose01(output.Output) } : output;
     }
 
     /// <inheritdoc />
     public void Dispose() => _module.Dispose();
 
+    /// <summary>Whether the node's layout (1) is batch-major, which the module was created with.</summary>
+    private bool LayoutIsBatchFirst => _model.Layout == 1;
+
+    /// <summary>B of x, which must be rank 3.</summary>
+    private int BatchOf(FloatTensor x, bool batchFirst)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != 3)
+        {
+            throw new ShapeMismatchException(nameof(x), batchFirst ? "[B, T, I]" : "[T, B, I]", $"has shape {FloatTensor.FormatShape(x.Shape)}",
+                "the sequence (an ONNX node takes a batch)");
+        }
+
+        return x.Dim(batchFirst ? 0 : 1);
+    }
+
+    /// <summary>
+    /// The module on x in its layout (the node's), h0 and c0 <c>[D, B, H]</c> or null; the stored lengths when none
+    /// are given. The reverse direction runs over each row's steps reversed, and its y is reversed back.
+    /// </summary>
+    private SequenceOutput Run(FloatTensor x, int[]? sequenceLengths, FloatTensor? h0, FloatTensor? c0)
+    {
+        int seqLen = x.Dim(LayoutIsBatchFirst ? 1 : 0), batch = x.Dim(LayoutIsBatchFirst ? 0 : 1);
+        int[]? lengths = sequenceLengths ?? _model.SequenceLengths;
+        if (_model.Direction != OnnxDirection.Reverse) return _module.Forward(x, h0, c0, lengths);
+        if (lengths is not null) ShapeChecks.CheckLengths(lengths, seqLen, batch);
+        SequenceOutput output = _module.Forward(ReverseSteps(x, seqLen, batch, lengths, LayoutIsBatchFirst), h0, c0, lengths);
+        return output with { Output = ReverseSteps(output.Output, seqLen, batch, lengths, LayoutIsBatchFirst) };
+    }
+
     /// <summary>A state in the node's layout as PyTorch's <c>[D, B, H]</c>.</summary>
     private FloatTensor? StateIn(FloatTensor? state, string name, int batch)
     {
-        if (state is null || _model.Layout == 0) return state;
+        if (state is null || !LayoutIsBatchFirst) return state;
         int directions = _model.Weights.Spec.Directions, hidden = _model.Weights.Spec.HiddenSize;
         ShapeChecks.CheckTensor(name, state, [batch, directions, hidden], "[B, D, H] in layout 1");
         return Transpose01(state);
@@ -183,18 +217,20 @@ public sealed class OnnxRecurrentModule : IDisposable
     }
 
     /// <summary>
-    /// PyTorch's y (<c>[T, B, D·H]</c>, or <c>[B, T, D·H]</c> batch-first) as ONNX's Y: <c>[T, D, B, H]</c> (layout 0) or
-    /// <c>[B, T, D, H]</c> (layout 1, the same memory).
+    /// PyTorch's y in the node's layout (<c>[T, B, D·H]</c>, or <c>[B, T, D·H]</c> batch-first) as ONNX's Y:
+    /// <c>[T, D, B, H]</c> (layout 0) or <c>[B, T, D, H]</c> (layout 1, the same memory).
     /// </summary>
-    private FloatTensor YOut(FloatTensor y, int seqLen, int batch, int directions, int hidden)
+    private FloatTensor YOut(FloatTensor y)
     {
-        if (_model.Layout == 1) return new FloatTensor(y.Memory, batch, seqLen, directions, hidden);
+        int directions = _model.Weights.Spec.Directions, hidden = _model.Weights.Spec.HiddenSize;
+        if (LayoutIsBatchFirst) return new FloatTensor(y.Memory, y.Dim(0), y.Dim(1), directions, hidden);
+        int seqLen = y.Dim(0), batch = y.Dim(1);
         var result = new float[y.Length];
         ReadOnlySpan<float> source = y.Span;
         for (int t = 0; t < seqLen; t++)
             for (int b = 0; b < batch; b++)
                 for (int d = 0; d < directions; d++)
-                    source.Slice((((t * batch) + b) * directions * hidden) + (d * hidden), hidden).CopyTo(result.AsSpan((((t * directions) + d) * batch + b) * hidden, hidden));
+                    source.Slice((((t * batch) + b) * directions * hidden) + (d * hidden), hidden).CopyTo(result.AsSpan(((((t * directions) + d) * batch) + b) * hidden, hidden));
         return new FloatTensor(result, seqLen, directions, batch, hidden);
     }
 

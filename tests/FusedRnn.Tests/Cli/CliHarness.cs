@@ -70,6 +70,8 @@ public static class NpyBytes
 {
     public static byte[] Int64(params long[] values) => Create("<i8", [values.Length], [.. values.SelectMany(BitConverter.GetBytes)]);
 
+    public static byte[] Int32(params int[] values) => Create("<i4", [values.Length], [.. values.SelectMany(BitConverter.GetBytes)]);
+
     public static byte[] Float64(int[] shape, double[] values) => Create("<f8", shape, [.. values.SelectMany(BitConverter.GetBytes)]);
 
     /// <summary>A version 1.0 file as numpy writes it: the header padded with spaces and a newline to 64 bytes.</summary>

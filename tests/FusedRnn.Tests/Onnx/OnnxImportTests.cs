@@ -55,7 +55,43 @@ public class OnnxImportTests
             Tolerance.AssertClose(expected[0], actual.Y.Span, Tolerance.ParityFloat32, $"Y, {where}");
             Tolerance.AssertClose(expected[1], actual.FinalHidden.Span, Tolerance.ParityFloat32, $"Y_h, {where}");
             if (lstm) Tolerance.AssertClose(expected[2], actual.FinalCell!.Span, Tolerance.ParityFloat32, $"Y_c, {where}");
+            AssertPyTorchLayoutIsTheSame(module, actual, x, test.Lengths, h0, c0, where);
         }
+    }
+
+    /// <summary>
+    /// PyTorch's layouts hold the same numbers: y[t, b, d·H + h] = Y[t, d, b, h], time- or batch-major, h_n = Y_h and
+    /// c_n = Y_c (layout 0).
+    /// </summary>
+    private static void AssertPyTorchLayoutIsTheSame(OnnxRecurrentModule module, OnnxOutputs onnx, FloatTensor x, int[]? lengths, FloatTensor? h0, FloatTensor? c0, string where)
+    {
+        int seqLen = onnx.Y.Dim(0), directions = onnx.Y.Dim(1), batch = onnx.Y.Dim(2), hidden = onnx.Y.Dim(3);
+        SequenceOutput timeMajor = module.ForwardInPyTorchLayout(x, batchFirst: false, lengths, h0, c0);
+        SequenceOutput batchMajor = module.ForwardInPyTorchLayout(BatchMajor(x), batchFirst: true, lengths, h0, c0);
+        Assert.Equal([seqLen, batch, directions * hidden], timeMajor.Output.Shape.ToArray());
+        Assert.Equal([batch, seqLen, directions * hidden], batchMajor.Output.Shape.ToArray());
+        for (int t = 0; t < seqLen; t++)
+            for (int d = 0; d < directions; d++)
+                for (int b = 0; b < batch; b++)
+                    for (int h = 0; h < hidden; h++)
+                    {
+                        float expected = onnx.Y[t, d, b, h];
+                        Assert.True(expected.Equals(timeMajor.Output[t, b, (d * hidden) + h]), $"time-major y[{t}, {b}, {(d * hidden) + h}], {where}");
+                        Assert.True(expected.Equals(batchMajor.Output[b, t, (d * hidden) + h]), $"batch-major y[{b}, {t}, {(d * hidden) + h}], {where}");
+                    }
+
+        Assert.Equal(onnx.FinalHidden.ToArray(), timeMajor.HiddenState.ToArray());
+        Assert.Equal(onnx.FinalHidden.ToArray(), batchMajor.HiddenState.ToArray());
+        if (onnx.FinalCell is not null) Assert.Equal(onnx.FinalCell.ToArray(), batchMajor.CellState!.ToArray());
+    }
+
+    private static FloatTensor BatchMajor(FloatTensor x)
+    {
+        int steps = x.Dim(0), batch = x.Dim(1), features = x.Dim(2);
+        var data = new float[x.Length];
+        for (int t = 0; t < steps; t++)
+            for (int b = 0; b < batch; b++) x.Span.Slice(((t * batch) + b) * features, features).CopyTo(data.AsSpan(((b * steps) + t) * features, features));
+        return new FloatTensor(data, batch, steps, features);
     }
 
     [Fact]

@@ -60,6 +60,47 @@ public class OnnxImportTests
     }
 
     /// <summary>
+    /// The same nodes with layout 1 (X <c>[B, T, I]</c>, Y <c>[B, T, D, H]</c>, states <c>[B, D, H]</c>), which ONNX's
+    /// node tests have only at T = 1 and ONNX Runtime does not run ("Batchwise recurrent operations (layout == 1) are
+    /// not supported"): read back and run on batch-major arrays, against ONNX Runtime's layout-0 answer transposed.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(NodeCasesAndDirections))]
+    public void Layout1IsLayout0Transposed(string caseName, string direction)
+    {
+        ParityCase test = OnnxCases.Get(caseName);
+        (RnnWeights weights, FloatTensor x, FloatTensor? h0, FloatTensor? c0) = test.Inputs();
+        var signature = new SingleNodeSignature(test.SeqLen, test.Batch) { SequenceLengths = test.Lengths is not null, InitialState = h0 is not null };
+        ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelBuilder.SingleNode(weights, signature));
+        NodeProto node = model.Graph.Node.Single();
+        if (direction == "reverse") node.Attribute.Single(a => a.Name == "direction").S = ByteString.CopyFromUtf8("reverse");
+        var inputs = new Dictionary<string, FloatTensor> { [OnnxModelBuilder.Input] = x };
+        if (h0 is not null) inputs[OnnxModelBuilder.InitialHidden] = h0;
+        if (c0 is not null) inputs[OnnxModelBuilder.InitialCell] = c0;
+        bool lstm = test.Spec.Kind == CellKind.Lstm;
+        string[] names = lstm ? [OnnxModelBuilder.Output, OnnxModelBuilder.FinalHidden, OnnxModelBuilder.FinalCell] : [OnnxModelBuilder.Output, OnnxModelBuilder.FinalHidden];
+        float[][] layout0 = OnnxRuntimePeer.RunModel(model.ToByteArray(), inputs, test.Lengths, OnnxModelBuilder.SequenceLengths, names);
+
+        node.Attribute.Add(new AttributeProto { Name = "layout", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        OnnxRnnModel read = OnnxRnnModel.Parse(model.ToByteArray(), caseName);
+        Assert.Equal(1, read.Layout);
+        using OnnxRecurrentModule module = read.CreateModule(new RnnOptions { Backend = RnnBackends.Managed });
+        OnnxOutputs actual = module.Forward(BatchMajor(x), test.Lengths, h0 is null ? null : BatchMajor(h0), c0 is null ? null : BatchMajor(c0));
+
+        int steps = test.SeqLen, batch = test.Batch, directions = test.Spec.Directions, hidden = test.Spec.HiddenSize;
+        Assert.Equal([batch, steps, directions, hidden], actual.Y.Shape.ToArray());
+        Assert.Equal([batch, directions, hidden], actual.FinalHidden.Shape.ToArray());
+        var y = new float[layout0[0].Length];
+        for (int t = 0; t < steps; t++)
+            for (int d = 0; d < directions; d++)
+                for (int b = 0; b < batch; b++) layout0[0].AsSpan((((t * directions) + d) * batch + b) * hidden, hidden).CopyTo(y.AsSpan((((b * steps) + t) * directions + d) * hidden));
+        string where = $"layout 1, {direction}, {test}";
+        Tolerance.AssertClose(y, actual.Y.Span, Tolerance.ParityFloat32, $"Y, {where}");
+        Tolerance.AssertClose(BatchMajor(new FloatTensor(layout0[1], directions, batch, hidden)).Span, actual.FinalHidden.Span, Tolerance.ParityFloat32, $"Y_h, {where}");
+        if (lstm) Tolerance.AssertClose(BatchMajor(new FloatTensor(layout0[2], directions, batch, hidden)).Span, actual.FinalCell!.Span, Tolerance.ParityFloat32, $"Y_c, {where}");
+    }
+
+    /// <summary>
     /// PyTorch's layouts hold the same numbers: y[t, b, d·H + h] = Y[t, d, b, h], time- or batch-major, h_n = Y_h and
     /// c_n = Y_c (layout 0).
     /// </summary>

@@ -70,7 +70,7 @@ public sealed class RunCommandOnnxTests : IDisposable
         byte[] bytes = OnnxModelBuilder.SingleNode(weights, new SingleNodeSignature(test.SeqLen, test.Batch));
         if (direction == "reverse")
             bytes = OnnxImportTests.WithAttribute(bytes, new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("reverse") });
-        FloatTensor input = batchFirst ? Transposed(x) : x;
+        FloatTensor input = batchFirst ? OnnxImportTests.BatchMajor(x) : x;
         List<string> args =
         [
             "run", "--weights", _temp.WriteBytes("model.onnx", bytes), "--input", _temp.WriteFloat32("x.npy", input),
@@ -90,15 +90,6 @@ public sealed class RunCommandOnnxTests : IDisposable
         Assert.Equal(expected.Output.Shape.ToArray(), Npy.ReadFloat32(_temp.PathOf("y.npy")).Shape);
         Assert.Equal(expected.HiddenState.ToArray(), Npy.ReadFloat32(_temp.PathOf("hn.npy")).Data);
         if (c0 is not null) Assert.Equal(expected.CellState!.ToArray(), Npy.ReadFloat32(_temp.PathOf("cn.npy")).Data);
-    }
-
-    static FloatTensor Transposed(FloatTensor x)
-    {
-        int a = x.Dim(0), b = x.Dim(1), f = x.Dim(2);
-        var data = new float[x.Length];
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < b; j++) x.Span.Slice(((i * b) + j) * f, f).CopyTo(data.AsSpan(((j * a) + i) * f, f));
-        return new FloatTensor(data, b, a, f);
     }
 
     byte[] GruModel() => OnnxModelBuilder.SingleNode(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 3, 4), 1), new SingleNodeSignature(2, 1));

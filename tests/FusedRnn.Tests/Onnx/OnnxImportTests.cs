@@ -126,7 +126,8 @@ public class OnnxImportTests
         if (onnx.FinalCell is not null) Assert.Equal(onnx.FinalCell.ToArray(), batchMajor.CellState!.ToArray());
     }
 
-    private static FloatTensor BatchMajor(FloatTensor x)
+    /// <summary><c>[A, B, F]</c> → <c>[B, A, F]</c>: a time-major sequence as batch-major, or a state <c>[D, B, H]</c> as <c>[B, D, H]</c>.</summary>
+    internal static FloatTensor BatchMajor(FloatTensor x)
     {
         int steps = x.Dim(0), batch = x.Dim(1), features = x.Dim(2);
         var data = new float[x.Length];

@@ -69,7 +69,7 @@ public sealed class RunCommandOnnxTests : IDisposable
         (RnnWeights weights, FloatTensor x, FloatTensor? h0, FloatTensor? c0) = test.Inputs();
         byte[] bytes = OnnxModelBuilder.SingleNode(weights, new SingleNodeSignature(test.SeqLen, test.Batch));
         if (direction == "reverse")
-            bytes = OnnxImportTests.WithAttribute(bytes, new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("reverse") });
+            bytes = OnnxProtos.WithAttribute(bytes, OnnxProtos.String("direction", "reverse"));
         FloatTensor input = batchFirst ? OnnxImportTests.BatchMajor(x) : x;
         List<string> args =
         [

@@ -240,7 +240,7 @@ internal static class FuzzTargets
         catch (Exception e) when (e is ShapeMismatchException or ArgumentOutOfRangeException
             && (model.SequenceLengths is not null || model.InitialHidden is not null || model.InitialCell is not null))
         {
-            outputs = module.Forward(x, new int[batch].Select(_ => seqLen).ToArray(), FloatTensor.Zeros(StateShape(model, batch)),
+            outputs = module.Forward(x, Enumerable.Repeat(seqLen, batch).ToArray(), FloatTensor.Zeros(StateShape(model, batch)),
                 spec.Kind == CellKind.Lstm ? FloatTensor.Zeros(StateShape(model, batch)) : null);
         }
 

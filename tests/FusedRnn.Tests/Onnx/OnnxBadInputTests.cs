@@ -25,30 +25,7 @@ public class OnnxBadInputTests
 
     private static TensorProto Initializer(ModelProto model, string name) => model.Graph.Initializer.Single(t => t.Name == name);
 
-    private static void SetAttribute(ModelProto model, AttributeProto attribute)
-    {
-        NodeProto node = Node(model);
-        if (node.Attribute.SingleOrDefault(a => a.Name == attribute.Name) is { } existing) node.Attribute.Remove(existing);
-        node.Attribute.Add(attribute);
-    }
-
-    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
-    private static AttributeProto String(string name, string value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
-
-    private static AttributeProto Floats(string name, params float[] values)
-    {
-        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Floats };
-        attribute.Floats.Add(values);
-        return attribute;
-    }
-
-    private static AttributeProto Strings(string name, params string[] values)
-    {
-        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Strings };
-        attribute.Strings.Add(values.Select(ByteString.CopyFromUtf8));
-        return attribute;
-    }
+    private static void SetAttribute(ModelProto model, AttributeProto attribute) => OnnxProtos.SetAttribute(Node(model), attribute);
 
     /// <summary>A change to the valid model, the exception it must raise and a part of its message.</summary>
     private sealed record Mutation(string Name, Action<ModelProto> Apply, Type Exception, string Message);
@@ -68,22 +45,22 @@ public class OnnxBadInputTests
         new("R of another size", m => { TensorProto r = Initializer(m, "l0_R"); r.Dims[2] = 2; r.Dims[1] = 32; }, typeof(MalformedFileException), "R is [2, 32, 2]; it must be [2, 16, 4]"),
         new("B too short", m => { TensorProto b = Initializer(m, "l0_B"); b.Dims[1] = 16; b.FloatData.Clear(); b.RawData = ByteString.CopyFrom(new byte[2 * 16 * 4]); }, typeof(MalformedFileException), "B is [2, 16]; it must be [2, 32]"),
         new("P of the wrong size", m => { TensorProto p = Initializer(m, "l0_P"); p.Dims[1] = 4; p.FloatData.Clear(); p.RawData = ByteString.CopyFrom(new byte[2 * 4 * 4]); }, typeof(MalformedFileException), "P is [2, 4]; it must be [2, 12]"),
-        new("hidden_size disagrees", m => SetAttribute(m, Int("hidden_size", 5)), typeof(MalformedFileException), "attribute hidden_size is 5 but W is [2, 16, 3]"),
+        new("hidden_size disagrees", m => SetAttribute(m, OnnxProtos.Int("hidden_size", 5)), typeof(MalformedFileException), "attribute hidden_size is 5 but W is [2, 16, 3]"),
         new("hidden_size of the wrong type", m => SetAttribute(m, new AttributeProto { Name = "hidden_size", Type = AttributeProto.Types.AttributeType.Float, F = 4 }), typeof(MalformedFileException), "attribute hidden_size is a Float, not an INT"),
-        new("unknown direction", m => SetAttribute(m, String("direction", "sideways")), typeof(MalformedFileException), "attribute direction is 'sideways'"),
-        new("forward with two directions of weights", m => SetAttribute(m, String("direction", "forward")), typeof(MalformedFileException), "W is [2, 16, 3]; it must be [1,"),
-        new("unknown attribute", m => SetAttribute(m, Int("foo", 1)), typeof(MalformedFileException), "has attribute 'foo', which LSTM does not define"),
-        new("an attribute twice", m => Node(m).Attribute.Add(Int("hidden_size", 4)), typeof(MalformedFileException), "has attribute hidden_size twice"),
-        new("layout 2", m => SetAttribute(m, Int("layout", 2)), typeof(MalformedFileException), "attribute layout is 2; it must be in 0..1"),
-        new("input_forget 2", m => SetAttribute(m, Int("input_forget", 2)), typeof(MalformedFileException), "attribute input_forget is 2; it must be in 0..1"),
+        new("unknown direction", m => SetAttribute(m, OnnxProtos.String("direction", "sideways")), typeof(MalformedFileException), "attribute direction is 'sideways'"),
+        new("forward with two directions of weights", m => SetAttribute(m, OnnxProtos.String("direction", "forward")), typeof(MalformedFileException), "W is [2, 16, 3]; it must be [1,"),
+        new("unknown attribute", m => SetAttribute(m, OnnxProtos.Int("foo", 1)), typeof(MalformedFileException), "has attribute 'foo', which LSTM does not define"),
+        new("an attribute twice", m => Node(m).Attribute.Add(OnnxProtos.Int("hidden_size", 4)), typeof(MalformedFileException), "has attribute hidden_size twice"),
+        new("layout 2", m => SetAttribute(m, OnnxProtos.Int("layout", 2)), typeof(MalformedFileException), "attribute layout is 2; it must be in 0..1"),
+        new("input_forget 2", m => SetAttribute(m, OnnxProtos.Int("input_forget", 2)), typeof(MalformedFileException), "attribute input_forget is 2; it must be in 0..1"),
         new("clip 0", m => SetAttribute(m, new AttributeProto { Name = "clip", Type = AttributeProto.Types.AttributeType.Float, F = 0 }), typeof(MalformedFileException), "attribute clip is 0"),
         new("clip NaN", m => SetAttribute(m, new AttributeProto { Name = "clip", Type = AttributeProto.Types.AttributeType.Float, F = float.NaN }), typeof(MalformedFileException), "attribute clip is NaN"),
-        new("too few activations", m => SetAttribute(m, Strings("activations", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "attribute activations has 3 names; LSTM with 2 direction(s) takes 6"),
-        new("an unknown activation", m => SetAttribute(m, Strings("activations", "Sigmoid", "Swish", "Tanh", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "activations[1] is 'Swish'"),
-        new("alpha left over", m => SetAttribute(m, Floats("activation_alpha", 0.5f)), typeof(MalformedFileException), "has activation_alpha or activation_beta but no activations"),
-        new("more alphas than takers", m => { SetAttribute(m, Strings("activations", "Sigmoid", "LeakyRelu", "Tanh", "Sigmoid", "Tanh", "Tanh")); SetAttribute(m, Floats("activation_alpha", 0.5f, 0.1f)); }, typeof(MalformedFileException), "activation_alpha has 2 values but the activations take 1"),
-        new("Affine without alpha", m => SetAttribute(m, Strings("activations", "Sigmoid", "Affine", "Tanh", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "activations[1] Affine takes α, but activation_alpha has no value left"),
-        new("an infinite alpha", m => { SetAttribute(m, Strings("activations", "Sigmoid", "LeakyRelu", "Tanh", "Sigmoid", "Tanh", "Tanh")); SetAttribute(m, Floats("activation_alpha", float.PositiveInfinity)); }, typeof(MalformedFileException), "they must be finite"),
+        new("too few activations", m => SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "attribute activations has 3 names; LSTM with 2 direction(s) takes 6"),
+        new("an unknown activation", m => SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "Swish", "Tanh", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "activations[1] is 'Swish'"),
+        new("alpha left over", m => SetAttribute(m, OnnxProtos.Floats("activation_alpha", 0.5f)), typeof(MalformedFileException), "has activation_alpha or activation_beta but no activations"),
+        new("more alphas than takers", m => { SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "LeakyRelu", "Tanh", "Sigmoid", "Tanh", "Tanh")); SetAttribute(m, OnnxProtos.Floats("activation_alpha", 0.5f, 0.1f)); }, typeof(MalformedFileException), "activation_alpha has 2 values but the activations take 1"),
+        new("Affine without alpha", m => SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "Affine", "Tanh", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "activations[1] Affine takes α, but activation_alpha has no value left"),
+        new("an infinite alpha", m => { SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "LeakyRelu", "Tanh", "Sigmoid", "Tanh", "Tanh")); SetAttribute(m, OnnxProtos.Floats("activation_alpha", float.PositiveInfinity)); }, typeof(MalformedFileException), "they must be finite"),
         new("external data", m => Initializer(m, "l0_R").DataLocation = TensorProto.Types.DataLocation.External, typeof(UnsupportedModelException), "is stored in an external file"),
         new("double weights", m => Initializer(m, "l0_R").DataType = 11, typeof(UnsupportedModelException), "R ('l0_R') has element type 11"),
         new("raw_data of the wrong length", m => { TensorProto w = Initializer(m, "l0_W"); w.RawData = ByteString.CopyFrom(new byte[7]); w.FloatData.Clear(); }, typeof(MalformedFileException), "has 7 bytes of raw_data; shape [2, 16, 3] needs 384"),

@@ -92,8 +92,8 @@ internal sealed class ConformanceCase(string name)
         foreach (JsonProperty attribute in _case.GetProperty("attributes").EnumerateObject())
         {
             node.Attribute.Add(attribute.Value.ValueKind == JsonValueKind.String
-                ? new AttributeProto { Name = attribute.Name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(attribute.Value.GetString()) }
-                : new AttributeProto { Name = attribute.Name, Type = AttributeProto.Types.AttributeType.Int, I = attribute.Value.GetInt64() });
+                ? OnnxProtos.String(attribute.Name, attribute.Value.GetString()!)
+                : OnnxProtos.Int(attribute.Name, attribute.Value.GetInt64()));
         }
 
         var graph = new GraphProto { Name = name };
@@ -102,11 +102,7 @@ internal sealed class ConformanceCase(string name)
         {
             if (input is "W" or "R" or "B" or "P")
             {
-                FloatTensor values = Tensor(input);
-                var tensor = new TensorProto { Name = input, DataType = (int)TensorProto.Types.DataType.Float };
-                tensor.Dims.Add(values.Shape.ToArray().Select(dim => (long)dim));
-                tensor.FloatData.Add(values.ToArray());
-                graph.Initializer.Add(tensor);
+                graph.Initializer.Add(OnnxProtos.FloatInitializer(input, Tensor(input)));
             }
             else
             {

@@ -34,7 +34,7 @@ public class OnnxImportTests
         (RnnWeights weights, FloatTensor x, FloatTensor? h0, FloatTensor? c0) = test.Inputs();
         var signature = new SingleNodeSignature(test.SeqLen, test.Batch) { SequenceLengths = test.Lengths is not null, InitialState = h0 is not null };
         byte[] bytes = OnnxModelBuilder.SingleNode(weights, signature);
-        if (direction == "reverse") bytes = WithAttribute(bytes, new AttributeProto { Name = "direction", Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8("reverse") });
+        if (direction == "reverse") bytes = OnnxProtos.WithAttribute(bytes, OnnxProtos.String("direction", "reverse"));
 
         var inputs = new Dictionary<string, FloatTensor> { [OnnxModelBuilder.Input] = x };
         if (h0 is not null) inputs[OnnxModelBuilder.InitialHidden] = h0;
@@ -73,7 +73,7 @@ public class OnnxImportTests
         var signature = new SingleNodeSignature(test.SeqLen, test.Batch) { SequenceLengths = test.Lengths is not null, InitialState = h0 is not null };
         ModelProto model = ModelProto.Parser.ParseFrom(OnnxModelBuilder.SingleNode(weights, signature));
         NodeProto node = model.Graph.Node.Single();
-        if (direction == "reverse") node.Attribute.Single(a => a.Name == "direction").S = ByteString.CopyFromUtf8("reverse");
+        if (direction == "reverse") OnnxProtos.SetAttribute(node, OnnxProtos.String("direction", "reverse"));
         var inputs = new Dictionary<string, FloatTensor> { [OnnxModelBuilder.Input] = x };
         if (h0 is not null) inputs[OnnxModelBuilder.InitialHidden] = h0;
         if (c0 is not null) inputs[OnnxModelBuilder.InitialCell] = c0;
@@ -81,7 +81,7 @@ public class OnnxImportTests
         string[] names = lstm ? [OnnxModelBuilder.Output, OnnxModelBuilder.FinalHidden, OnnxModelBuilder.FinalCell] : [OnnxModelBuilder.Output, OnnxModelBuilder.FinalHidden];
         float[][] layout0 = OnnxRuntimePeer.RunModel(model.ToByteArray(), inputs, test.Lengths, OnnxModelBuilder.SequenceLengths, names);
 
-        node.Attribute.Add(new AttributeProto { Name = "layout", Type = AttributeProto.Types.AttributeType.Int, I = 1 });
+        node.Attribute.Add(OnnxProtos.Int("layout", 1));
         OnnxRnnModel read = OnnxRnnModel.Parse(model.ToByteArray(), caseName);
         Assert.Equal(1, read.Layout);
         using OnnxRecurrentModule module = read.CreateModule(new RnnOptions { Backend = RnnBackends.Managed });
@@ -182,8 +182,8 @@ public class OnnxImportTests
         (RnnWeights weights, FloatTensor x, FloatTensor? h0, FloatTensor? c0) = test.Inputs();
         byte[] bytes = OnnxModelBuilder.SingleNode(weights, new SingleNodeSignature(test.SeqLen, test.Batch) { SequenceLengths = true, InitialState = true });
         ModelProto model = ModelProto.Parser.ParseFrom(bytes);
-        model.Graph.Initializer.Add(FloatInitializer(OnnxModelBuilder.InitialHidden, h0!));
-        model.Graph.Initializer.Add(FloatInitializer(OnnxModelBuilder.InitialCell, c0!));
+        model.Graph.Initializer.Add(OnnxProtos.FloatInitializer(OnnxModelBuilder.InitialHidden, h0!));
+        model.Graph.Initializer.Add(OnnxProtos.FloatInitializer(OnnxModelBuilder.InitialCell, c0!));
         var lengths = new TensorProto { Name = OnnxModelBuilder.SequenceLengths, DataType = (int)TensorProto.Types.DataType.Int64 };
         lengths.Dims.Add(test.Batch);
         lengths.Int64Data.Add(test.Lengths!.Select(length => (long)length));
@@ -196,23 +196,5 @@ public class OnnxImportTests
         OnnxOutputs given = module.Forward(x, test.Lengths, h0, c0);
         Assert.Equal(given.Y.ToArray(), fromStored.Y.ToArray());
         Assert.Equal(given.FinalCell!.ToArray(), fromStored.FinalCell!.ToArray());
-    }
-
-    internal static byte[] WithAttribute(byte[] bytes, AttributeProto attribute)
-    {
-        ModelProto model = ModelProto.Parser.ParseFrom(bytes);
-        NodeProto node = model.Graph.Node.Single();
-        AttributeProto? existing = node.Attribute.SingleOrDefault(a => a.Name == attribute.Name);
-        if (existing is not null) node.Attribute.Remove(existing);
-        node.Attribute.Add(attribute);
-        return model.ToByteArray();
-    }
-
-    internal static TensorProto FloatInitializer(string name, FloatTensor values)
-    {
-        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-        tensor.Dims.Add(values.Shape.ToArray().Select(dim => (long)dim));
-        tensor.FloatData.Add(values.ToArray());
-        return tensor;
     }
 }

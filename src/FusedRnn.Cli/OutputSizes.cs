@@ -10,18 +10,15 @@ internal sealed record OutputSizes(IReadOnlyList<(string Name, long[] Shape, lon
     public static OutputSizes? Plan(RnnSpec spec, bool batchFirst, ReadOnlySpan<int> inputShape)
     {
         if (spec.OutputShapes(inputShape, batchFirst) is not { } shapes) return null;
-        var outputs = new List<(string, long[], long)>();
-        void Add(string name, int[] shape)
-        {
-            long[] dimensions = [.. shape.Select(dimension => (long)dimension)];
-            outputs.Add((name, dimensions, Count(dimensions)));
-        }
-
-        Add("y", shapes.Output);
-        Add("h_n", shapes.HiddenState);
-        if (shapes.CellState is { } cell) Add("c_n", cell);
-        return new OutputSizes(outputs);
+        return Of([("y", shapes.Output), ("h_n", shapes.HiddenState), .. shapes.CellState is { } cell ? [("c_n", cell)] : Array.Empty<(string, int[])>()]);
     }
+
+    /// <summary>The sizes of the named outputs of the given shapes.</summary>
+    public static OutputSizes Of(IEnumerable<(string Name, int[] Shape)> outputs) => new([.. outputs.Select(output =>
+    {
+        long[] dimensions = [.. output.Shape.Select(dimension => (long)dimension)];
+        return (output.Name, dimensions, Count(dimensions));
+    })]);
 
     /// <summary>The product of the dimensions; <see cref="long.MaxValue"/> for one that does not fit (no real request reaches it).</summary>
     static long Count(long[] shape)

@@ -9,7 +9,8 @@ internal sealed class RunCommand : Command
 {
     readonly Option<string?> _weights = new("--weights")
     {
-        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors, or an ONNX model of one LSTM, GRU or RNN node (.onnx)",
+        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors, an ONNX model of one LSTM, GRU or RNN node (.onnx), " +
+            "or a Keras model with LSTM, GRU or SimpleRNN layers (.keras, .h5, or .weights.h5 with --model-config)",
         Required = true,
     };
 
@@ -43,6 +44,16 @@ internal sealed class RunCommand : Command
 
     readonly Option<string> _nonlinearity = CommonOptions.Nonlinearity();
 
+    readonly Option<string?> _layer = new("--layer")
+    {
+        Description = "With a Keras model: run only the recurrent layer of this name (default: every recurrent layer, stacked)",
+    };
+
+    readonly Option<string?> _modelConfig = new("--model-config")
+    {
+        Description = "With a Keras .weights.h5 file, which holds no architecture: the model's config JSON (model.to_json(), or config.json of a .keras archive)",
+    };
+
     readonly Option<string?> _output = new("--output") { Description = "Where to write y as float32 .npy", Required = true };
 
     readonly Option<string?> _hn = new("--hn") { Description = "Where to write h_n as float32 .npy" };
@@ -69,6 +80,8 @@ internal sealed class RunCommand : Command
         Options.Add(_batchFirst);
         Options.Add(_onnxLayout);
         Options.Add(_nonlinearity);
+        Options.Add(_layer);
+        Options.Add(_modelConfig);
         Options.Add(_output);
         Options.Add(_hn);
         Options.Add(_cn);
@@ -87,26 +100,30 @@ internal sealed class RunCommand : Command
             Precision = CommonOptions.PrecisionOf(parseResult, _precision),
         };
         RnnNonlinearity nonlinearity = CommonOptions.NonlinearityOf(parseResult, _nonlinearity);
-        (Option Option, string Path)[] inputs = [.. Given(parseResult, _weights, _input, _h0, _c0, _lengths)];
+        (Option Option, string Path)[] inputs = [.. Given(parseResult, _weights, _modelConfig, _input, _h0, _c0, _lengths)];
         (Option Option, string Path)[] outputPaths = [.. Given(parseResult, _output, _hn, _cn)];
         PathConflicts.Reject(inputs, outputPaths);
 
         string weightsPath = parseResult.GetRequiredValue(_weights)!;
-        bool onnx = weightsPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-        RejectFormatOptions(parseResult, onnx);
-        using Model model = onnx
-            ? Model.Onnx(OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)), options, parseResult.GetValue(_onnxLayout))
-            : Model.PyTorch(RecurrentModule.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights), parseResult.GetValue(_prefix), options, nonlinearity));
-        RnnSpec spec = model.Spec;
-        CommonOptions.RejectNonlinearity(nonlinearity, _nonlinearity, spec);
-        RejectCellStateOptions(parseResult, spec);
+        ModelFormat format = FormatOf(weightsPath);
+        RejectFormatOptions(parseResult, format, weightsPath);
+        using Model model = format switch
+        {
+            ModelFormat.Onnx => Model.Onnx(OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)), options, parseResult.GetValue(_onnxLayout)),
+            ModelFormat.Keras => Model.Keras(KerasModel.Load(CommonOptions.ExistingFile(weightsPath, _weights),
+                parseResult.GetValue(_modelConfig) is { } configPath ? CommonOptions.ExistingFile(configPath, _modelConfig) : null), options, parseResult.GetValue(_layer)),
+            _ => Model.PyTorch(RecurrentModule.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights), parseResult.GetValue(_prefix), options, nonlinearity)),
+        };
+        if (model.Spec is { } spec) CommonOptions.RejectNonlinearity(nonlinearity, _nonlinearity, spec);
+        RejectCellStateOptions(parseResult, model);
+        RejectUnstackedStates(parseResult, model);
 
         FloatTensor input = ReadTensor(parseResult.GetRequiredValue(_input)!, _input);
         FloatTensor? h0 = ReadOptionalTensor(parseResult.GetValue(_h0), _h0);
         FloatTensor? c0 = ReadOptionalTensor(parseResult.GetValue(_c0), _c0);
         int[]? lengths = parseResult.GetValue(_lengths) is { } lengthsPath ? ReadLengths(lengthsPath) : null;
         // y has as many elements in the ONNX layouts as in PyTorch's: layout 0 reads x as time-major, layout 1 as batch-major.
-        OutputSizes? sizes = OutputSizes.Plan(spec, model.InputIsBatchFirst, input.Shape);
+        OutputSizes? sizes = model.PlanOutputs(input.Shape);
         sizes?.RejectTooLarge();
 
         using var outputs = new OutputFiles(console);
@@ -151,77 +168,147 @@ internal sealed class RunCommand : Command
         }
     }
 
-    /// <summary>--prefix and --nonlinearity describe a state_dict, --onnx-layout an ONNX node: each given for the other is a mistake.</summary>
-    void RejectFormatOptions(ParseResult parseResult, bool onnx)
+    enum ModelFormat { Safetensors, Onnx, Keras }
+
+    /// <summary>The format by the file's extension: .onnx, .keras and .h5 (.weights.h5 too), else safetensors.</summary>
+    static ModelFormat FormatOf(string path) =>
+        path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? ModelFormat.Onnx
+        : path.EndsWith(".keras", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".h5", StringComparison.OrdinalIgnoreCase) ? ModelFormat.Keras
+        : ModelFormat.Safetensors;
+
+    /// <summary>
+    /// --prefix and --nonlinearity describe a state_dict, --onnx-layout an ONNX node, --layer and --model-config a
+    /// Keras model: each given for another format is a mistake.
+    /// </summary>
+    void RejectFormatOptions(ParseResult parseResult, ModelFormat format, string weightsPath)
     {
-        if (!onnx && parseResult.GetValue(_onnxLayout))
-            throw new CliException($"{_onnxLayout.Name} was given but {_weights.Name} is not an .onnx model", ExitCodes.Usage);
-        if (!onnx) return;
-        if (parseResult.GetValue(_prefix) is not null)
-            throw new CliException($"{_prefix.Name} was given but an .onnx model has no state_dict prefix", ExitCodes.Usage);
-        if (parseResult.GetResult(_nonlinearity) is { Implicit: false })
-            throw new CliException($"{_nonlinearity.Name} was given but an .onnx model names its activations itself", ExitCodes.Usage);
-        if (parseResult.GetValue(_onnxLayout) && parseResult.GetValue(_batchFirst))
-            throw new CliException($"{_batchFirst.Name} and {_onnxLayout.Name} were both given; with {_onnxLayout.Name} the node's layout attribute decides", ExitCodes.Usage);
+        string described = format switch { ModelFormat.Onnx => "an .onnx model", ModelFormat.Keras => "a Keras model", _ => "a .safetensors state_dict" };
+        void Reject(Option option, bool given, string why)
+        {
+            if (given) throw new CliException($"{option.Name} was given but {why}", ExitCodes.Usage);
+        }
+
+        Reject(_onnxLayout, format != ModelFormat.Onnx && parseResult.GetValue(_onnxLayout), $"{_weights.Name} is {described}, not an .onnx model");
+        Reject(_layer, format != ModelFormat.Keras && parseResult.GetValue(_layer) is not null, $"{_weights.Name} is {described}, not a Keras model");
+        Reject(_modelConfig, format != ModelFormat.Keras && parseResult.GetValue(_modelConfig) is not null, $"{_weights.Name} is {described}, not a Keras weights file");
+        if (format == ModelFormat.Safetensors) return;
+        Reject(_prefix, parseResult.GetValue(_prefix) is not null, $"{described} has no state_dict prefix");
+        Reject(_nonlinearity, parseResult.GetResult(_nonlinearity) is { Implicit: false }, $"{described} names its activations itself");
+        if (format == ModelFormat.Onnx)
+        {
+            if (parseResult.GetValue(_onnxLayout) && parseResult.GetValue(_batchFirst))
+                throw new CliException($"{_batchFirst.Name} and {_onnxLayout.Name} were both given; with {_onnxLayout.Name} the node's layout attribute decides", ExitCodes.Usage);
+            return;
+        }
+
+        if (weightsPath.EndsWith(".weights.h5", StringComparison.OrdinalIgnoreCase) && parseResult.GetValue(_modelConfig) is null)
+            throw new CliException($"{_weights.Name} is a Keras .weights.h5 file, which holds no architecture: give the model's config JSON with {_modelConfig.Name}", ExitCodes.Usage);
+        if (weightsPath.EndsWith(".keras", StringComparison.OrdinalIgnoreCase) && parseResult.GetValue(_modelConfig) is not null)
+            Reject(_modelConfig, true, "a .keras archive holds its own config");
     }
 
-    /// <summary>The model as run goes: a PyTorch module, or an ONNX node in PyTorch's layouts or its own.</summary>
+    /// <summary>--hn and --cn stack every layer's state as [L·D, B, H], which layers of different units or directions do not make.</summary>
+    void RejectUnstackedStates(ParseResult parseResult, Model model)
+    {
+        if (model.StatesStack) return;
+        foreach (Option<string?> option in new[] { _hn, _cn })
+        {
+            if (parseResult.GetValue(option) is not null)
+            {
+                throw new CliException(
+                    $"{option.Name} was given but the model's recurrent layers differ in units or directions, so their states do not stack into one [L·D, B, H] array; " +
+                    $"run one layer with {_layer.Name}", ExitCodes.Usage);
+            }
+        }
+    }
+
+    /// <summary>The model as run goes: a PyTorch module, an ONNX node in PyTorch's layouts or its own, or Keras layers.</summary>
     sealed class Model : IDisposable
     {
         readonly RecurrentModule? _pytorch;
         readonly OnnxRecurrentModule? _onnx;
         readonly OnnxRnnModel? _onnxModel;
+        readonly KerasRecurrentStack? _keras;
         readonly bool _onnxLayout;
         readonly bool _batchFirst;
 
-        Model(RecurrentModule? pytorch, OnnxRnnModel? onnxModel, OnnxRecurrentModule? onnx, bool onnxLayout, bool batchFirst)
+        Model(RecurrentModule? pytorch, OnnxRnnModel? onnxModel, OnnxRecurrentModule? onnx, KerasRecurrentStack? keras, bool onnxLayout, bool batchFirst)
         {
             _pytorch = pytorch;
             _onnxModel = onnxModel;
             _onnx = onnx;
+            _keras = keras;
             _onnxLayout = onnxLayout;
             _batchFirst = batchFirst;
         }
 
-        public static Model PyTorch(RecurrentModule module) => new(module, null, null, false, module.BatchFirst);
+        public static Model PyTorch(RecurrentModule module) => new(module, null, null, null, false, module.BatchFirst);
 
         public static Model Onnx(OnnxRnnModel model, RnnOptions options, bool onnxLayout) =>
-            new(null, model, model.CreateModule(options), onnxLayout, onnxLayout ? model.Layout == 1 : options.BatchFirst);
+            new(null, model, model.CreateModule(options), null, onnxLayout, onnxLayout ? model.Layout == 1 : options.BatchFirst);
 
-        public RnnSpec Spec => _pytorch?.Spec ?? _onnxModel!.Weights.Spec;
+        public static Model Keras(KerasModel model, RnnOptions options, string? layer) =>
+            new(null, null, null, model.CreateModule(options, layer), false, options.BatchFirst);
 
-        public string Backend => _pytorch?.Backend ?? _onnx!.Module.Backend;
+        /// <summary>The one network's spec; null for Keras layers, which each have their own.</summary>
+        public RnnSpec? Spec => _pytorch?.Spec ?? _onnxModel?.Weights.Spec;
 
-        public string Description => _onnxModel is null ? Spec.ToString()
+        public string Backend => _pytorch?.Backend ?? _onnx?.Module.Backend ?? _keras!.Backend;
+
+        public string Description =>
+            _keras is not null ? $"Keras {string.Join(" -> ", _keras.Layers)}"
+            : _onnxModel is null ? Spec!.ToString()
             : $"ONNX {_onnxModel.Direction.ToString().ToLowerInvariant()} node '{_onnxModel.NodeName}' ({Spec}, layout {_onnxModel.Layout})";
 
-        /// <summary>Whether x is batch-major: --batch-first, or layout 1 with --onnx-layout.</summary>
-        public bool InputIsBatchFirst => _batchFirst;
+        /// <summary>Whether the model has a cell state (an LSTM; every layer an LSTM for Keras), and what it is if not.</summary>
+        public (bool HasCellState, string What) CellState =>
+            _keras is not null ? (_keras.HasCellState, "Keras model with layers other than LSTM")
+            : (Spec!.Kind.HasCellState(), Spec.Kind.DisplayName());
 
-        /// <summary>y, h_n and c_n in the layouts the command writes.</summary>
+        /// <summary>Whether h_n and c_n come as one [L·D, B, H] array: always, but for Keras layers of different shapes.</summary>
+        public bool StatesStack => _keras is null || _keras.Layers.All(layer =>
+            layer.Weights.Spec.HiddenSize == _keras.Layers[0].Weights.Spec.HiddenSize && layer.Weights.Spec.Directions == _keras.Layers[0].Weights.Spec.Directions);
+
+        /// <summary>The outputs a run allocates for x of <paramref name="inputShape"/>, or null for a rank Forward rejects itself.</summary>
+        public OutputSizes? PlanOutputs(ReadOnlySpan<int> inputShape)
+        {
+            // y has as many elements in the ONNX layouts as in PyTorch's: layout 0 reads x as time-major, layout 1 as batch-major.
+            if (_keras is null) return OutputSizes.Plan(Spec!, _batchFirst, inputShape);
+            return _keras.OutputShape(inputShape) is { } shape ? OutputSizes.Of([("y", shape)]) : null;
+        }
+
+        /// <summary>y, h_n and c_n in the layouts the command writes (for Keras layers whose states do not stack, the last layer's).</summary>
         public SequenceOutput Forward(FloatTensor x, FloatTensor? h0, FloatTensor? c0, int[]? lengths)
         {
             if (_pytorch is not null) return _pytorch.Forward(x, h0, c0, lengths);
+            if (_keras is not null)
+            {
+                KerasOutputs outputs = _keras.Forward(x, lengths, h0, c0);
+                return StatesStack ? outputs.ToSequenceOutput() : new SequenceOutput(outputs.Output, outputs.HiddenStates[^1], outputs.CellStates?[^1]);
+            }
+
             if (!_onnxLayout) return _onnx!.ForwardInPyTorchLayout(x, _batchFirst, lengths, h0, c0);
-            OnnxOutputs outputs = _onnx!.Forward(x, lengths, h0, c0);
-            return new SequenceOutput(outputs.Y, outputs.FinalHidden, outputs.FinalCell);
+            OnnxOutputs onnx = _onnx!.Forward(x, lengths, h0, c0);
+            return new SequenceOutput(onnx.Y, onnx.FinalHidden, onnx.FinalCell);
         }
 
         public void Dispose()
         {
             _pytorch?.Dispose();
             _onnx?.Dispose();
+            _keras?.Dispose();
         }
     }
 
     /// <summary>Only an LSTM has a cell state; asking for one of anything else is a mistake worth reporting.</summary>
-    void RejectCellStateOptions(ParseResult parseResult, RnnSpec spec)
+    void RejectCellStateOptions(ParseResult parseResult, Model model)
     {
-        if (spec.Kind.HasCellState()) return;
+        (bool hasCellState, string what) = model.CellState;
+        if (hasCellState) return;
         foreach (Option<string?> option in new[] { _c0, _cn })
         {
             if (parseResult.GetValue(option) is not null)
-                throw new CliException($"{option.Name} was given but the model is a {spec.Kind.DisplayName()}, which has no cell state (only an LSTM has one)", ExitCodes.Usage);
+                throw new CliException($"{option.Name} was given but the model is a {what}, which has no cell state (only an LSTM has one)", ExitCodes.Usage);
         }
     }
 

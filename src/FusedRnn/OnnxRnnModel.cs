@@ -156,9 +156,9 @@ public sealed class OnnxRecurrentModule : IDisposable
     {
         int batch = BatchOf(x, batchFirst);
         bool transposed = batchFirst != LayoutIsBatchFirst;
-        SequenceOutput output = Run(transposed ? Transpose01(x) : x, lengths,
+        SequenceOutput output = Run(transposed ? SequenceSteps.Transpose01(x) : x, lengths,
             h0 ?? StateIn(_model.InitialHidden, "the stored initial_h", batch), c0 ?? StateIn(_model.InitialCell, "the stored initial_c", batch));
-        return transposed ? output with { Output = Transpose01(output.Output) } : output;
+        return transposed ? output with { Output = SequenceSteps.Transpose01(output.Output) } : output;
     }
 
     /// <inheritdoc />
@@ -190,8 +190,8 @@ public sealed class OnnxRecurrentModule : IDisposable
         int[]? lengths = sequenceLengths ?? _model.SequenceLengths;
         if (_model.Direction != OnnxDirection.Reverse) return _module.Forward(x, h0, c0, lengths);
         if (lengths is not null) ShapeChecks.CheckLengths(lengths, seqLen, batch);
-        SequenceOutput output = _module.Forward(ReverseSteps(x, seqLen, batch, lengths, LayoutIsBatchFirst), h0, c0, lengths);
-        return output with { Output = ReverseSteps(output.Output, seqLen, batch, lengths, LayoutIsBatchFirst) };
+        SequenceOutput output = _module.Forward(SequenceSteps.ReverseSteps(x, seqLen, batch, lengths, LayoutIsBatchFirst), h0, c0, lengths);
+        return output with { Output = SequenceSteps.ReverseSteps(output.Output, seqLen, batch, lengths, LayoutIsBatchFirst) };
     }
 
     /// <summary>A state in the node's layout as PyTorch's <c>[D, B, H]</c>.</summary>
@@ -200,21 +200,11 @@ public sealed class OnnxRecurrentModule : IDisposable
         if (state is null || !LayoutIsBatchFirst) return state;
         int directions = _model.Weights.Spec.Directions, hidden = _model.Weights.Spec.HiddenSize;
         ShapeChecks.CheckTensor(name, state, [batch, directions, hidden], "[B, D, H] in layout 1");
-        return Transpose01(state);
+        return SequenceSteps.Transpose01(state);
     }
 
-    private FloatTensor StateOut(FloatTensor state) => _model.Layout == 0 ? state : Transpose01(state);
+    private FloatTensor StateOut(FloatTensor state) => _model.Layout == 0 ? state : SequenceSteps.Transpose01(state);
 
-    /// <summary>[A, B, H] → [B, A, H].</summary>
-    private static FloatTensor Transpose01(FloatTensor tensor)
-    {
-        int a = tensor.Dim(0), b = tensor.Dim(1), h = tensor.Dim(2);
-        var result = new float[tensor.Length];
-        ReadOnlySpan<float> source = tensor.Span;
-        for (int i = 0; i < a; i++)
-            for (int j = 0; j < b; j++) source.Slice(((i * b) + j) * h, h).CopyTo(result.AsSpan(((j * a) + i) * h, h));
-        return new FloatTensor(result, b, a, h);
-    }
 
     /// <summary>
     /// PyTorch's y in the node's layout (<c>[T, B, D·H]</c>, or <c>[B, T, D·H]</c> batch-first) as ONNX's Y:
@@ -232,21 +222,5 @@ public sealed class OnnxRecurrentModule : IDisposable
                 for (int d = 0; d < directions; d++)
                     source.Slice((((t * batch) + b) * directions * hidden) + (d * hidden), hidden).CopyTo(result.AsSpan(((((t * directions) + d) * batch) + b) * hidden, hidden));
         return new FloatTensor(result, seqLen, directions, batch, hidden);
-    }
-
-    /// <summary>Each row's first <c>length</c> steps in reverse order, zeros after (x or y, the same on the way back).</summary>
-    private static FloatTensor ReverseSteps(FloatTensor sequence, int seqLen, int batch, int[]? lengths, bool batchFirst)
-    {
-        int features = sequence.Dim(2);
-        var result = new float[sequence.Length];
-        ReadOnlySpan<float> source = sequence.Span;
-        int Offset(int t, int b) => (batchFirst ? (b * seqLen) + t : (t * batch) + b) * features;
-        for (int b = 0; b < batch; b++)
-        {
-            int length = lengths?[b] ?? seqLen;
-            for (int t = 0; t < length; t++) source.Slice(Offset(length - 1 - t, b), features).CopyTo(result.AsSpan(Offset(t, b), features));
-        }
-
-        return new FloatTensor(result, sequence.Shape.ToArray());
     }
 }

@@ -1,0 +1,298 @@
+using System.IO.Compression;
+using System.Text.Json.Nodes;
+using PureHDF;
+
+namespace FusedRnn.Tests.Keras;
+
+/// <summary>
+/// One Keras recurrent layer as a test writes it: its settings by their Keras names and, per direction, the arrays
+/// Keras stores — kernel (I, G·U), recurrent_kernel (U, G·U), bias (G·U) or a GRU's (2, 3U) with reset_after.
+/// </summary>
+public sealed record KerasLayerFixture(string ClassName, string Name, int InputSize, int Units)
+{
+    public string? Activation { get; init; } = "tanh";
+    public string? RecurrentActivation { get; init; } = "sigmoid";
+    public string? BackwardActivation { get; init; }
+    public bool UseBias { get; init; } = true;
+    public bool ResetAfter { get; init; } = true;
+    public bool GoBackwards { get; init; }
+    public bool ReturnSequences { get; init; } = true;
+
+    /// <summary>Null: not wrapped; else the Bidirectional wrapper's merge_mode.</summary>
+    public string? MergeMode { get; init; }
+
+    /// <summary>Per direction: kernel, recurrent_kernel and (with use_bias) bias, row-major.</summary>
+    public required float[][][] Arrays { get; init; }
+
+    public bool IsBidirectional => MergeMode is not null;
+
+    public int Gates => ClassName switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+
+    public int[] BiasShape => ClassName == "GRU" && ResetAfter ? [2, Gates * Units] : [Gates * Units];
+
+    public int OutputFeatures => IsBidirectional && MergeMode == "concat" ? 2 * Units : Units;
+
+    /// <summary>A layer with arrays drawn uniformly from ±0.5 by <paramref name="seed"/>.</summary>
+    public static KerasLayerFixture Random(string className, string name, int inputSize, int units, int seed, bool bidirectional = false, bool useBias = true, bool resetAfter = true)
+    {
+        var random = new Random(seed);
+        int gates = className switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+        float[] Draw(int count) => [.. Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() - 0.5))];
+        int biasCount = className == "GRU" && resetAfter ? 2 * gates * units : gates * units;
+        float[][] Direction() => useBias
+            ? [Draw(inputSize * gates * units), Draw(units * gates * units), Draw(biasCount)]
+            : [Draw(inputSize * gates * units), Draw(units * gates * units)];
+        return new KerasLayerFixture(className, name, inputSize, units)
+        {
+            UseBias = useBias,
+            ResetAfter = resetAfter,
+            MergeMode = bidirectional ? "concat" : null,
+            Arrays = bidirectional ? [Direction(), Direction()] : [Direction()],
+        };
+    }
+
+    /// <summary>The layer's config object (of the inner layer for a Bidirectional wrapper), as Keras writes it.</summary>
+    public JsonObject InnerConfig(string name, bool goBackwards, string? activation) => new()
+    {
+        ["name"] = name,
+        ["trainable"] = true,
+        ["units"] = Units,
+        ["activation"] = activation ?? "linear",
+        ["recurrent_activation"] = RecurrentActivation ?? "linear",
+        ["use_bias"] = UseBias,
+        ["unit_forget_bias"] = true,
+        ["dropout"] = 0.0,
+        ["recurrent_dropout"] = 0.0,
+        ["return_sequences"] = ReturnSequences,
+        ["return_state"] = false,
+        ["go_backwards"] = goBackwards,
+        ["stateful"] = false,
+        ["unroll"] = false,
+        ["reset_after"] = ResetAfter,
+    };
+
+    public FloatTensor[] Tensors(int direction)
+    {
+        float[][] arrays = Arrays[direction];
+        var tensors = new List<FloatTensor>
+        {
+            new(arrays[0], InputSize, Gates * Units),
+            new(arrays[1], Units, Gates * Units),
+        };
+        if (UseBias) tensors.Add(new FloatTensor(arrays[2], BiasShape));
+        return [.. tensors];
+    }
+}
+
+/// <summary>
+/// Writes Keras's documented files from <see cref="KerasLayerFixture"/>s with PureHDF: a Keras 3 <c>.keras</c> zip
+/// (config.json, metadata.json, model.weights.h5 with <c>layers/&lt;name&gt;/cell/vars/i</c>), its
+/// <c>.weights.h5</c> alone, a legacy full-model <c>.h5</c> (model_config, model_weights with layer_names and
+/// weight_names, Keras 2 naming <c>lstm/lstm_cell/kernel:0</c>) and a legacy weights-only <c>.h5</c> whose strings are
+/// fixed-length, as h5py writes bytes.
+/// </summary>
+public static class KerasFiles
+{
+    /// <summary>Extra layers to put after the recurrent ones, by class (e.g. a Dense head).</summary>
+    public static JsonObject ModelConfig(IReadOnlyList<KerasLayerFixture> layers, bool keras3, params (string ClassName, string Name)[] others)
+    {
+        var entries = new JsonArray
+        {
+            keras3
+                ? new JsonObject { ["module"] = "keras.layers", ["class_name"] = "InputLayer", ["config"] = new JsonObject { ["batch_shape"] = new JsonArray(null, null, layers[0].InputSize), ["name"] = "input_layer" } }
+                : new JsonObject { ["class_name"] = "InputLayer", ["config"] = new JsonObject { ["batch_input_shape"] = new JsonArray(null, null, layers[0].InputSize), ["name"] = "input_1" } },
+        };
+        foreach (KerasLayerFixture layer in layers)
+        {
+            JsonObject config;
+            string className = layer.ClassName;
+            if (layer.IsBidirectional)
+            {
+                string prefix = layer.ClassName.ToLowerInvariant();
+                config = new JsonObject
+                {
+                    ["name"] = layer.Name,
+                    ["merge_mode"] = layer.MergeMode,
+                    ["layer"] = new JsonObject { ["class_name"] = layer.ClassName, ["config"] = layer.InnerConfig($"forward_{prefix}", false, layer.Activation) },
+                };
+                // Keras 3 always writes the backward layer; Keras 2 only when the user gave one (the loader derives it).
+                if (keras3 || layer.BackwardActivation is not null)
+                {
+                    config["backward_layer"] = new JsonObject
+                    {
+                        ["class_name"] = layer.ClassName,
+                        ["config"] = layer.InnerConfig($"backward_{prefix}", true, layer.BackwardActivation ?? layer.Activation),
+                    };
+                }
+
+                className = "Bidirectional";
+            }
+            else
+            {
+                config = layer.InnerConfig(layer.Name, layer.GoBackwards, layer.Activation);
+            }
+
+            entries.Add(keras3
+                ? new JsonObject { ["module"] = "keras.layers", ["class_name"] = className, ["config"] = config, ["registered_name"] = null }
+                : new JsonObject { ["class_name"] = className, ["config"] = config });
+        }
+
+        foreach ((string otherClass, string otherName) in others)
+            entries.Add(new JsonObject { ["class_name"] = otherClass, ["config"] = new JsonObject { ["name"] = otherName, ["units"] = 1 } });
+        var model = new JsonObject { ["class_name"] = "Sequential", ["config"] = new JsonObject { ["name"] = "sequential", ["layers"] = entries } };
+        if (keras3) model["module"] = "keras";
+        else
+        {
+            model["keras_version"] = "2.15.0";
+            model["backend"] = "tensorflow";
+        }
+
+        return model;
+    }
+
+    /// <summary>The Keras 3 weights file: each recurrent layer under layers/&lt;snake_case class&gt;[_n], numbered per class.</summary>
+    public static byte[] Keras3Weights(IReadOnlyList<KerasLayerFixture> layers, params (string ClassName, string Name)[] others)
+    {
+        var root = new H5File();
+        var container = new H5Group();
+        var used = new Dictionary<string, int>();
+        string Unique(string name)
+        {
+            int count = used.TryGetValue(name, out int seen) ? seen + 1 : 0;
+            used[name] = count;
+            return count == 0 ? name : $"{name}_{count}";
+        }
+
+        foreach (KerasLayerFixture layer in layers)
+        {
+            string storeName = Unique(layer.IsBidirectional ? "bidirectional" : layer.ClassName == "SimpleRNN" ? "simple_rnn" : layer.ClassName.ToLowerInvariant());
+            H5Group Cell(int direction) => new() { ["cell"] = new H5Group { ["vars"] = Vars(layer, direction) }, ["vars"] = new H5Group() };
+            container[storeName] = layer.IsBidirectional
+                ? new H5Group { ["forward_layer"] = Cell(0), ["backward_layer"] = Cell(1), ["vars"] = new H5Group() }
+                : Cell(0);
+        }
+
+        foreach ((string otherClass, _) in others) container[Unique(otherClass.ToLowerInvariant())] = new H5Group { ["vars"] = new H5Group { ["0"] = new float[] { 1 } } };
+        root["layers"] = container;
+        root["optimizer"] = new H5Group { ["vars"] = new H5Group() };
+        root["vars"] = new H5Group();
+        return Write(root, new H5WriteOptions());
+    }
+
+    private static H5Group Vars(KerasLayerFixture layer, int direction)
+    {
+        var vars = new H5Group();
+        FloatTensor[] tensors = layer.Tensors(direction);
+        for (int index = 0; index < tensors.Length; index++) vars[index.ToString()] = Dataset(tensors[index]);
+        return vars;
+    }
+
+    /// <summary>A rank-1 or rank-2 float32 dataset.</summary>
+    private static object Dataset(FloatTensor tensor)
+    {
+        if (tensor.Rank == 1) return tensor.ToArray();
+        var matrix = new float[tensor.Dim(0), tensor.Dim(1)];
+        for (int row = 0; row < tensor.Dim(0); row++)
+            for (int column = 0; column < tensor.Dim(1); column++) matrix[row, column] = tensor[row, column];
+        return matrix;
+    }
+
+    /// <summary>A Keras 3 <c>.keras</c> archive.</summary>
+    public static byte[] KerasArchive(IReadOnlyList<KerasLayerFixture> layers, string kerasVersion = "3.6.0", params (string ClassName, string Name)[] others)
+    {
+        using var memory = new MemoryStream();
+        using (var zip = new ZipArchive(memory, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            void Add(string name, byte[] content)
+            {
+                using Stream stream = zip.CreateEntry(name).Open();
+                stream.Write(content);
+            }
+
+            Add("metadata.json", System.Text.Encoding.UTF8.GetBytes($"{{\"keras_version\": \"{kerasVersion}\", \"date_saved\": \"2026-12-01@12:00:00\"}}"));
+            Add("config.json", System.Text.Encoding.UTF8.GetBytes(ModelConfig(layers, keras3: true, others).ToJsonString()));
+            Add("model.weights.h5", Keras3Weights(layers, others));
+        }
+
+        return memory.ToArray();
+    }
+
+    /// <summary>
+    /// A legacy <c>.h5</c>: with <paramref name="modelConfig"/> a full model (root attributes model_config and
+    /// keras_version, weights under model_weights); without, weights only at the root with fixed-length strings.
+    /// </summary>
+    public static byte[] LegacyH5(IReadOnlyList<KerasLayerFixture> layers, string kerasVersion = "2.15.0", bool modelConfig = true)
+    {
+        var weightsGroup = new H5Group();
+        var layerNames = new List<string>();
+        foreach (KerasLayerFixture layer in layers)
+        {
+            layerNames.Add(layer.Name);
+            var layerGroup = new H5Group();
+            var weightNames = new List<string>();
+            string cell = $"{layer.ClassName.ToLowerInvariant()}_cell";
+            for (int direction = 0; direction < layer.Arrays.Length; direction++)
+            {
+                string scope = !layer.IsBidirectional ? layer.Name
+                    : $"{layer.Name}/{(direction == 0 ? "forward" : "backward")}_{layer.ClassName.ToLowerInvariant()}";
+                FloatTensor[] tensors = layer.Tensors(direction);
+                string[] roles = ["kernel", "recurrent_kernel", "bias"];
+                for (int index = 0; index < tensors.Length; index++)
+                {
+                    string weightName = $"{scope}/{cell}/{roles[index]}:0";
+                    weightNames.Add(weightName);
+                    Place(layerGroup, weightName, Dataset(tensors[index]));
+                }
+            }
+
+            layerGroup.Attributes = new() { ["weight_names"] = weightNames.ToArray() };
+            weightsGroup[layer.Name] = layerGroup;
+        }
+
+        if (!modelConfig)
+        {
+            weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
+            var file = new H5File { Attributes = weightsGroup.Attributes };
+            foreach ((string name, object value) in weightsGroup) file[name] = value;
+            return Write(file, new H5WriteOptions(DefaultStringLength: 128));
+        }
+
+        weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
+        var full = new H5File
+        {
+            Attributes = new()
+            {
+                ["keras_version"] = kerasVersion,
+                ["backend"] = "tensorflow",
+                ["model_config"] = ModelConfig(layers, keras3: false).ToJsonString(),
+            },
+            ["model_weights"] = weightsGroup,
+        };
+        return Write(full, new H5WriteOptions());
+    }
+
+    /// <summary>Puts a dataset at a slash-separated path below <paramref name="group"/>, making the groups on the way.</summary>
+    private static void Place(H5Group group, string path, object dataset)
+    {
+        string[] parts = path.Split('/');
+        for (int index = 0; index < parts.Length - 1; index++)
+        {
+            if (!group.TryGetValue(parts[index], out object? child))
+            {
+                child = new H5Group();
+                group[parts[index]] = child;
+            }
+
+            group = (H5Group)child;
+        }
+
+        group[parts[^1]] = dataset;
+    }
+
+    private static byte[] Write(H5File file, H5WriteOptions options)
+    {
+        using var memory = new MemoryStream();
+        file.Write(memory, options);
+        return memory.ToArray();
+    }
+}

@@ -304,9 +304,45 @@ def onnx_seeds():
     write(t, "bad-truncated.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R", "B"], ["Y"], onnx_weights(4, 1, 2, 3), ["X"])[:-40])
 
 
+# ---------------------------------------------------------------- keras (HDF5 by hand; the valid seeds come from the
+# tests' KerasFiles, written with PureHDF, which writes only new-style groups)
+
+UNDEFINED = 0xFFFFFFFFFFFFFFFF
+
+
+def hdf5_group_btree_cycle():
+    """An HDF5 file whose root group (superblock v0, old-style: a v1 B-tree over a local heap, reached through the root
+    entry's scratch pad) has a B-tree node of level 1 whose one child is itself: a lookup by name that follows the
+    child's own level recurses for ever. The reader must report it, not overflow its stack."""
+    heap, data, tree, header = 96, 128, 144, 192
+    end = header + 16 + 24
+    out = bytearray(b"\x89HDF\r\n\x1a\n")
+    out += bytes([0, 0, 0, 0, 0, 8, 8, 0]) + struct.pack("<HHI", 4, 16, 0)
+    out += struct.pack("<QQQQ", 0, UNDEFINED, end, UNDEFINED)
+    # root symbol table entry: name offset, header address, cache type 1 (scratch pad: B-tree, local heap)
+    out += struct.pack("<QQII", 0, header, 1, 0) + struct.pack("<QQ", tree, heap)
+    assert len(out) == heap
+    out += b"HEAP" + bytes([0, 0, 0, 0]) + struct.pack("<QQQ", 16, UNDEFINED, data)
+    out += b"\0" * 8 + b"zzzz\0\0\0\0"
+    assert len(out) == tree
+    out += b"TREE" + bytes([0, 1]) + struct.pack("<H", 1) + struct.pack("<QQ", UNDEFINED, UNDEFINED)
+    out += struct.pack("<QQQ", 0, tree, 8)  # key "" , child: this node, key "zzzz"
+    assert len(out) == header
+    # the root's v1 object header: one symbol table message (type 0x11) naming the same B-tree and heap
+    out += bytes([1, 0]) + struct.pack("<HII", 1, 1, 24) + bytes(4)
+    out += struct.pack("<HHB", 0x11, 16, 0) + bytes(3) + struct.pack("<QQ", tree, heap)
+    assert len(out) == end
+    return bytes(out)
+
+
+def keras_seeds():
+    write("keras", "regress-hdf5-btree-cycle.h5", hdf5_group_btree_cycle())
+
+
 if __name__ == "__main__":
     safetensors_seeds()
     rnn_seeds()
     statedict_seeds()
     npy_seeds()
     onnx_seeds()
+    keras_seeds()

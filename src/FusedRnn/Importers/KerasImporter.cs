@@ -80,7 +80,7 @@ internal static class KerasImporter
         if (arrays.Count != expected)
         {
             throw new InvalidWeightsException("weights",
-                $"the {direction}layer has {arrays.Count} weight arrays; a {spec.Kind.DisplayName()} with use_bias={spec.Bias} has {expected} " +
+                $"the {direction}layer has {arrays.Count} weight arrays, but {spec.Kind.DisplayName()} layers with use_bias={spec.Bias} have {expected} " +
                 "(kernel, recurrent_kernel" + (spec.Bias ? ", bias)" : ")"));
         }
 

@@ -29,9 +29,9 @@ internal static class KerasModelReader
             return ReadArchive(bytes, source);
         }
 
-        if (!bytes.AsSpan().StartsWith(KerasWeightStore.Signature))
+        if (!bytes.AsSpan().StartsWith(IO.Hdf5.Hdf5File.Signature))
             throw new MalformedFileException(source, "neither a .keras archive (zip) nor a Keras HDF5 file (.h5, .weights.h5): its first bytes are neither format's signature");
-        using KerasWeightStore store = KerasWeightStore.Open(bytes, source);
+        KerasWeightStore store = KerasWeightStore.Open(bytes, source);
         if (store.IsLegacy)
         {
             string configText = configJson ?? store.RootAttribute("model_config")
@@ -63,7 +63,7 @@ internal static class KerasModelReader
             byte[] weights = Entry(archive, "model.weights.h5", source, required: true)!;
             string? version = metadataBytes is null ? null : MetadataVersion(metadataBytes, source);
             KerasConfig config = KerasConfig.Parse(Utf8(configBytes, "config.json", source), source);
-            using KerasWeightStore store = KerasWeightStore.Open(weights, $"{source}:model.weights.h5");
+            KerasWeightStore store = KerasWeightStore.Open(weights, $"{source}:model.weights.h5");
             return Build(config, store, version ?? config.KerasVersion ?? "3", source);
         }
         catch (Exception e) when (e is InvalidDataException or IOException || (e is NotSupportedException && e is not UnsupportedModelException))
@@ -73,7 +73,10 @@ internal static class KerasModelReader
         }
     }
 
-    /// <summary>An archive entry's bytes, read no further than the size it declares.</summary>
+    /// <summary>
+    /// An archive entry's bytes, which must be as many as it declares. They are read as they come, never allocated by
+    /// the declared size, which a damaged archive may overstate.
+    /// </summary>
     private static byte[]? Entry(ZipArchive archive, string name, string source, bool required)
     {
         ZipArchiveEntry? entry = archive.GetEntry(name);
@@ -81,11 +84,18 @@ internal static class KerasModelReader
             return required ? throw new MalformedFileException(source, $"the .keras archive has no {name}") : null;
         if (entry.Length > Array.MaxLength)
             throw new MalformedFileException(source, $"the archive's {name} claims {entry.Length} bytes, more than one array holds");
-        var data = new byte[entry.Length];
         using Stream stream = entry.Open();
-        stream.ReadExactly(data);
-        if (stream.ReadByte() != -1) throw new MalformedFileException(source, $"the archive's {name} holds more bytes than it declares");
-        return data;
+        using var data = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            if (data.Length + read > entry.Length) throw new MalformedFileException(source, $"the archive's {name} holds more bytes than the {entry.Length} it declares");
+            data.Write(chunk, 0, read);
+        }
+
+        if (data.Length != entry.Length) throw new MalformedFileException(source, $"the archive's {name} holds {data.Length} bytes, not the {entry.Length} it declares");
+        return data.ToArray();
     }
 
     private static string Utf8(byte[] bytes, string what, string source)
@@ -104,7 +114,7 @@ internal static class KerasModelReader
     {
         try
         {
-            using var document = JsonDocument.Parse(metadata);
+            using var document = JsonDocument.Parse(Utf8(metadata, "metadata.json", source));
             return document.RootElement.ValueKind == JsonValueKind.Object
                 ? KerasConfig.OptionalString(document.RootElement, "keras_version", "metadata.json", source)
                 : throw new MalformedFileException(source, "metadata.json is not a JSON object");

@@ -32,6 +32,7 @@ internal static class FuzzTargets
         ["rnn"] = RnnFromSafetensors,
         ["statedict"] = StateDict,
         ["onnx"] = Onnx,
+        ["keras"] = Keras,
     };
 
     /// <summary>
@@ -250,6 +251,70 @@ internal static class FuzzTargets
         Check(outputs.FinalHidden.Shape.SequenceEqual(StateShape(model, batch)), "Y_h has the wrong shape");
         Check((outputs.FinalCell is not null) == (spec.Kind == CellKind.Lstm), "Y_c is there for a non-LSTM or missing for an LSTM");
         RunModule(model.Weights);
+    }
+
+    /// <summary>The architecture the <see cref="Keras"/> target gives a weights file that holds none: one LSTM of 3 units on 2 features.</summary>
+    const string KerasFallbackConfig =
+        """{"class_name": "Sequential", "config": {"name": "s", "layers": [{"class_name": "LSTM", "config": {"name": "lstm", "units": 3, "return_sequences": true}}]}}""";
+
+    /// <summary>
+    /// <see cref="KerasModel.Parse"/> on the bytes of a <c>.keras</c>, <c>.h5</c> or <c>.weights.h5</c> file (with a
+    /// fixed one-LSTM config when the file holds weights only), which documents <see cref="MalformedFileException"/>,
+    /// <see cref="UnsupportedModelException"/> and an <see cref="ArgumentException"/> for a missing or superfluous
+    /// config; a model it reads runs every recurrent layer alone and, when they feed each other, the whole stack,
+    /// each output of the shape the stack promises.
+    /// </summary>
+    public static void Keras(ReadOnlySpan<byte> data)
+    {
+        KerasModel model;
+        try
+        {
+            byte[] bytes = data.ToArray();
+            try
+            {
+                model = KerasModel.Parse(bytes, DisplayName);
+            }
+            catch (ArgumentException e) when (e.ParamName == "modelConfig")
+            {
+                model = KerasModel.Parse(bytes, DisplayName, KerasFallbackConfig);
+            }
+        }
+        catch (Exception e) when (e is MalformedFileException or UnsupportedModelException || e is ArgumentException { ParamName: "modelConfig" })
+        {
+            return;
+        }
+
+        Check(model.Layers.Count > 0, "a model without recurrent layers was read");
+        var options = new RnnOptions { Backend = RnnBackends.Managed, Threads = 1, BatchFirst = true };
+        foreach (KerasRecurrentLayer layer in model.Layers) RunKeras(model.CreateModule(options, layer.Name));
+        KerasRecurrentStack stack;
+        try
+        {
+            stack = model.CreateModule(options);
+        }
+        catch (Exception e) when (e is MalformedFileException or UnsupportedModelException)
+        {
+            return;
+        }
+
+        RunKeras(stack);
+    }
+
+    /// <summary>Runs a small Keras stack on a batch of 2 × 3 steps (rows of lengths 3 and 1 where no layer forbids it) and checks the output's shape.</summary>
+    static void RunKeras(KerasRecurrentStack stack)
+    {
+        using (stack)
+        {
+            int inputSize = stack.Layers[0].Weights.Spec.InputSize;
+            if ((long)inputSize * 6 > 1 << 20 || stack.Layers.Any(layer => (long)layer.Weights.Spec.OutputFeatures * 6 > 1 << 20))
+                return;
+            const int seqLen = 3, batch = 2;
+            var x = new FloatTensor(new float[batch * seqLen * inputSize], batch, seqLen, inputSize);
+            bool lengthsAllowed = stack.Layers.Take(stack.Layers.Count - 1).All(layer => layer.IsBidirectional || !layer.Settings.GoBackwards);
+            KerasOutputs outputs = stack.Forward(x, lengthsAllowed ? [3, 1] : null);
+            Check(outputs.Output.Shape.SequenceEqual(stack.OutputShape(x.Shape)!), "the output's shape is not the one OutputShape promises");
+            Check(outputs.HiddenStates.Count == stack.Layers.Count, "not one final state per layer");
+        }
     }
 
     static int[] StateShape(OnnxRnnModel model, int batch) =>

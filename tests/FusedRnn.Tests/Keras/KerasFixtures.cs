@@ -198,14 +198,15 @@ public static class KerasFiles
     }
 
     /// <summary>A Keras 3 <c>.keras</c> archive.</summary>
-    public static byte[] KerasArchive(IReadOnlyList<KerasLayerFixture> layers, string kerasVersion = "3.6.0", params (string ClassName, string Name)[] others)
+    public static byte[] KerasArchive(IReadOnlyList<KerasLayerFixture> layers, string kerasVersion = "3.6.0", CompressionLevel compression = CompressionLevel.Optimal,
+        params (string ClassName, string Name)[] others)
     {
         using var memory = new MemoryStream();
         using (var zip = new ZipArchive(memory, ZipArchiveMode.Create, leaveOpen: true))
         {
             void Add(string name, byte[] content)
             {
-                using Stream stream = zip.CreateEntry(name).Open();
+                using Stream stream = zip.CreateEntry(name, compression).Open();
                 stream.Write(content);
             }
 

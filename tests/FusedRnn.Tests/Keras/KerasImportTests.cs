@@ -220,7 +220,7 @@ public class KerasImportTests
     public void ALayerOfAModelWithADenseHeadRunsAloneByName()
     {
         KerasLayerFixture[] layers = [Layer("LSTM", 3, 4, 70) with { ReturnSequences = false }];
-        KerasModel model = KerasModel.Parse(KerasFiles.KerasArchive(layers, others: ("Dense", "dense")));
+        KerasModel model = KerasModel.Parse(KerasFiles.KerasArchive(layers, others: [("Dense", "dense")]));
         Assert.Equal(["'dense' (Dense)"], model.OtherLayers);
         var error = Assert.Throws<FusedRnn.IO.UnsupportedModelException>(() => model.CreateModule());
         Assert.Contains("'dense' (Dense)", error.Message);

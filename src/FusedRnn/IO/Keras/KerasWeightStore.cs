@@ -1,5 +1,4 @@
-using PureHDF;
-using PureHDF.VOL.Native;
+using FusedRnn.IO.Hdf5;
 
 namespace FusedRnn.IO.Keras;
 
@@ -16,25 +15,24 @@ internal sealed record KerasArray(string Path, int[] Shape, float[] Values);
 /// <item>legacy (Keras 2's <c>.h5</c>, full model or weights only): a group per layer name under
 /// <c>model_weights</c> (or the root), whose <c>weight_names</c> attribute lists its arrays in order.</item>
 /// </list>
-/// Reads are bounded by the file's size and every failure of the HDF5 reader becomes a <see cref="MalformedFileException"/>.
+/// The file is read by <see cref="Hdf5File"/>, whose errors become <see cref="MalformedFileException"/> (a damaged
+/// file) or <see cref="UnsupportedModelException"/> (an HDF5 feature Keras does not use).
 /// </summary>
-internal sealed class KerasWeightStore : IDisposable
+internal sealed class KerasWeightStore
 {
-    private readonly NativeFile _file;
-    private readonly IH5Group? _legacyLayers;
-    private readonly long _fileBytes;
+    private readonly Hdf5File _file;
+    private readonly Hdf5Group? _legacyLayers;
     private readonly string _source;
 
-    private KerasWeightStore(NativeFile file, long fileBytes, string source)
+    private KerasWeightStore(Hdf5File file, string source)
     {
         _file = file;
-        _fileBytes = fileBytes;
         _source = source;
         _legacyLayers = Guard("reading the root group", () =>
-            file.LinkExists("model_weights") && file.Get("model_weights") is IH5Group group && group.AttributeExists("layer_names") ? group
-            : file.AttributeExists("layer_names") ? file
+            file.Root.Get("model_weights") is Hdf5Group group && group.Attributes.ContainsKey("layer_names") ? group
+            : file.Root.Attributes.ContainsKey("layer_names") ? file.Root
             : null);
-        bool keras3 = Guard("reading the root group", () => file.LinkExists("layers") || file.LinkExists("_layer_checkpoint_dependencies"));
+        bool keras3 = Guard("reading the root group", () => file.Root.Names.Contains("layers") || file.Root.Names.Contains("_layer_checkpoint_dependencies"));
         if (_legacyLayers is null && !keras3)
         {
             throw new MalformedFileException(source,
@@ -45,49 +43,38 @@ internal sealed class KerasWeightStore : IDisposable
     /// <summary>Whether the file is in the legacy layout (a group per layer name).</summary>
     public bool IsLegacy => _legacyLayers is not null;
 
-    /// <summary>The HDF5 signature every file starts with.</summary>
-    public static ReadOnlySpan<byte> Signature => [0x89, (byte)'H', (byte)'D', (byte)'F', (byte)'\r', (byte)'\n', 0x1a, (byte)'\n'];
-
     /// <exception cref="MalformedFileException">The bytes are not an HDF5 file of Keras weights.</exception>
+    /// <exception cref="UnsupportedModelException">The file uses an HDF5 feature this library does not read.</exception>
     public static KerasWeightStore Open(byte[] bytes, string source)
     {
-        if (!bytes.AsSpan().StartsWith(Signature)) throw new MalformedFileException(source, "not an HDF5 file (its signature is missing)");
-        NativeFile file = Guard(source, "opening the file", () => H5File.Open(new MemoryStream(bytes, writable: false), leaveOpen: false));
-        try
-        {
-            return new KerasWeightStore(file, bytes.Length, source);
-        }
-        catch
-        {
-            file.Dispose();
-            throw;
-        }
+        Hdf5File file = Guard(source, "opening the file", () => Hdf5File.Open(bytes));
+        return new KerasWeightStore(file, source);
     }
 
     /// <summary>A string attribute of the root group (e.g. <c>keras_version</c>, <c>model_config</c>); null when absent.</summary>
     public string? RootAttribute(string name) => Guard($"reading the root attribute '{name}'", () =>
-        _file.AttributeExists(name) ? ReadStrings(_file.Attribute(name), name).FirstOrDefault() : null);
+        _file.Root.Attributes.TryGetValue(name, out Hdf5Attribute? attribute) ? attribute.ReadStrings().FirstOrDefault() : null);
 
     /// <summary><c>keras_version</c> of the weights group of a legacy file (the root's, or <c>model_weights</c>'s).</summary>
     public string? LegacyKerasVersion => RootAttribute("keras_version")
-        ?? (_legacyLayers is { } group ? Guard("reading keras_version", () => group.AttributeExists("keras_version")
-            ? ReadStrings(group.Attribute("keras_version"), "keras_version").FirstOrDefault() : null) : null);
+        ?? (_legacyLayers is { } group ? Guard("reading keras_version", () =>
+            group.Attributes.TryGetValue("keras_version", out Hdf5Attribute? attribute) ? attribute.ReadStrings().FirstOrDefault() : null) : null);
 
     /// <summary>
-    /// The arrays of a layer in the legacy layout, in the order of its <c>weight_names</c> attribute; an empty list for a
-    /// layer the file lists without weights, null for one it does not list.
+    /// The arrays of a layer in the legacy layout, in the order of its <c>weight_names</c> attribute; null for a
+    /// layer the file does not list.
     /// </summary>
     public IReadOnlyList<KerasArray>? LegacyLayer(string layerName)
     {
-        IH5Group group = _legacyLayers ?? throw new InvalidOperationException("not a legacy file");
+        Hdf5Group group = _legacyLayers ?? throw new InvalidOperationException("not a legacy file");
         string[] listed = Guard("reading layer_names", () => ChunkedStrings(group, "layer_names"));
         if (!listed.Contains(layerName, StringComparer.Ordinal)) return null;
         return Guard($"reading layer {KerasConfig.Quote(layerName)}", () =>
         {
-            if (!group.LinkExists(layerName) || group.Get(layerName) is not IH5Group layer)
+            if (group.Get(layerName) is not Hdf5Group layer)
                 throw new MalformedFileException(_source, $"layer_names lists {KerasConfig.Quote(layerName)} but the file has no group of that name");
             string[] weights = ChunkedStrings(layer, "weight_names");
-            return weights.Select(name => ReadArray(layer, name, $"{layerName}/{name}")).ToList();
+            return weights.Select(name => ReadArray(layer.Find(name), $"{layerName}/{name}")).ToList();
         });
     }
 
@@ -97,88 +84,80 @@ internal sealed class KerasWeightStore : IDisposable
     /// </summary>
     public IReadOnlyList<KerasArray>? Vars(string path) => Guard($"reading {path}/vars", () =>
     {
-        string? found = new[] { path, path.Replace("layers", "_layer_checkpoint_dependencies", StringComparison.Ordinal) }
-            .FirstOrDefault(candidate => _file.LinkExists($"{candidate}/vars"));
-        if (found is null) return null;
-        if (_file.Get($"{found}/vars") is not IH5Group vars) throw new MalformedFileException(_source, $"{found}/vars is not a group");
+        string found = path;
+        Hdf5Object? vars = _file.Root.Find($"{found}/vars");
+        if (vars is null)
+        {
+            found = path.Replace("layers", "_layer_checkpoint_dependencies", StringComparison.Ordinal);
+            vars = _file.Root.Find($"{found}/vars");
+        }
+
+        if (vars is null) return null;
+        if (vars is not Hdf5Group group) throw new MalformedFileException(_source, $"{found}/vars is not a group");
+        int count = group.Names.Count;
         var arrays = new List<KerasArray>();
-        int count = vars.Children().Count();
         for (int index = 0; index < count; index++)
         {
             string name = index.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (!vars.LinkExists(name))
+            if (!group.Names.Contains(name))
                 throw new MalformedFileException(_source, $"{found}/vars has {count} entries but no dataset '{name}': expected 0 to {count - 1}");
-            arrays.Add(ReadArray(vars, name, $"{found}/vars/{name}"));
+            arrays.Add(ReadArray(group.Get(name), $"{found}/vars/{name}"));
         }
 
         return (IReadOnlyList<KerasArray>)arrays;
     });
 
-    private KerasArray ReadArray(IH5Group group, string name, string path)
+    private KerasArray ReadArray(Hdf5Object? found, string path)
     {
-        if (!group.LinkExists(name)) throw new MalformedFileException(_source, $"the dataset {KerasConfig.Quote(path)} is missing");
-        if (group.Get(name) is not IH5Dataset dataset) throw new MalformedFileException(_source, $"{KerasConfig.Quote(path)} is not a dataset");
-        ulong[] dimensions = dataset.Space.Dimensions;
+        if (found is null) throw new MalformedFileException(_source, $"the dataset {KerasConfig.Quote(path)} is missing");
+        if (found is not Hdf5Dataset dataset) throw new MalformedFileException(_source, $"{KerasConfig.Quote(path)} is not a dataset");
+        ulong[] dimensions = dataset.Dimensions;
         if (dimensions.Length is < 1 or > 2)
             throw new MalformedFileException(_source, $"the dataset {KerasConfig.Quote(path)} has rank {dimensions.Length}; Keras weights have rank 1 or 2");
-        int elementSize = dataset.Type.Class == H5DataTypeClass.FloatingPoint ? dataset.Type.Size : 0;
-        if (elementSize is not (4 or 8))
-        {
-            throw new UnsupportedModelException(_source,
-                $"the dataset {KerasConfig.Quote(path)} holds {dataset.Type.Class} of {dataset.Type.Size} bytes; float32 and float64 weights are read");
-        }
+        Hdf5Type type = dataset.Type;
+        if (type is not { Class: Hdf5Type.FloatingPoint, Size: 4 or 8, LittleEndian: true })
+            throw new UnsupportedModelException(_source, $"the dataset {KerasConfig.Quote(path)} holds {type}{(type.LittleEndian ? "" : " (big-endian)")}; little-endian float32 and float64 weights are read");
 
-        ulong elements = dimensions.Aggregate(1UL, (count, dimension) => dimension == 0 ? 0 : checked(count * dimension));
-        // Keras stores weights uncompressed, so a dataset larger than the file is a lie of a broken or hostile file.
-        if (elements == 0 || elements > (ulong)_fileBytes / (ulong)elementSize)
+        ulong elements = Hdf5Dataspace.Count(dimensions) ?? ulong.MaxValue;
+        if (elements == 0 || elements > (ulong)_file.Length / type.Size || elements > (ulong)Array.MaxLength)
         {
             throw new MalformedFileException(_source,
-                $"the dataset {KerasConfig.Quote(path)} claims shape [{string.Join(", ", dimensions)}] of {elementSize}-byte values, " +
-                (elements == 0 ? "which is empty" : $"more than the file's {_fileBytes} bytes hold"));
+                $"the dataset {KerasConfig.Quote(path)} claims shape [{string.Join(", ", dimensions)}] of {type.Size}-byte values, " +
+                (elements == 0 ? "which is empty" : $"more than the file's {_file.Length} bytes hold"));
         }
 
-        float[] values = elementSize == 4 ? dataset.Read<float[]>() : [.. dataset.Read<double[]>().Select(value => (float)value)];
-        if ((ulong)values.Length != elements)
-            throw new MalformedFileException(_source, $"the dataset {KerasConfig.Quote(path)} gave {values.Length} values for {elements} elements");
+        ReadOnlySpan<byte> raw = dataset.RawData(elements * type.Size);
+        float[] values = type.Size == 4
+            ? System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(raw).ToArray()
+            : [.. System.Runtime.InteropServices.MemoryMarshal.Cast<byte, double>(raw).ToArray().Select(value => (float)value)];
         return new KerasArray(path, [.. dimensions.Select(dimension => (int)dimension)], values);
     }
 
     /// <summary>A list attribute Keras may split as <c>name0</c>, <c>name1</c>, … when it outgrows an object header.</summary>
-    private string[] ChunkedStrings(IH5Object owner, string name)
+    private static string[] ChunkedStrings(Hdf5Object owner, string name)
     {
-        if (owner.AttributeExists(name)) return ReadStrings(owner.Attribute(name), name);
+        if (owner.Attributes.TryGetValue(name, out Hdf5Attribute? whole)) return whole.ReadStrings();
         var values = new List<string>();
-        for (int chunk = 0; owner.AttributeExists($"{name}{chunk}"); chunk++) values.AddRange(ReadStrings(owner.Attribute($"{name}{chunk}"), name));
+        for (int chunk = 0; owner.Attributes.TryGetValue($"{name}{chunk}", out Hdf5Attribute? part); chunk++) values.AddRange(part.ReadStrings());
         return [.. values];
-    }
-
-    /// <summary>A string or string-list attribute, fixed-length (h5py's for bytes) or variable-length; trailing NULs dropped.</summary>
-    private string[] ReadStrings(IH5Attribute attribute, string name)
-    {
-        if (attribute.Type.Class is not (H5DataTypeClass.String or H5DataTypeClass.VariableLength))
-            throw new MalformedFileException(_source, $"the attribute '{name}' holds {attribute.Type.Class}, not strings");
-        ulong count = attribute.Space.Dimensions.Aggregate(1UL, (product, dimension) => checked(product * dimension));
-        if (count > (ulong)_fileBytes) throw new MalformedFileException(_source, $"the attribute '{name}' claims {count} strings, more than the file holds");
-        return [.. attribute.Read<string[]>().Select(text => (text ?? "").TrimEnd('\0'))];
     }
 
     private T Guard<T>(string action, Func<T> read) => Guard(_source, action, read);
 
-    /// <summary>
-    /// Runs a read, turning what the HDF5 reader throws on a damaged file into a <see cref="MalformedFileException"/>;
-    /// this library's own exceptions pass through.
-    /// </summary>
+    /// <summary>Runs a read, turning the HDF5 reader's errors into this library's, with the file and the action in the message.</summary>
     private static T Guard<T>(string source, string action, Func<T> read)
     {
         try
         {
             return read();
         }
-        catch (Exception e) when (e is not (MalformedFileException or UnsupportedModelException))
+        catch (Hdf5FormatException e) when (e.Unsupported)
         {
-            throw new MalformedFileException(source, $"the HDF5 file is damaged ({action}): {FileText.Escape(e.Message)}", e);
+            throw new UnsupportedModelException(source, $"{e.Message} ({action})");
+        }
+        catch (Hdf5FormatException e)
+        {
+            throw new MalformedFileException(source, $"the HDF5 file is damaged ({action}): {e.Message}", e);
         }
     }
-
-    public void Dispose() => _file.Dispose();
 }

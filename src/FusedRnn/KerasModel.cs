@@ -155,7 +155,8 @@ public sealed class KerasModel
     /// <param name="path">The file.</param>
     /// <param name="modelConfigPath">The model's config JSON, needed for a <c>.weights.h5</c> file, which holds no architecture; else null.</param>
     /// <exception cref="MalformedFileException">The file or config is damaged, or contradicts itself (a shape that disagrees with <c>units</c>, a missing dataset); the message names the layer or dataset.</exception>
-    /// <exception cref="UnsupportedModelException">An activation, weight type or graph this library does not run.</exception>
+    /// <exception cref="UnsupportedModelException">An activation, weight type, layer wrapper, graph or HDF5 feature this library does not read.</exception>
+    /// <exception cref="ArgumentException">A file of weights only without its config, or a <c>.keras</c> archive with one.</exception>
     public static KerasModel Load(string path, string? modelConfigPath = null) =>
         Parse(File.ReadAllBytes(path), path, modelConfigPath is null ? null : File.ReadAllText(modelConfigPath));
 

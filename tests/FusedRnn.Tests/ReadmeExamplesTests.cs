@@ -78,7 +78,10 @@ public partial class ReadmeExamplesTests
     [GeneratedRegex(@"```csharp\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();
 
-    /// <summary>The files the examples name: model.safetensors (an LSTM under "rnn."), x.npy, gru.safetensors, model.onnx (one LSTM node).</summary>
+    /// <summary>
+    /// The files the examples name: model.safetensors (an LSTM under "rnn."), x.npy, gru.safetensors, model.onnx (one
+    /// LSTM node), model.keras (a Bidirectional LSTM on 8 features feeding a GRU, then a Dense head).
+    /// </summary>
     private sealed class ExampleFiles : IDisposable
     {
         public string Root { get; } = Directory.CreateTempSubdirectory("fusedrnn-readme-").FullName;
@@ -91,6 +94,9 @@ public partial class ReadmeExamplesTests
             Npy.WriteFloat32(Path.Combine(Root, "x.npy"), RandomNetworks.Uniform(new Random(3), 3 * 30 * 64, 1f), [3, 30, 64]);
             File.WriteAllBytes(Path.Combine(Root, "model.onnx"),
                 FusedRnn.Onnx.OnnxModelBuilder.SingleNode(RandomNetworks.Create(new RnnSpec(CellKind.Lstm, 8, 16), 4), new FusedRnn.Onnx.SingleNodeSignature(10, 2)));
+            File.WriteAllBytes(Path.Combine(Root, "model.keras"), Keras.KerasFiles.KerasArchive(
+                [Keras.KerasLayerFixture.Random("LSTM", "bidirectional", 8, 16, 5, bidirectional: true), Keras.KerasLayerFixture.Random("GRU", "gru", 32, 16, 6)],
+                others: [("Dense", "dense")]));
         }
 
         public void Dispose() => Directory.Delete(Root, recursive: true);

@@ -25,7 +25,7 @@ internal static class KerasModelReader
         if (bytes.AsSpan().StartsWith(ZipSignature))
         {
             if (configJson is not null)
-                throw new ArgumentException($"{source} is a .keras archive, which holds its own config; give a model config only with a .weights.h5 file", "modelConfig");
+                throw new ArgumentException($"{source} is a .keras archive, which holds its own config; give a model config only with a .weights.h5 file", "modelConfigJson");
             return ReadArchive(bytes, source);
         }
 
@@ -36,7 +36,7 @@ internal static class KerasModelReader
         {
             string configText = configJson ?? store.RootAttribute("model_config")
                 ?? throw new ArgumentException(
-                    $"{source} holds weights only (no model_config attribute); give the model's config JSON (model.to_json())", "modelConfig");
+                    $"{source} holds weights only (no model_config attribute); give the model's config JSON (model.to_json())", "modelConfigJson");
             KerasConfig config = KerasConfig.Parse(configText, source);
             return Build(config, store, store.LegacyKerasVersion ?? config.KerasVersion ?? "1", source);
         }
@@ -44,7 +44,7 @@ internal static class KerasModelReader
         if (configJson is null)
         {
             throw new ArgumentException(
-                $"{source} is a Keras 3 .weights.h5 file, which holds no architecture; give the model's config JSON (model.to_json(), or config.json of a .keras archive)", "modelConfig");
+                $"{source} is a Keras 3 .weights.h5 file, which holds no architecture; give the model's config JSON (model.to_json(), or config.json of a .keras archive)", "modelConfigJson");
         }
 
         KerasConfig weightsConfig = KerasConfig.Parse(configJson, source);

@@ -106,7 +106,7 @@ public sealed class RunCommandOnnxTests : IDisposable
         string model = _temp.PathOf("model.safetensors");
         SafetensorsWriter.Write(model, RandomNetworks.Create(new RnnSpec(CellKind.Gru, 3, 4), 1).ToStateDict());
         CliHarness.Invoke("run", "--weights", model, "--onnx-layout", "--input", _temp.WriteFloat32("x.npy", FloatTensor.Zeros(2, 1, 3)), "--output", _temp.PathOf("y.npy"))
-            .AssertFails(ExitCodes.Usage, "--onnx-layout was given but --weights is not an .onnx model");
+            .AssertFails(ExitCodes.Usage, "--onnx-layout was given but --weights is a .safetensors state_dict, not an .onnx model");
         Assert.False(File.Exists(_temp.PathOf("y.npy")));
     }
 

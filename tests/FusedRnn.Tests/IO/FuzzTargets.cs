@@ -274,12 +274,12 @@ internal static class FuzzTargets
             {
                 model = KerasModel.Parse(bytes, DisplayName);
             }
-            catch (ArgumentException e) when (e.ParamName == "modelConfig")
+            catch (ArgumentException e) when (e.ParamName == "modelConfigJson")
             {
                 model = KerasModel.Parse(bytes, DisplayName, KerasFallbackConfig);
             }
         }
-        catch (Exception e) when (e is MalformedFileException or UnsupportedModelException || e is ArgumentException { ParamName: "modelConfig" })
+        catch (Exception e) when (e is MalformedFileException or UnsupportedModelException || e is ArgumentException { ParamName: "modelConfigJson" })
         {
             return;
         }

@@ -84,6 +84,32 @@ public class Hdf5FileTests
         Assert.Equal(["lstm", "dense"], Hdf5File.Open(fixedLength.ToArray()).Root.Attributes["names"].ReadStrings());
     }
 
+    /// <summary>The tests' writer of libhdf5's layout, checked by PureHDF reading its file; then the library's reader on the same bytes.</summary>
+    [Fact]
+    public void ReadsLibhdf5sLayoutWithAttributesAsPureHdfDoes()
+    {
+        var root = new Keras.OldStyleHdf5.Group();
+        root.Attributes["names"] = new Keras.OldStyleHdf5.FixedStrings(["lstm", "dense_1", ""]);
+        root.Attributes["config"] = "{\"class_name\": \"Sequential\", \"é\": 1}";
+        var inner = new Keras.OldStyleHdf5.Group();
+        inner.Attributes["weight_names"] = new Keras.OldStyleHdf5.FixedStrings(["a/kernel:0"]);
+        inner.Members["kernel:0"] = new Keras.OldStyleHdf5.Dataset([1, 2, 3, 4, 5, 6], [2, 3]);
+        inner.Members["bias:0"] = new Keras.OldStyleHdf5.Dataset([7, 8], [2]);
+        root.Members["weights"] = inner;
+        root.Members["alone"] = new Keras.OldStyleHdf5.Dataset([9], [1]);
+        byte[] bytes = Keras.OldStyleHdf5.Write(root);
+
+        using NativeFile expected = H5File.Open(new MemoryStream(bytes));
+        Assert.Equal(["lstm", "dense_1", ""], expected.Attribute("names").Read<string[]>().Select(text => text.TrimEnd('\0')));
+        Assert.Equal("{\"class_name\": \"Sequential\", \"é\": 1}", expected.Attribute("config").Read<string>());
+        Assert.Equal([1f, 2, 3, 4, 5, 6], expected.Dataset("weights/kernel:0").Read<float[]>());
+        Hdf5File file = Hdf5File.Open(bytes);
+        AssertSameTree(expected, file.Root);
+        Assert.Equal(["lstm", "dense_1", ""], file.Root.Attributes["names"].ReadStrings());
+        Assert.Equal(["{\"class_name\": \"Sequential\", \"é\": 1}"], file.Root.Attributes["config"].ReadStrings());
+        Assert.Equal(["a/kernel:0"], Assert.IsType<Hdf5Group>(file.Root.Get("weights")).Attributes["weight_names"].ReadStrings());
+    }
+
     [Fact]
     public void AGroupBTreeThatLoopsIsAnErrorNotARecursion()
     {

@@ -272,6 +272,55 @@ public static class KerasFiles
         return Write(full, new H5WriteOptions());
     }
 
+    /// <summary>
+    /// A legacy full-model <c>.h5</c> in libhdf5's own layout (<see cref="OldStyleHdf5"/>), as Keras 2 writes it through
+    /// h5py: the lists and versions as fixed-length strings (h5py's bytes), model_config as a variable-length string.
+    /// </summary>
+    public static byte[] LegacyH5OldStyle(IReadOnlyList<KerasLayerFixture> layers, string kerasVersion = "2.15.0")
+    {
+        var weights = new OldStyleHdf5.Group();
+        foreach (KerasLayerFixture layer in layers)
+        {
+            var layerGroup = new OldStyleHdf5.Group();
+            var weightNames = new List<string>();
+            string cell = $"{layer.ClassName.ToLowerInvariant()}_cell";
+            for (int direction = 0; direction < layer.Arrays.Length; direction++)
+            {
+                string scope = !layer.IsBidirectional ? layer.Name
+                    : $"{layer.Name}/{(direction == 0 ? "forward" : "backward")}_{layer.ClassName.ToLowerInvariant()}";
+                FloatTensor[] tensors = layer.Tensors(direction);
+                string[] roles = ["kernel", "recurrent_kernel", "bias"];
+                for (int index = 0; index < tensors.Length; index++)
+                {
+                    string weightName = $"{scope}/{cell}/{roles[index]}:0";
+                    weightNames.Add(weightName);
+                    OldStyleHdf5.Group target = layerGroup;
+                    string[] parts = weightName.Split('/');
+                    foreach (string part in parts[..^1])
+                    {
+                        if (!target.Members.TryGetValue(part, out OldStyleHdf5.Node? child)) target.Members[part] = child = new OldStyleHdf5.Group();
+                        target = (OldStyleHdf5.Group)child;
+                    }
+
+                    target.Members[parts[^1]] = new OldStyleHdf5.Dataset(tensors[index].ToArray(), tensors[index].Shape.ToArray());
+                }
+            }
+
+            layerGroup.Attributes["weight_names"] = new OldStyleHdf5.FixedStrings([.. weightNames]);
+            weights.Members[layer.Name] = layerGroup;
+        }
+
+        weights.Attributes["layer_names"] = new OldStyleHdf5.FixedStrings([.. layers.Select(layer => layer.Name)]);
+        weights.Attributes["backend"] = new OldStyleHdf5.FixedStrings(["tensorflow"]);
+        weights.Attributes["keras_version"] = new OldStyleHdf5.FixedStrings([kerasVersion]);
+        var root = new OldStyleHdf5.Group();
+        root.Members["model_weights"] = weights;
+        root.Attributes["keras_version"] = new OldStyleHdf5.FixedStrings([kerasVersion]);
+        root.Attributes["backend"] = new OldStyleHdf5.FixedStrings(["tensorflow"]);
+        root.Attributes["model_config"] = ModelConfig(layers, keras3: false).ToJsonString();
+        return OldStyleHdf5.Write(root);
+    }
+
     /// <summary>Puts a dataset at a slash-separated path below <paramref name="group"/>, making the groups on the way.</summary>
     private static void Place(H5Group group, string path, object dataset)
     {

@@ -10,7 +10,7 @@ namespace FusedRnn.Tests.Keras;
 public class KerasImportTests
 {
     /// <summary>How a case's model reaches the reader.</summary>
-    public enum FileStyle { KerasArchive, Keras3WeightsWithConfig, LegacyModel, LegacyWeightsWithConfig }
+    public enum FileStyle { KerasArchive, Keras3WeightsWithConfig, LegacyModel, LegacyWeightsWithConfig, LegacyModelAsLibhdf5Writes }
 
     public sealed record Case(string Name, KerasLayerFixture[] Layers, int[]? Lengths = null, bool InitialStates = false)
     {
@@ -65,6 +65,7 @@ public class KerasImportTests
         FileStyle.KerasArchive => (KerasFiles.KerasArchive(layers), null, 3),
         FileStyle.Keras3WeightsWithConfig => (KerasFiles.Keras3Weights(layers), KerasFiles.ModelConfig(layers, keras3: true).ToJsonString(), 3),
         FileStyle.LegacyModel => (KerasFiles.LegacyH5(layers), null, 2),
+        FileStyle.LegacyModelAsLibhdf5Writes => (KerasFiles.LegacyH5OldStyle(layers), null, 2),
         _ => (KerasFiles.LegacyH5(layers, modelConfig: false), KerasFiles.ModelConfig(layers, keras3: false).ToJsonString(), 2),
     };
 

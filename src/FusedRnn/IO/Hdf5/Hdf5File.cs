@@ -126,8 +126,6 @@ internal struct Hdf5Reader(byte[] bytes, int start, int end, int offsetSize, int
 
     public readonly int Remaining => end - _position;
 
-    public readonly string What => what;
-
     public readonly Hdf5Reader WithSizes(int offsets, int lengths) => new(bytes, _position, end, offsets, lengths, what);
 
     public ReadOnlySpan<byte> Bytes(long count)

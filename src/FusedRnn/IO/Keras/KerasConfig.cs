@@ -13,11 +13,10 @@ internal sealed record KerasLayerEntry(string ClassName, string Name, JsonElemen
 /// </summary>
 internal sealed class KerasConfig
 {
-    private KerasConfig(IReadOnlyList<KerasLayerEntry> layers, string? kerasVersion, bool isModel)
+    private KerasConfig(IReadOnlyList<KerasLayerEntry> layers, string? kerasVersion)
     {
         Layers = layers;
         KerasVersion = kerasVersion;
-        IsModel = isModel;
     }
 
     /// <summary>The layers in the order data flows through them.</summary>
@@ -25,9 +24,6 @@ internal sealed class KerasConfig
 
     /// <summary><c>keras_version</c> when the JSON states it (legacy <c>to_json()</c> does).</summary>
     public string? KerasVersion { get; }
-
-    /// <summary>Whether the JSON describes a model (whose weights live under <c>layers/</c>) rather than one layer.</summary>
-    public bool IsModel { get; }
 
     /// <exception cref="MalformedFileException">The text is not JSON, or not a Keras model or layer config.</exception>
     /// <exception cref="UnsupportedModelException">A functional model whose layers do not form a chain.</exception>
@@ -53,12 +49,12 @@ internal sealed class KerasConfig
             switch (className)
             {
                 case "Sequential":
-                    return new KerasConfig(SequentialLayers(config, source), version, isModel: true);
+                    return new KerasConfig(SequentialLayers(config, source), version);
                 case "Functional" or "Model":
-                    return new KerasConfig(ChainedLayers(config, source), version, isModel: true);
+                    return new KerasConfig(ChainedLayers(config, source), version);
                 default:
                     string name = OptionalString(config, "name", $"the {Quote(className)} config", source) ?? KerasNames.SnakeCase(className);
-                    return new KerasConfig([new KerasLayerEntry(className, name, config)], version, isModel: false);
+                    return new KerasConfig([new KerasLayerEntry(className, name, config)], version);
             }
         }
     }

@@ -71,6 +71,22 @@ public sealed record KerasLayerFixture(string ClassName, string Name, int InputS
         ["reset_after"] = ResetAfter,
     };
 
+    /// <summary>
+    /// The arrays as a legacy file lists them, under Keras 2's weight names (<c>lstm/lstm_cell/kernel:0</c>; a
+    /// Bidirectional's under <c>forward_lstm/</c>, then <c>backward_lstm/</c>).
+    /// </summary>
+    public IEnumerable<(string Name, FloatTensor Tensor)> LegacyWeights()
+    {
+        string cell = $"{ClassName.ToLowerInvariant()}_cell";
+        string[] roles = ["kernel", "recurrent_kernel", "bias"];
+        for (int direction = 0; direction < Arrays.Length; direction++)
+        {
+            string scope = !IsBidirectional ? Name : $"{Name}/{(direction == 0 ? "forward" : "backward")}_{ClassName.ToLowerInvariant()}";
+            FloatTensor[] tensors = Tensors(direction);
+            for (int index = 0; index < tensors.Length; index++) yield return ($"{scope}/{cell}/{roles[index]}:0", tensors[index]);
+        }
+    }
+
     public FloatTensor[] Tensors(int direction)
     {
         float[][] arrays = Arrays[direction];
@@ -231,34 +247,24 @@ public static class KerasFiles
             layerNames.Add(layer.Name);
             var layerGroup = new H5Group();
             var weightNames = new List<string>();
-            string cell = $"{layer.ClassName.ToLowerInvariant()}_cell";
-            for (int direction = 0; direction < layer.Arrays.Length; direction++)
+            foreach ((string weightName, FloatTensor tensor) in layer.LegacyWeights())
             {
-                string scope = !layer.IsBidirectional ? layer.Name
-                    : $"{layer.Name}/{(direction == 0 ? "forward" : "backward")}_{layer.ClassName.ToLowerInvariant()}";
-                FloatTensor[] tensors = layer.Tensors(direction);
-                string[] roles = ["kernel", "recurrent_kernel", "bias"];
-                for (int index = 0; index < tensors.Length; index++)
-                {
-                    string weightName = $"{scope}/{cell}/{roles[index]}:0";
-                    weightNames.Add(weightName);
-                    Place(layerGroup, weightName, Dataset(tensors[index]));
-                }
+                weightNames.Add(weightName);
+                Place(layerGroup, weightName, Dataset(tensor));
             }
 
             layerGroup.Attributes = new() { ["weight_names"] = weightNames.ToArray() };
             weightsGroup[layer.Name] = layerGroup;
         }
 
+        weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
         if (!modelConfig)
         {
-            weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
             var file = new H5File { Attributes = weightsGroup.Attributes };
             foreach ((string name, object value) in weightsGroup) file[name] = value;
             return Write(file, new H5WriteOptions(DefaultStringLength: 128));
         }
 
-        weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
         var full = new H5File
         {
             Attributes = new()
@@ -283,27 +289,18 @@ public static class KerasFiles
         {
             var layerGroup = new OldStyleHdf5.Group();
             var weightNames = new List<string>();
-            string cell = $"{layer.ClassName.ToLowerInvariant()}_cell";
-            for (int direction = 0; direction < layer.Arrays.Length; direction++)
+            foreach ((string weightName, FloatTensor tensor) in layer.LegacyWeights())
             {
-                string scope = !layer.IsBidirectional ? layer.Name
-                    : $"{layer.Name}/{(direction == 0 ? "forward" : "backward")}_{layer.ClassName.ToLowerInvariant()}";
-                FloatTensor[] tensors = layer.Tensors(direction);
-                string[] roles = ["kernel", "recurrent_kernel", "bias"];
-                for (int index = 0; index < tensors.Length; index++)
+                weightNames.Add(weightName);
+                OldStyleHdf5.Group target = layerGroup;
+                string[] parts = weightName.Split('/');
+                foreach (string part in parts[..^1])
                 {
-                    string weightName = $"{scope}/{cell}/{roles[index]}:0";
-                    weightNames.Add(weightName);
-                    OldStyleHdf5.Group target = layerGroup;
-                    string[] parts = weightName.Split('/');
-                    foreach (string part in parts[..^1])
-                    {
-                        if (!target.Members.TryGetValue(part, out OldStyleHdf5.Node? child)) target.Members[part] = child = new OldStyleHdf5.Group();
-                        target = (OldStyleHdf5.Group)child;
-                    }
-
-                    target.Members[parts[^1]] = new OldStyleHdf5.Dataset(tensors[index].ToArray(), tensors[index].Shape.ToArray());
+                    if (!target.Members.TryGetValue(part, out OldStyleHdf5.Node? child)) target.Members[part] = child = new OldStyleHdf5.Group();
+                    target = (OldStyleHdf5.Group)child;
                 }
+
+                target.Members[parts[^1]] = new OldStyleHdf5.Dataset(tensor.ToArray(), tensor.Shape.ToArray());
             }
 
             layerGroup.Attributes["weight_names"] = new OldStyleHdf5.FixedStrings([.. weightNames]);

@@ -196,18 +196,26 @@ internal abstract class Hdf5Object
 
     private Dictionary<string, Hdf5Attribute>? _attributes;
 
-    private Dictionary<string, Hdf5Attribute> ReadAttributes()
+    /// <summary>
+    /// Refuses an attribute or link info message (version, flags, an optional maximum creation index, then the
+    /// fractal heap's address) whose fractal heap is defined: the members are in dense storage, not in the header.
+    /// </summary>
+    private protected void RejectDenseStorage(ushort infoMessage, int maxCreationIndexBytes, string members)
     {
-        foreach (Hdf5Message info in Header.OfType(Hdf5Message.AttributeInfo))
+        foreach (Hdf5Message info in Header.OfType(infoMessage))
         {
             Hdf5Reader body = info.Body;
             body.Skip(1);
             byte flags = body.Byte();
-            if ((flags & 0x01) != 0) body.Skip(2);
+            if ((flags & 0x01) != 0) body.Skip(maxCreationIndexBytes);
             if (!File.IsUndefined(body.Offset()))
-                throw new Hdf5FormatException($"{Path} keeps its attributes in dense storage (a fractal heap), which this reader does not read", unsupported: true);
+                throw new Hdf5FormatException($"{Path} keeps its {members} in dense storage (a fractal heap), which this reader does not read", unsupported: true);
         }
+    }
 
+    private Dictionary<string, Hdf5Attribute> ReadAttributes()
+    {
+        RejectDenseStorage(Hdf5Message.AttributeInfo, maxCreationIndexBytes: 2, "attributes");
         var attributes = new Dictionary<string, Hdf5Attribute>(StringComparer.Ordinal);
         foreach (Hdf5Message message in Header.OfType(Hdf5Message.Attribute))
         {
@@ -424,15 +432,7 @@ internal sealed class Hdf5Group : Hdf5Object
             ReadSymbolTable(tree, LocalHeap(heap), links);
         }
 
-        foreach (Hdf5Message message in Header.OfType(Hdf5Message.LinkInfo))
-        {
-            Hdf5Reader body = message.Body;
-            body.Skip(1);
-            byte flags = body.Byte();
-            if ((flags & 0x01) != 0) body.Skip(8);
-            if (!File.IsUndefined(body.Offset()))
-                throw new Hdf5FormatException($"{Path} keeps its links in dense storage (a fractal heap), which this reader does not read", unsupported: true);
-        }
+        RejectDenseStorage(Hdf5Message.LinkInfo, maxCreationIndexBytes: 8, "links");
 
         foreach (Hdf5Message message in Header.OfType(Hdf5Message.Link))
         {

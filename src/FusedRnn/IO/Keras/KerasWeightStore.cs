@@ -23,6 +23,7 @@ internal sealed class KerasWeightStore
     private readonly Hdf5File _file;
     private readonly Hdf5Group? _legacyLayers;
     private readonly string _source;
+    private string[]? _legacyLayerNames;
 
     private KerasWeightStore(Hdf5File file, string source)
     {
@@ -67,8 +68,8 @@ internal sealed class KerasWeightStore
     public IReadOnlyList<KerasArray>? LegacyLayer(string layerName)
     {
         Hdf5Group group = _legacyLayers ?? throw new InvalidOperationException("not a legacy file");
-        string[] listed = Guard("reading layer_names", () => ChunkedStrings(group, "layer_names"));
-        if (!listed.Contains(layerName, StringComparer.Ordinal)) return null;
+        _legacyLayerNames ??= Guard("reading layer_names", () => ChunkedStrings(group, "layer_names"));
+        if (!_legacyLayerNames.Contains(layerName, StringComparer.Ordinal)) return null;
         return Guard($"reading layer {KerasConfig.Quote(layerName)}", () =>
         {
             if (group.Get(layerName) is not Hdf5Group layer)

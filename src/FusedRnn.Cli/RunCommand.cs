@@ -9,7 +9,7 @@ internal sealed class RunCommand : Command
 {
     readonly Option<string?> _weights = new("--weights")
     {
-        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors, an ONNX model of one LSTM, GRU or RNN node (.onnx), " +
+        Description = "The model: a PyTorch state_dict of nn.LSTM, nn.GRU or nn.RNN saved as .safetensors, an ONNX model of LSTM, GRU or RNN nodes, one or one per layer (.onnx), " +
             "or a Keras model with LSTM, GRU or SimpleRNN layers (.keras, .h5, or .weights.h5 with --model-config)",
         Required = true,
     };
@@ -38,8 +38,8 @@ internal sealed class RunCommand : Command
 
     readonly Option<bool> _onnxLayout = new("--onnx-layout")
     {
-        Description = "With an .onnx model: every array in the node's ONNX layout (layout 0: x [T,B,I], y [T,D,B,H], states [D,B,H]; " +
-            "layout 1: x [B,T,I], y [B,T,D,H], states [B,D,H]) instead of PyTorch's",
+        Description = "With an .onnx model: every array in the layout of the model's own graph inputs and outputs instead of PyTorch's " +
+            "(for a single node, layout 0: x [T,B,I], y [T,D,B,H], states [D,B,H]; layout 1: x [B,T,I], y [B,T,D,H], states [B,D,H])",
     };
 
     readonly Option<string> _nonlinearity = CommonOptions.Nonlinearity();
@@ -197,7 +197,7 @@ internal sealed class RunCommand : Command
         if (format == ModelFormat.Onnx)
         {
             if (parseResult.GetValue(_onnxLayout) && parseResult.GetValue(_batchFirst))
-                throw new CliException($"{_batchFirst.Name} and {_onnxLayout.Name} were both given; with {_onnxLayout.Name} the node's layout attribute decides", ExitCodes.Usage);
+                throw new CliException($"{_batchFirst.Name} and {_onnxLayout.Name} were both given; with {_onnxLayout.Name} the model's graph decides the layout", ExitCodes.Usage);
             return;
         }
 
@@ -245,7 +245,7 @@ internal sealed class RunCommand : Command
         public static Model PyTorch(RecurrentModule module) => new(module, null, null, null, false, module.BatchFirst);
 
         public static Model Onnx(OnnxRnnModel model, RnnOptions options, bool onnxLayout) =>
-            new(null, model, model.CreateModule(options), null, onnxLayout, onnxLayout ? model.Layout == 1 : options.BatchFirst);
+            new(null, model, model.CreateModule(options), null, onnxLayout, onnxLayout ? model.Layouts.X == OnnxSequenceLayout.BatchMajor : options.BatchFirst);
 
         public static Model Keras(KerasModel model, RnnOptions options, string? layer) =>
             new(null, null, null, model.CreateModule(options, layer), false, options.BatchFirst);
@@ -258,7 +258,7 @@ internal sealed class RunCommand : Command
         public string Description =>
             _keras is not null ? $"Keras {string.Join(" -> ", _keras.Layers)}"
             : _onnxModel is null ? Spec!.ToString()
-            : $"ONNX {_onnxModel.Direction.ToString().ToLowerInvariant()} node '{_onnxModel.NodeName}' ({Spec}, layout {_onnxModel.Layout})";
+            : $"ONNX {_onnxModel.Direction.ToString().ToLowerInvariant()} {(_onnxModel.NodeNames.Count == 1 ? "node" : "nodes")} {string.Join(" -> ", _onnxModel.NodeNames.Select(name => $"'{name}'"))} ({Spec}, layout {_onnxModel.Layout})";
 
         /// <summary>Whether the model has a cell state (an LSTM; every layer an LSTM for Keras), and what it is if not.</summary>
         public (bool HasCellState, string What) CellState =>

@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using FusedRnn.IO;
 using FusedRnn.IO.Onnx;
 using Google.Protobuf;
@@ -6,8 +5,9 @@ using Google.Protobuf;
 namespace FusedRnn;
 
 /// <summary>
-/// Reads an ONNX model of one LSTM, GRU or RNN node (<see cref="OnnxRnnModel"/>): the node's attributes become the
-/// spec's <see cref="CellVariant"/>, its W, R, B and P initializers PyTorch's layout (gates reordered, see
+/// Reads an ONNX model of LSTM, GRU or RNN nodes (<see cref="OnnxRnnModel"/>): it refuses a graph with other ops,
+/// then <see cref="OnnxGraphReader"/> stacks the nodes, and <see cref="NodeReader"/> reads each: its attributes
+/// become the spec's <see cref="CellVariant"/>, its W, R, B and P PyTorch's layout (gates reordered, see
 /// <see cref="OnnxGates"/>). Every check names the file, the node and the attribute or tensor at fault.
 /// </summary>
 internal static class OnnxImporter
@@ -42,37 +42,37 @@ internal static class OnnxImporter
 
         GraphProto graph = model.Graph ?? throw new MalformedFileException(file, "the model has no graph");
         if (graph.Node.Count == 0) throw new MalformedFileException(file, "the graph has no nodes");
-        var recurrent = graph.Node.Where(IsRecurrent).ToList();
-        var others = graph.Node.Where(node => !IsRecurrent(node)).ToList();
+        var others = graph.Node.Where(node => !IsRecurrent(node) && !(node.Domain is "" or "ai.onnx" && OnnxLayoutOps.Supported.Contains(node.OpType))).ToList();
         if (others.Count > 0)
         {
             throw new UnsupportedModelException(file,
-                $"the graph has ops other than one LSTM, GRU or RNN node: {string.Join(", ", others.Select(Describe))}");
+                $"the graph has ops other than LSTM, GRU and RNN nodes and the layout ops between them ({string.Join(", ", OnnxLayoutOps.Supported.Order(StringComparer.Ordinal))}): " +
+                string.Join(", ", others.Select(Describe)));
         }
 
-        if (recurrent.Count != 1)
-            throw new UnsupportedModelException(file, $"the graph has {recurrent.Count} recurrent nodes ({string.Join(", ", recurrent.Select(Describe))}); one is supported");
-
-        return new NodeReader(file, graph, recurrent[0]).Read();
+        if (!graph.Node.Any(IsRecurrent)) throw new UnsupportedModelException(file, "the graph has no LSTM, GRU or RNN node");
+        return new OnnxGraphReader(file, graph).Read();
     }
 
-    private static bool IsRecurrent(NodeProto node) =>
+    public static bool IsRecurrent(NodeProto node) =>
         node.Domain is "" or "ai.onnx" && node.OpType is "LSTM" or "GRU" or "RNN";
 
     private static string Describe(NodeProto node) =>
         $"{FileText.Escape(node.Domain.Length > 0 ? node.Domain + "." + node.OpType : node.OpType)} (node '{FileText.Escape(node.Name)}')";
 
     /// <summary>One node's attributes and tensors, with the messages that name them.</summary>
-    private sealed class NodeReader(string file, GraphProto graph, NodeProto node)
+    /// <param name="file">The file, for messages.</param>
+    /// <param name="node">The LSTM, GRU or RNN node.</param>
+    /// <param name="constant">The constant array an input name holds in the probe run, or null for a name left out.</param>
+    internal sealed class NodeReader(string file, NodeProto node, Func<string, ProbeArray?> constant)
     {
         private readonly string _op = node.OpType;
-        private readonly Dictionary<string, TensorProto> _initializers = Initializers(file, graph);
 
         private string Where => $"{_op} node '{FileText.Escape(node.Name)}'";
 
         private MalformedFileException Error(string message) => new(file, $"{Where}: {message}");
 
-        public OnnxRnnModel Read()
+        public RecurrentNode Read()
         {
             Dictionary<string, AttributeProto> attributes = Attributes();
             string direction = StringAttribute(attributes, "direction") ?? "forward";
@@ -92,8 +92,8 @@ internal static class OnnxImporter
             if (node.Output.Count > (_op == "LSTM" ? 3 : 2)) throw Error($"has {node.Output.Count} outputs; {_op} has at most {(_op == "LSTM" ? 3 : 2)}");
 
             int gates = _op switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
-            FloatArray w = RequiredWeights(InputName(1), "W");
-            FloatArray r = RequiredWeights(InputName(2), "R");
+            ProbeArray w = RequiredWeights(InputName(1), "W");
+            ProbeArray r = RequiredWeights(InputName(2), "R");
             if (w.Shape.Length != 3 || w.Shape[0] != directions || w.Shape[1] % gates != 0 || w.Shape[1] == 0 || w.Shape[2] == 0)
                 throw Error($"W is {FloatTensor.FormatShape(w.Shape)}; it must be [{directions}, {gates}·hidden_size, input_size] for direction {direction}");
             int hidden = w.Shape[1] / gates, inputSize = w.Shape[2];
@@ -101,9 +101,9 @@ internal static class OnnxImporter
             if (declaredHidden != hidden)
                 throw Error($"attribute hidden_size is {declaredHidden} but W is {FloatTensor.FormatShape(w.Shape)}, {gates}·{hidden} gate rows");
             RequireShape(r, "R", directions, gates * hidden, hidden);
-            FloatArray? b = OptionalWeights(InputName(3), "B");
+            ProbeArray? b = OptionalWeights(InputName(3), "B");
             if (b is not null) RequireShape(b, "B", directions, 2 * gates * hidden);
-            FloatArray? p = _op == "LSTM" ? OptionalWeights(InputName(7), "P") : null;
+            ProbeArray? p = _op == "LSTM" ? OptionalWeights(InputName(7), "P") : null;
             if (p is not null) RequireShape(p, "P", directions, 3 * hidden);
 
             CellKind kind;
@@ -123,26 +123,26 @@ internal static class OnnxImporter
             int gateRows = gates * hidden;
             for (int d = 0; d < directions; d++)
             {
-                ReadOnlySpan<float> bias = b is null ? default : b.Data.AsSpan(d * 2 * gateRows, 2 * gateRows);
+                ReadOnlySpan<float> bias = b is null ? default : b.Floats.AsSpan(d * 2 * gateRows, 2 * gateRows);
                 layers[d] = new LayerWeights(
-                    OnnxGates.FromOnnx(w.Data.AsSpan(d * gateRows * inputSize, gateRows * inputSize), order, hidden * inputSize),
-                    OnnxGates.FromOnnx(r.Data.AsSpan(d * gateRows * hidden, gateRows * hidden), order, hidden * hidden),
+                    OnnxGates.FromOnnx(w.Floats.AsSpan(d * gateRows * inputSize, gateRows * inputSize), order, hidden * inputSize),
+                    OnnxGates.FromOnnx(r.Floats.AsSpan(d * gateRows * hidden, gateRows * hidden), order, hidden * hidden),
                     b is null ? null : OnnxGates.FromOnnx(bias[..gateRows], order, hidden),
                     b is null ? null : OnnxGates.FromOnnx(bias[gateRows..], order, hidden),
-                    WeightP: p is null ? null : OnnxGates.FromOnnx(p.Data.AsSpan(d * 3 * hidden, 3 * hidden), OnnxGates.PeepholeOf, hidden));
+                    WeightP: p is null ? null : OnnxGates.FromOnnx(p.Floats.AsSpan(d * 3 * hidden, 3 * hidden), OnnxGates.PeepholeOf, hidden));
             }
 
             string OutputName(int index) => index < node.Output.Count ? node.Output[index] : "";
-            return new OnnxRnnModel(
-                new RnnWeights(spec, layers),
+            return new RecurrentNode(
+                node,
                 FileText.Escape(node.Name),
+                spec,
+                layers,
                 direction == "reverse" ? OnnxDirection.Reverse : directions == 2 ? OnnxDirection.Bidirectional : OnnxDirection.Forward,
                 layout,
-                new OnnxNodeInputs(InputName(0), Optional(InputName(4)), Optional(InputName(5)), _op == "LSTM" ? Optional(InputName(6)) : null),
-                new OnnxNodeOutputs(Optional(OutputName(0)), Optional(OutputName(1)), _op == "LSTM" ? Optional(OutputName(2)) : null),
-                SequenceLengths(InputName(4)),
-                StateInitializer(InputName(5), "initial_h", directions, hidden),
-                _op == "LSTM" ? StateInitializer(InputName(6), "initial_c", directions, hidden) : null);
+                Where,
+                new OnnxInputNames(InputName(0), Optional(InputName(4)), Optional(InputName(5)), _op == "LSTM" ? Optional(InputName(6)) : null),
+                new OnnxOutputNames(Optional(OutputName(0)), Optional(OutputName(1)), _op == "LSTM" ? Optional(OutputName(2)) : null));
         }
 
         private static string? Optional(string name) => name.Length == 0 ? null : name;
@@ -291,139 +291,24 @@ internal static class OnnxImporter
             return activations;
         }
 
-        private FloatArray RequiredWeights(string name, string role) =>
+        private ProbeArray RequiredWeights(string name, string role) =>
             OptionalWeights(name, role) ?? throw Error($"has no {role}");
 
-        /// <summary>A weight tensor: it must be an initializer (the model's own numbers), float32.</summary>
-        private FloatArray? OptionalWeights(string name, string role)
+        /// <summary>A weight tensor: float32 numbers stored in the model (an initializer, or layout ops on initializers and constants).</summary>
+        private ProbeArray? OptionalWeights(string name, string role)
         {
-            if (name.Length == 0) return null;
-            if (!_initializers.TryGetValue(name, out TensorProto? tensor))
-                throw new UnsupportedModelException(file, $"{Where}: {role} ('{FileText.Escape(name)}') is not an initializer; the weights must be stored in the model");
-            return FloatArray.Of(file, $"{Where}: {role} ('{FileText.Escape(name)}')", tensor);
+            if (constant(name) is not { } tensor) return null;
+            string what = $"{Where}: {role} ('{FileText.Escape(name)}')";
+            if (tensor.SizeDependent)
+                throw new UnsupportedModelException(file, $"{what} is computed from the graph's inputs or their shapes; the weights must be stored in the model");
+            if (!tensor.IsFloat) throw new UnsupportedModelException(file, $"{what} has element type {tensor.ElementType}; float32 (1) is supported");
+            return tensor;
         }
 
-        private void RequireShape(FloatArray tensor, string role, params int[] shape)
+        private void RequireShape(ProbeArray tensor, string role, params int[] shape)
         {
             if (!tensor.Shape.AsSpan().SequenceEqual(shape))
                 throw Error($"{role} is {FloatTensor.FormatShape(tensor.Shape)}; it must be {FloatTensor.FormatShape(shape)}");
-        }
-
-        /// <summary>initial_h or initial_c when the model stores it, [D, B, H] (layout 0) or [B, D, H] (layout 1) as stored.</summary>
-        private FloatTensor? StateInitializer(string name, string role, int directions, int hidden)
-        {
-            if (name.Length == 0 || !_initializers.TryGetValue(name, out TensorProto? tensor)) return null;
-            FloatArray state = FloatArray.Of(file, $"{Where}: {role} ('{FileText.Escape(name)}')", tensor);
-            if (state.Shape.Length != 3 || state.Shape[2] != hidden || (state.Shape[0] != directions && state.Shape[1] != directions))
-                throw Error($"{role} is {FloatTensor.FormatShape(state.Shape)}; it must be [{directions}, batch, {hidden}] (layout 0) or [batch, {directions}, {hidden}] (layout 1)");
-            return new FloatTensor(state.Data, state.Shape);
-        }
-
-        private int[]? SequenceLengths(string name)
-        {
-            if (name.Length == 0 || !_initializers.TryGetValue(name, out TensorProto? tensor)) return null;
-            string what = $"{Where}: sequence_lens ('{FileText.Escape(name)}')";
-            if (tensor.Dims.Count != 1) throw new MalformedFileException(file, $"{what} has {tensor.Dims.Count} dimensions; it must be [batch]");
-            long[] values = IntegerArray.Of(file, what, tensor);
-            var lengths = new int[values.Length];
-            for (int i = 0; i < values.Length; i++)
-            {
-                if (values[i] is < 0 or > int.MaxValue) throw new MalformedFileException(file, $"{what}[{i}] is {values[i]}, not a length");
-                lengths[i] = (int)values[i];
-            }
-
-            return lengths;
-        }
-    }
-
-    private static Dictionary<string, TensorProto> Initializers(string file, GraphProto graph)
-    {
-        var initializers = new Dictionary<string, TensorProto>(StringComparer.Ordinal);
-        foreach (TensorProto tensor in graph.Initializer)
-        {
-            if (!initializers.TryAdd(tensor.Name, tensor))
-                throw new MalformedFileException(file, $"the graph has two initializers named '{FileText.Escape(tensor.Name)}'");
-        }
-
-        return initializers;
-    }
-
-    /// <summary>The dimensions of a tensor as ints, and its element count, checked.</summary>
-    private static (int[] Shape, long Count) Dimensions(string file, string what, TensorProto tensor)
-    {
-        var shape = new int[tensor.Dims.Count];
-        for (int i = 0; i < shape.Length; i++)
-        {
-            if (tensor.Dims[i] is < 0 or > int.MaxValue) throw new MalformedFileException(file, $"{what} has dimension {i} of {tensor.Dims[i]}");
-            shape[i] = (int)tensor.Dims[i];
-        }
-
-        if (!TensorSizes.TryByteSize(shape, 1, out long count) || count > Array.MaxLength)
-            throw new MalformedFileException(file, $"{what} has shape {FloatTensor.FormatShape(shape)}: more elements than an array holds");
-        return (shape, count);
-    }
-
-    private static void RequireEmbedded(string file, string what, TensorProto tensor)
-    {
-        if (tensor.DataLocation == TensorProto.Types.DataLocation.External || tensor.ExternalData.Count > 0)
-            throw new UnsupportedModelException(file, $"{what} is stored in an external file; save the model with its tensors inside (onnx.save_model(..., save_as_external_data=False))");
-    }
-
-    /// <summary>A float32 tensor's shape and elements.</summary>
-    private sealed record FloatArray(int[] Shape, float[] Data)
-    {
-        public static FloatArray Of(string file, string what, TensorProto tensor)
-        {
-            RequireEmbedded(file, what, tensor);
-            if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
-                throw new UnsupportedModelException(file, $"{what} has element type {tensor.DataType}; float32 (1) is supported");
-            (int[] shape, long count) = Dimensions(file, what, tensor);
-            float[] data;
-            if (!tensor.RawData.IsEmpty)
-            {
-                if (tensor.FloatData.Count > 0) throw new MalformedFileException(file, $"{what} has both raw_data and float_data");
-                if (tensor.RawData.Length != count * sizeof(float))
-                    throw new MalformedFileException(file, $"{what} has {tensor.RawData.Length} bytes of raw_data; shape {FloatTensor.FormatShape(shape)} needs {count * sizeof(float)}");
-                data = LittleEndianArrays.Float32(tensor.RawData.Span);
-            }
-            else
-            {
-                if (tensor.FloatData.Count != count)
-                    throw new MalformedFileException(file, $"{what} has {tensor.FloatData.Count} values; shape {FloatTensor.FormatShape(shape)} needs {count}");
-                data = [.. tensor.FloatData];
-            }
-
-            return new FloatArray(shape, data);
-        }
-    }
-
-    /// <summary>An int32 or int64 tensor's elements.</summary>
-    private static class IntegerArray
-    {
-        public static long[] Of(string file, string what, TensorProto tensor)
-        {
-            RequireEmbedded(file, what, tensor);
-            (int[] shape, long count) = Dimensions(file, what, tensor);
-            int itemSize = tensor.DataType switch
-            {
-                (int)TensorProto.Types.DataType.Int32 => 4,
-                (int)TensorProto.Types.DataType.Int64 => 8,
-                _ => throw new UnsupportedModelException(file, $"{what} has element type {tensor.DataType}; int32 (6) or int64 (7) is supported"),
-            };
-            if (!tensor.RawData.IsEmpty)
-            {
-                if (tensor.RawData.Length != count * itemSize)
-                    throw new MalformedFileException(file, $"{what} has {tensor.RawData.Length} bytes of raw_data; shape {FloatTensor.FormatShape(shape)} needs {count * itemSize}");
-                ReadOnlySpan<byte> raw = tensor.RawData.Span;
-                return itemSize == 4
-                    ? LittleEndianArrays.Decode(raw, 4, bytes => (long)BinaryPrimitives.ReadInt32LittleEndian(bytes))
-                    : LittleEndianArrays.Decode(raw, 8, BinaryPrimitives.ReadInt64LittleEndian);
-            }
-
-            long[] values = itemSize == 4 ? [.. tensor.Int32Data.Select(v => (long)v)] : [.. tensor.Int64Data];
-            if (values.Length != count)
-                throw new MalformedFileException(file, $"{what} has {values.Length} values; shape {FloatTensor.FormatShape(shape)} needs {count}");
-            return values;
         }
     }
 }

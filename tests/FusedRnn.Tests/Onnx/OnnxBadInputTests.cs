@@ -35,9 +35,14 @@ public class OnnxBadInputTests
         new("no graph", m => m.Graph = null, typeof(MalformedFileException), "the model has no graph"),
         new("no nodes", m => m.Graph.Node.Clear(), typeof(MalformedFileException), "the graph has no nodes"),
         new("another op", m => m.Graph.Node.Add(new NodeProto { Name = "extra", OpType = "Relu" }), typeof(UnsupportedModelException), "Relu (node 'extra')"),
-        new("two recurrent nodes", m => m.Graph.Node.Add(Node(m).Clone()), typeof(UnsupportedModelException), "2 recurrent nodes"),
+        new("two nodes writing one output", m => m.Graph.Node.Add(Node(m).Clone()), typeof(MalformedFileException), "produces 'Y', which an initializer, a graph input or another node defines too"),
         new("an op of another domain", m => Node(m).Domain = "com.example", typeof(UnsupportedModelException), "com.example.LSTM"),
-        new("W not stored", m => m.Graph.Initializer.Remove(Initializer(m, "l0_W")), typeof(UnsupportedModelException), "W ('l0_W') is not an initializer"),
+        new("W nowhere", m => m.Graph.Initializer.Remove(Initializer(m, "l0_W")), typeof(MalformedFileException), "reads 'l0_W', which no initializer, graph input or earlier node defines"),
+        new("W a graph input", m =>
+        {
+            m.Graph.Initializer.Remove(Initializer(m, "l0_W"));
+            m.Graph.Input.Add(new ValueInfoProto { Name = "l0_W" });
+        }, typeof(UnsupportedModelException), "W ('l0_W') is computed from the graph's inputs or their shapes; the weights must be stored in the model"),
         new("no R", m => Node(m).Input[2] = "", typeof(MalformedFileException), "has no R"),
         new("no X", m => Node(m).Input[0] = "", typeof(MalformedFileException), "has no input X"),
         new("W of rank 2", m => { TensorProto w = Initializer(m, "l0_W"); w.Dims.Clear(); w.Dims.Add([2, 48]); }, typeof(MalformedFileException), "W is [2, 48]"),
@@ -62,21 +67,21 @@ public class OnnxBadInputTests
         new("Affine without alpha", m => SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "Affine", "Tanh", "Sigmoid", "Tanh", "Tanh")), typeof(MalformedFileException), "activations[1] Affine takes α, but activation_alpha has no value left"),
         new("an infinite alpha", m => { SetAttribute(m, OnnxProtos.Strings("activations", "Sigmoid", "LeakyRelu", "Tanh", "Sigmoid", "Tanh", "Tanh")); SetAttribute(m, OnnxProtos.Floats("activation_alpha", float.PositiveInfinity)); }, typeof(MalformedFileException), "they must be finite"),
         new("external data", m => Initializer(m, "l0_R").DataLocation = TensorProto.Types.DataLocation.External, typeof(UnsupportedModelException), "is stored in an external file"),
-        new("double weights", m => Initializer(m, "l0_R").DataType = 11, typeof(UnsupportedModelException), "R ('l0_R') has element type 11"),
+        new("double weights", m => Initializer(m, "l0_R").DataType = 11, typeof(UnsupportedModelException), "initializer 'l0_R' has element type 11"),
         new("raw_data of the wrong length", m => { TensorProto w = Initializer(m, "l0_W"); w.RawData = ByteString.CopyFrom(new byte[7]); w.FloatData.Clear(); }, typeof(MalformedFileException), "has 7 bytes of raw_data; shape [2, 16, 3] needs 384"),
         new("raw_data and float_data", m => { TensorProto w = Initializer(m, "l0_W"); w.RawData = ByteString.CopyFrom(new byte[384]); w.FloatData.Add(1f); }, typeof(MalformedFileException), "has both raw_data and float_data"),
         new("float_data of the wrong length", m => { TensorProto w = Initializer(m, "l0_W"); w.RawData = ByteString.Empty; w.FloatData.Clear(); w.FloatData.Add(1f); }, typeof(MalformedFileException), "has 1 values; shape [2, 16, 3] needs 96"),
         new("a negative dimension", m => Initializer(m, "l0_W").Dims[1] = -16, typeof(MalformedFileException), "has dimension 1 of -16"),
         new("dimensions that overflow", m => { TensorProto w = Initializer(m, "l0_W"); w.Dims[0] = int.MaxValue; w.Dims[1] = int.MaxValue; }, typeof(MalformedFileException), "more elements than an array holds"),
         new("two initializers of one name", m => m.Graph.Initializer.Add(Initializer(m, "l0_W").Clone()), typeof(MalformedFileException), "two initializers named 'l0_W'"),
-        new("too many inputs", m => Node(m).Input.Add("extra"), typeof(MalformedFileException), "has 9 inputs; LSTM takes at most 8"),
+        new("too many inputs", m => Node(m).Input.Add(""), typeof(MalformedFileException), "has 9 inputs; LSTM takes at most 8"),
         new("a negative stored length", m =>
         {
             var lengths = new TensorProto { Name = OnnxModelBuilder.SequenceLengths, DataType = (int)TensorProto.Types.DataType.Int32 };
             lengths.Dims.Add(1);
             lengths.Int32Data.Add(-3);
             m.Graph.Initializer.Add(lengths);
-        }, typeof(MalformedFileException), "sequence_lens ('sequence_lens')[0] is -3, not a length"),
+        }, typeof(MalformedFileException), "sequence_lens[0] is -3, not a length"),
     ];
 
     public static TheoryData<string> Cases() => [.. Mutations.Select(mutation => mutation.Name)];

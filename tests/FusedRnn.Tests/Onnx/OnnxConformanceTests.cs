@@ -83,7 +83,10 @@ internal sealed class ConformanceCase(string name)
     public IReadOnlyList<(string Name, FloatTensor Value)> Expected =>
         [.. new[] { "Y", "Y_h", "Y_c" }.Where(output => NodeOutputs.Contains(output) && Has(output)).Select(output => (output, Tensor(output)))];
 
-    /// <summary>The case's node as a model: W, R, B and P initializers from the case's arrays, the rest graph inputs.</summary>
+    /// <summary>
+    /// The case's node as a model, as ONNX's own model.onnx has it: W, R, B and P initializers from the case's arrays,
+    /// the rest graph inputs of their arrays' types and shapes, and the node's outputs the graph's.
+    /// </summary>
     public byte[] ModelBytes()
     {
         var node = new NodeProto { Name = name, OpType = _case.GetProperty("op_type").GetString()! };
@@ -106,12 +109,23 @@ internal sealed class ConformanceCase(string name)
             }
             else
             {
-                graph.Input.Add(new ValueInfoProto { Name = input });
+                bool lengths = input == "sequence_lens";
+                int[] shape = lengths ? [Lengths()!.Length] : Tensor(input).Shape.ToArray();
+                graph.Input.Add(TensorValue(input, lengths ? TensorProto.Types.DataType.Int32 : TensorProto.Types.DataType.Float, shape));
             }
         }
+
+        foreach (string output in NodeOutputs.Where(output => output.Length > 0)) graph.Output.Add(new ValueInfoProto { Name = output });
 
         var model = new ModelProto { IrVersion = 10, Graph = graph };
         model.OpsetImport.Add(new OperatorSetIdProto { Version = 22 });
         return model.ToByteArray();
+    }
+
+    private static ValueInfoProto TensorValue(string name, TensorProto.Types.DataType type, int[] shape)
+    {
+        var dims = new TensorShapeProto();
+        dims.Dim.Add(shape.Select(dim => new TensorShapeProto.Types.Dimension { DimValue = dim }));
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = dims } } };
     }
 }

@@ -82,6 +82,7 @@ public class OnnxImportTests
         float[][] layout0 = OnnxRuntimePeer.RunModel(model.ToByteArray(), inputs, test.Lengths, OnnxModelBuilder.SequenceLengths, names);
 
         node.Attribute.Add(OnnxProtos.Int("layout", 1));
+        DeclareLayout1(model.Graph);
         OnnxRnnModel read = OnnxRnnModel.Parse(model.ToByteArray(), caseName);
         Assert.Equal(1, read.Layout);
         using OnnxRecurrentModule module = read.CreateModule(new RnnOptions { Backend = RnnBackends.Managed });
@@ -98,6 +99,20 @@ public class OnnxImportTests
         Tolerance.AssertClose(y, actual.Y.Span, Tolerance.ParityFloat32, $"Y, {where}");
         Tolerance.AssertClose(BatchMajor(new FloatTensor(layout0[1], directions, batch, hidden)).Span, actual.FinalHidden.Span, Tolerance.ParityFloat32, $"Y_h, {where}");
         if (lstm) Tolerance.AssertClose(BatchMajor(new FloatTensor(layout0[2], directions, batch, hidden)).Span, actual.FinalCell!.Span, Tolerance.ParityFloat32, $"Y_c, {where}");
+    }
+
+    /// <summary>The builder's layout-0 shapes of the graph's inputs and outputs as layout 1 has them: B first.</summary>
+    private static void DeclareLayout1(GraphProto graph)
+    {
+        foreach (ValueInfoProto value in graph.Input.Concat(graph.Output))
+        {
+            if (value.Name == OnnxModelBuilder.SequenceLengths) continue;
+            var dims = value.Type.TensorType.Shape.Dim;
+            // X [T, B, I] and states [D, B, H] swap their first two axes; Y [T, D, B, H] becomes [B, T, D, H].
+            TensorShapeProto.Types.Dimension batch = dims[value.Name == OnnxModelBuilder.Output ? 2 : 1];
+            dims.Remove(batch);
+            dims.Insert(0, batch);
+        }
     }
 
     /// <summary>

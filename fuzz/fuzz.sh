@@ -18,7 +18,7 @@ APP="$FUZZ_OUT/app"
 DRIVER="$FUZZ_OUT/driver/libfuzzer-dotnet-driver"
 TARGETS=(safetensors npy rnn statedict onnx keras)
 # The dictionary each target's fuzzer uses (fuzz/dict/NAME.dict), if any.
-declare -A DICT=([safetensors]=safetensors [npy]=npy [rnn]=safetensors)
+declare -A DICT=([safetensors]=safetensors [npy]=npy [rnn]=safetensors [onnx]=onnx)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -266,6 +266,7 @@ def onnx_model(op, attributes, inputs, outputs, initializers, graph_inputs):
     node += b"".join(field(5, 2, attribute(k, v)) for k, v in attributes)
     graph = field(1, 2, node) + text(2, "g") + b"".join(field(5, 2, t) for t in initializers)
     graph += b"".join(field(11, 2, text(1, name)) for name in graph_inputs)
+    graph += b"".join(field(12, 2, text(1, name)) for name in outputs if name)
     return field(1, 0, 10) + field(7, 2, graph) + field(8, 2, field(2, 0, 22))
 
 
@@ -296,6 +297,14 @@ def onnx_seeds():
           onnx_model("LSTM", [("hidden_size", 2), ("input_forget", 1)], ["X", "W", "R", "B", "sequence_lens", "initial_h", "", "P"], ["Y"],
                      onnx_weights(4, 1, 2, 2, peepholes=True) + [tensor("sequence_lens", [2], [3, 1], data_type=7),
                                                                 tensor("initial_h", [1, 2, 2], [0.5, -0.5, 0.25, 0])], ["X"]))
+    # Multi-layer graphs as torch.onnx.export writes them (the tests' fixtures): nodes chained by layout ops; those
+    # under the corpus's 16 KiB a seed.
+    exports = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "onnx-export")
+    for case in sorted(os.listdir(exports)):
+        model = os.path.join(exports, case, "model.onnx")
+        if os.path.isfile(model) and os.path.getsize(model) <= 16 * 1024:
+            with open(model, "rb") as f:
+                write(t, f"export-{case}.onnx", f.read())
     # Broken models, one defect each.
     write(t, "bad-extra-op.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R"], ["Y"], onnx_weights(4, 1, 2, 3, bias=False), ["X"])
           + field(7, 2, field(1, 2, text(4, "Relu"))))

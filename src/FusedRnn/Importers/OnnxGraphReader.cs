@@ -695,7 +695,7 @@ internal sealed class ProbeSizes
         }
     }
 
-    public string Describe() => string.Join(", ", _sizes.Order().Select(pair => $"{pair.Key} = {pair.Value}"));
+    public string Describe() => string.Join(", ", _sizes.OrderBy(pair => pair.Key, StringComparer.Ordinal).Select(pair => $"{pair.Key} = {pair.Value}"));
 
     private int NextSize()
     {

@@ -229,6 +229,17 @@ internal sealed class OnnxLayoutOps(string file, OnnxLayoutOps.Budget budget)
             if (step == 0) throw op.Error($"steps[{i}] is 0");
             // ONNX's clamping: a negative index counts from the end; then starts and ends are clamped into the axis.
             long start = starts[i] < 0 ? starts[i] + dim : starts[i], end = ends[i] < 0 ? ends[i] + dim : ends[i];
+            // A bound past an axis of the probe's size would cut a longer one: "to the end" is written as a huge number
+            // (INT64_MAX), and only such a bound may be clamped on an array computed from the graph's inputs.
+            bool startClamped = step > 0 ? start < 0 || start > dim : start < 0 || start > dim - 1;
+            bool endClamped = step > 0 ? end < 0 || end > dim : end < -1 || end > dim - 1;
+            if (data.IsTraced && ((startClamped && !IsOpen(starts[i])) || (endClamped && !IsOpen(ends[i]))))
+            {
+                throw new UnsupportedModelException(op.File,
+                    $"{op.Where}: starts[{i}] = {starts[i]} or ends[{i}] = {ends[i]} lies outside axis {axis} of {FloatTensor.FormatShape(data.Shape)}, so the slice would cut a longer axis; " +
+                    "this reader takes bounds inside the axis, or open-ended ones (INT64_MAX)");
+            }
+
             long length;
             if (step > 0)
             {
@@ -250,6 +261,9 @@ internal sealed class OnnxLayoutOps(string file, OnnxLayoutOps.Budget budget)
 
         return View(op, data, shape, offset, viewStrides);
     }
+
+    /// <summary>Whether a slice bound means "to the end of any axis": INT32_MAX or more, or as negative.</summary>
+    private static bool IsOpen(long bound) => bound >= int.MaxValue || bound <= -int.MaxValue;
 
     private static ProbeArray[] Split(Op op, int outputs)
     {

@@ -20,6 +20,32 @@ public sealed class RunCommandOnnxTests : IDisposable
 
     public static TheoryData<string> ConformanceCases() => [.. ConformanceCase.Names];
 
+    public static TheoryData<string> ExportCases() => [.. ExportCase.Names];
+
+    /// <summary>torch.onnx.export's multi-layer models in PyTorch's layouts: y, and h_n and c_n as [L·D, B, H], as PyTorch computed them.</summary>
+    [Theory]
+    [MemberData(nameof(ExportCases))]
+    public void WritesPyTorchsOutputsOfAnExportedStack(string caseName)
+    {
+        var test = new ExportCase(caseName);
+        List<string> args = ["run", "--weights", test.ModelPath, "--input", _temp.WriteFloat32("x.npy", test.Tensor("x")), "--output", _temp.PathOf("y.npy"), "--hn", _temp.PathOf("hn.npy")];
+        if (test.BatchFirst) args.Add("--batch-first");
+        if (test.OptionalTensor("h0") is { } h0) args.AddRange(["--h0", _temp.WriteFloat32("h0.npy", h0)]);
+        if (test.OptionalTensor("c0") is { } c0) args.AddRange(["--c0", _temp.WriteFloat32("c0.npy", c0)]);
+        if (test.OptionalTensor("cn") is not null) args.AddRange(["--cn", _temp.PathOf("cn.npy")]);
+
+        CliResult result = CliHarness.Invoke(args);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        foreach (string name in new[] { "y", "hn", "cn" })
+        {
+            if (test.OptionalTensor(name) is not { } expected) continue;
+            NpyArray<float> written = Npy.ReadFloat32(_temp.PathOf(name + ".npy"));
+            Assert.Equal(expected.Shape.ToArray(), written.Shape);
+            Tolerance.AssertClose(expected, new FloatTensor(written.Data, written.Shape), Tolerance.ParityFloat32, $"{name} of {caseName}");
+        }
+    }
+
     [Theory]
     [MemberData(nameof(ConformanceCases))]
     public void WritesOnnxsExpectedOutputsInTheNodesLayout(string caseName)

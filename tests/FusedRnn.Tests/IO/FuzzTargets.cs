@@ -231,7 +231,8 @@ internal static class FuzzTargets
             return;
         using OnnxRecurrentModule module = model.CreateModule(new RnnOptions { Backend = RnnBackends.Managed, Threads = 1 });
         const int seqLen = 3, batch = 2;
-        var x = new FloatTensor(new float[seqLen * batch * spec.InputSize], model.Layout == 0 ? [seqLen, batch, spec.InputSize] : [batch, seqLen, spec.InputSize]);
+        bool batchMajor = model.Layouts.X == OnnxSequenceLayout.BatchMajor;
+        var x = new FloatTensor(new float[seqLen * batch * spec.InputSize], batchMajor ? [batch, seqLen, spec.InputSize] : [seqLen, batch, spec.InputSize]);
         OnnxOutputs outputs;
         try
         {
@@ -245,8 +246,14 @@ internal static class FuzzTargets
                 spec.Kind == CellKind.Lstm ? FloatTensor.Zeros(StateShape(model, batch)) : null);
         }
 
-        int directions = spec.Directions;
-        int[] y = model.Layout == 0 ? [seqLen, directions, batch, spec.HiddenSize] : [batch, seqLen, directions, spec.HiddenSize];
+        int directions = spec.Directions, hidden = spec.HiddenSize;
+        int[] y = model.Layouts.Y switch
+        {
+            OnnxSequenceLayout.TimeMajor => [seqLen, batch, directions * hidden],
+            OnnxSequenceLayout.BatchMajor => [batch, seqLen, directions * hidden],
+            OnnxSequenceLayout.OnnxTimeMajor => [seqLen, directions, batch, hidden],
+            _ => [batch, seqLen, directions, hidden],
+        };
         Check(outputs.Y.Shape.SequenceEqual(y), "Y has the wrong shape");
         Check(outputs.FinalHidden.Shape.SequenceEqual(StateShape(model, batch)), "Y_h has the wrong shape");
         Check((outputs.FinalCell is not null) == (spec.Kind == CellKind.Lstm), "Y_c is there for a non-LSTM or missing for an LSTM");
@@ -317,8 +324,9 @@ internal static class FuzzTargets
         }
     }
 
-    static int[] StateShape(OnnxRnnModel model, int batch) =>
-        model.Layout == 0 ? [model.Weights.Spec.Directions, batch, model.Weights.Spec.HiddenSize] : [batch, model.Weights.Spec.Directions, model.Weights.Spec.HiddenSize];
+    static int[] StateShape(OnnxRnnModel model, int batch) => model.Layouts.States == OnnxStateLayout.DirectionMajor
+        ? [model.Weights.Spec.LayerDirectionCount, batch, model.Weights.Spec.HiddenSize]
+        : [batch, model.Weights.Spec.LayerDirectionCount, model.Weights.Spec.HiddenSize];
 
     /// <summary>Creates the module on the managed backend and, the network being small, runs it.</summary>
     static void RunModule(RnnWeights weights)

@@ -130,7 +130,7 @@ internal sealed class OnnxGraphReader
         foreach (GraphInput input in _inputs)
         {
             int[] shape = sizes.ShapeOf(input);
-            budget.Take(_file, $"graph input '{FileText.Escape(input.Name)}'", ProbeArray.Product(shape));
+            TakeSource(budget, $"graph input '{FileText.Escape(input.Name)}'", shape);
             values[input.Name] = ProbeArray.Source(sources.Count, shape, input.ElementType);
             sources.Add(new Source(input.Name, -1, -1));
         }
@@ -149,7 +149,7 @@ internal sealed class OnnxGraphReader
             ProbeArray[] outputs;
             if (OnnxImporter.IsRecurrent(node))
             {
-                NodeProbe probe = RunRecurrent(index, node, inputs, sources, nodes.Count);
+                NodeProbe probe = RunRecurrent(index, node, inputs, sources, nodes.Count, budget);
                 nodes.Add(probe);
                 outputs = probe.Outputs;
             }
@@ -173,6 +173,10 @@ internal sealed class OnnxGraphReader
         return new Trace(values, sources, nodes);
     }
 
+    /// <summary>Counts a traced array of <paramref name="shape"/> against the budget before it is made, its size checked.</summary>
+    private void TakeSource(OnnxLayoutOps.Budget budget, string where, int[] shape) =>
+        budget.Take(_file, where, TensorSizes.TryByteSize(shape, 1, out long count) ? count : long.MaxValue);
+
     private ProbeArray Lookup(Dictionary<string, ProbeArray> values, NodeProto node, string name)
     {
         if (values.TryGetValue(name, out ProbeArray? value)) return value;
@@ -189,7 +193,7 @@ internal sealed class OnnxGraphReader
     }
 
     /// <summary>Checks a recurrent node's X, sequence_lens and initial states against its weights; its outputs become sources.</summary>
-    private NodeProbe RunRecurrent(int index, NodeProto node, ProbeArray?[] inputs, List<Source> sources, int probeIndex)
+    private NodeProbe RunRecurrent(int index, NodeProto node, ProbeArray?[] inputs, List<Source> sources, int probeIndex, OnnxLayoutOps.Budget budget)
     {
         ProbeArray? Input(int slot) => slot < inputs.Length ? inputs[slot] : null;
         if (!_recurrent.TryGetValue(index, out RecurrentNode? info))
@@ -233,6 +237,7 @@ internal sealed class OnnxGraphReader
         var outputs = new ProbeArray[spec.Kind.HasCellState() ? 3 : 2];
         for (int slot = 0; slot < outputs.Length; slot++)
         {
+            TakeSource(budget, info.Where, slot == 0 ? yShape : stateShape);
             outputs[slot] = ProbeArray.Source(sources.Count, slot == 0 ? yShape : stateShape, OnnxElement.Float);
             sources.Add(new Source(null, probeIndex, slot));
         }
@@ -312,7 +317,8 @@ internal sealed class OnnxGraphReader
 
             foreach (NodeProbe layer in layers)
             {
-                bool same = layer.Lengths is { } l && (l.IsTraced ? l.Tags!.SequenceEqual(lengths.Tags!) : !lengths.IsTraced && l.Integers!.SequenceEqual(lengths.Integers!));
+                bool same = layer.Lengths is { } l && l.IsTraced == lengths.IsTraced &&
+                    (l.IsTraced ? l.Tags!.SequenceEqual(lengths.Tags!) : l.Integers!.SequenceEqual(lengths.Integers!));
                 if (!same) throw Unstacked($"{layer.Info.Where}: its sequence_lens differs from {head.Where}'s");
             }
         }
@@ -456,7 +462,7 @@ internal sealed class OnnxGraphReader
         }
 
         if (states.Any(s => s is null || !s.IsTraced))
-            throw Unstacked($"some nodes' {role} is a graph input's rows and others' is not; the reader takes one stacked {role} for all");
+            throw Unstacked($"the nodes' {role} are not of one kind (none or zeros, stored, or one stacked graph input's rows)");
         int id = SourceOf(states[0]!, layers[0].Info, role);
         string? input = trace.Sources[id].GraphInput ?? throw Unstacked($"{layers[0].Info.Where}: its {role} is not a graph input's rows");
         int[] inputShape = trace.Values[input].Shape;
@@ -668,18 +674,22 @@ internal sealed class ProbeSizes
     /// </summary>
     public bool Reconcile(int actual, int required)
     {
-        string? found = _madeUp.FirstOrDefault(key => _sizes[key] == actual);
-        if (found is not null)
+        // Dimensions made equal before share their size, so all of them change together.
+        string[] found = [.. _madeUp.Where(key => _sizes[key] == actual)];
+        bool toMadeUp = _madeUp.Any(key => _sizes[key] == required);
+        if (found.Length == 0)
         {
-            _sizes[found] = required;
-            if (!_madeUp.Any(key => key != found && _sizes[key] == required)) _madeUp.Remove(found);
-            return true;
+            found = [.. _madeUp.Where(key => _sizes[key] == required)];
+            (required, toMadeUp) = (actual, false);
         }
 
-        string? needed = _madeUp.FirstOrDefault(key => _sizes[key] == required);
-        if (needed is null) return false;
-        _sizes[needed] = actual;
-        _madeUp.Remove(needed);
+        if (found.Length == 0) return false;
+        foreach (string key in found)
+        {
+            _sizes[key] = required;
+            if (!toMadeUp) _madeUp.Remove(key);
+        }
+
         return true;
     }
 

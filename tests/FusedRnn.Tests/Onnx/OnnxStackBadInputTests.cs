@@ -50,6 +50,24 @@ public class OnnxStackBadInputTests
         return node;
     }
 
+    /// <summary>Declares the graph input sequence_lens, [3] int32, as the builder's single nodes have it.</summary>
+    private static void AddLengthsInput(ModelProto model)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = 3 });
+        model.Graph.Input.Add(new ValueInfoProto
+        {
+            Name = OnnxModelBuilder.SequenceLengths,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Int32, Shape = shape } },
+        });
+    }
+
+    private static void SetLengths(NodeProto node, string lengths)
+    {
+        while (node.Input.Count < 5) node.Input.Add("");
+        node.Input[4] = lengths;
+    }
+
     /// <summary>A way to break a model, the exception it must raise and a part of its message.</summary>
     private sealed record Mutation(string Name, Func<ModelProto> Model, Action<ModelProto> Apply, Type Exception, string Message);
 
@@ -103,6 +121,38 @@ public class OnnxStackBadInputTests
         {
             foreach (TensorShapeProto.Types.Dimension dim in m.Graph.Input[0].Type.TensorType.Shape.Dim.Take(2)) dim.DimParam = "dynamic";
         }, typeof(MalformedFileException), "Reshape node 'Reshape_x1': cannot reshape"),
+        new("an x larger than memory", () => Chain(false), m =>
+        {
+            foreach (TensorShapeProto.Types.Dimension dim in m.Graph.Input[0].Type.TensorType.Shape.Dim.Take(2)) dim.DimValue = int.MaxValue;
+        }, typeof(UnsupportedModelException), "graph input 'X': the graph's layout ops compute more elements than its tensors hold"),
+        new("a Y larger than memory", () => Chain(false, inputSize: 1), m =>
+        {
+            var dims = m.Graph.Input[0].Type.TensorType.Shape.Dim;
+            (dims[0].DimValue, dims[1].DimValue) = (1 << 24, 1);
+        }, typeof(UnsupportedModelException), "LSTM node 'LSTM_y0': the graph's layout ops compute more elements than its tensors hold"),
+        new("lengths for one layer only", () => Chain(false), m =>
+        {
+            AddLengthsInput(m);
+            SetLengths(NodeNamed(m, "LSTM_Y"), OnnxModelBuilder.SequenceLengths);
+        }, typeof(UnsupportedModelException), "LSTM node 'LSTM_Y' has sequence_lens but LSTM node 'LSTM_y0' has none"),
+        new("stored lengths and input lengths", () => Chain(false), m =>
+        {
+            AddLengthsInput(m);
+            var stored = new TensorProto { Name = "stored_lengths", DataType = (int)TensorProto.Types.DataType.Int32 };
+            stored.Dims.Add(3);
+            stored.Int32Data.Add([4, 4, 4]);
+            m.Graph.Initializer.Add(stored);
+            SetLengths(NodeNamed(m, "LSTM_y0"), "stored_lengths");
+            SetLengths(NodeNamed(m, "LSTM_Y"), OnnxModelBuilder.SequenceLengths);
+        }, typeof(UnsupportedModelException), "LSTM node 'LSTM_Y': its sequence_lens differs from LSTM node 'LSTM_y0''s"),
+        new("a stored h0 for one layer only", () => Chain(false), m =>
+        {
+            m.Graph.Initializer.Add(OnnxProtos.FloatInitializer("stored_h", FloatTensor.Zeros(1, 3, 6)));
+            m.Graph.Initializer[^1].FloatData[0] = 1;
+            NodeProto node = NodeNamed(m, "LSTM_Y");
+            while (node.Input.Count < 6) node.Input.Add("");
+            node.Input[5] = "stored_h";
+        }, typeof(UnsupportedModelException), "the nodes' initial_h are not of one kind"),
         new("h0's rows in the wrong order", Exported, m =>
         {
             // The first layer's Slice reads rows 2..4, the second's rows 0..2.
@@ -187,6 +237,29 @@ public class OnnxStackBadInputTests
         model.Graph.Node.Insert(at + 3, Op("Slice", "steps", [layerInput, "slice_starts", "slice_ends", "slice_axes"], "sliced"));
         second.Input[0] = "sliced";
         return model;
+    }
+
+    /// <summary>
+    /// Every layer reading one graph input as sequence_lens is the stack's lengths: Y as ONNX Runtime computes it from
+    /// the same file, rows shorter than T included.
+    /// </summary>
+    [Fact]
+    public void OneLengthsInputForEveryLayerIsTheStacksLengths()
+    {
+        ModelProto model = Chain(false);
+        AddLengthsInput(model);
+        foreach (NodeProto node in model.Graph.Node.Where(n => n.OpType == "LSTM")) SetLengths(node, OnnxModelBuilder.SequenceLengths);
+        byte[] bytes = model.ToByteArray();
+        OnnxRnnModel read = OnnxRnnModel.Parse(bytes);
+        Assert.Equal(OnnxModelBuilder.SequenceLengths, read.Inputs.SequenceLengths);
+
+        var random = new Random(5);
+        var x = new FloatTensor([.. Enumerable.Range(0, 4 * 3 * 5).Select(_ => (float)(random.NextDouble() - 0.5))], 4, 3, 5);
+        int[] lengths = [4, 2, 1];
+        float[] onnxRuntime = OnnxRuntimePeer.RunModel(bytes, new Dictionary<string, FloatTensor> { [OnnxModelBuilder.Input] = x }, lengths,
+            OnnxModelBuilder.SequenceLengths, [OnnxModelBuilder.Output])[0];
+        using OnnxRecurrentModule module = read.CreateModule();
+        Tolerance.AssertClose(onnxRuntime, module.Forward(x, lengths).Y.Span, Tolerance.ParityFloat32, "Y with lengths 4, 2, 1");
     }
 
     [Fact]

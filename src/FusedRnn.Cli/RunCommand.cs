@@ -51,7 +51,9 @@ internal sealed class RunCommand : Command
 
     readonly Option<string?> _modelConfig = new("--model-config")
     {
-        Description = "With a Keras .weights.h5 file, which holds no architecture: the model's config JSON (model.to_json(), or config.json of a .keras archive)",
+        Description = "With a Keras .weights.h5 file, which holds no architecture: the model's config JSON (model.to_json(), or config.json of a .keras archive). " +
+            "With a .safetensors state_dict: the JSON description of a whole sequence model (embedding, recurrent prefixes, heads; see the README), " +
+            "whose --input is token ids as int32/int64 .npy when it starts with an embedding",
     };
 
     readonly Option<string?> _output = new("--output") { Description = "Where to write y as float32 .npy", Required = true };
@@ -107,6 +109,8 @@ internal sealed class RunCommand : Command
         string weightsPath = parseResult.GetRequiredValue(_weights)!;
         ModelFormat format = FormatOf(weightsPath);
         RejectFormatOptions(parseResult, format, weightsPath);
+        if (format == ModelFormat.Safetensors && parseResult.GetValue(_modelConfig) is { } descriptionPath)
+            return ExecuteWholeModel(parseResult, console, options, weightsPath, descriptionPath, outputPaths);
         using Model model = format switch
         {
             ModelFormat.Onnx => Model.Onnx(OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)), options, parseResult.GetValue(_onnxLayout)),
@@ -190,7 +194,7 @@ internal sealed class RunCommand : Command
 
         Reject(_onnxLayout, format != ModelFormat.Onnx && parseResult.GetValue(_onnxLayout), $"{_weights.Name} is {described}, not an .onnx model");
         Reject(_layer, format != ModelFormat.Keras && parseResult.GetValue(_layer) is not null, $"{_weights.Name} is {described}, not a Keras model");
-        Reject(_modelConfig, format != ModelFormat.Keras && parseResult.GetValue(_modelConfig) is not null, $"{_weights.Name} is {described}, not a Keras weights file");
+        Reject(_modelConfig, format == ModelFormat.Onnx && parseResult.GetValue(_modelConfig) is not null, $"{_weights.Name} is {described}, which holds its own architecture");
         if (format == ModelFormat.Safetensors) return;
         Reject(_prefix, parseResult.GetValue(_prefix) is not null, $"{described} has no state_dict prefix");
         Reject(_nonlinearity, parseResult.GetResult(_nonlinearity) is { Implicit: false }, $"{described} names its activations itself");
@@ -205,6 +209,49 @@ internal sealed class RunCommand : Command
             throw new CliException($"{_weights.Name} is a Keras .weights.h5 file, which holds no architecture: give the model's config JSON with {_modelConfig.Name}", ExitCodes.Usage);
         if (weightsPath.EndsWith(".keras", StringComparison.OrdinalIgnoreCase) && parseResult.GetValue(_modelConfig) is not null)
             Reject(_modelConfig, true, "a .keras archive holds its own config");
+    }
+
+    /// <summary>
+    /// <c>run --weights M.safetensors --model-config F.json</c>: a whole sequence model from x (or token ids) to y; its
+    /// states stay inside it.
+    /// </summary>
+    int ExecuteWholeModel(ParseResult parseResult, CliConsole console, RnnOptions options, string weightsPath, string descriptionPath, (Option Option, string Path)[] outputPaths)
+    {
+        foreach (Option<string?> option in new[] { _h0, _c0, _hn, _cn, _prefix })
+        {
+            if (parseResult.GetValue(option) is not null)
+            {
+                throw new CliException($"{option.Name} was given but {_modelConfig.Name} describes a whole sequence model, whose modules name their own prefixes and keep their states; " +
+                    $"run one module's state_dict without {_modelConfig.Name} for those", ExitCodes.Usage);
+            }
+        }
+
+        if (parseResult.GetResult(_nonlinearity) is { Implicit: false })
+            throw new CliException($"{_nonlinearity.Name} was given but the description names each module's nonlinearity itself", ExitCodes.Usage);
+        using SequenceModel model = SequenceModel.FromPyTorch(SafetensorsFile.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights)),
+            File.ReadAllText(CommonOptions.ExistingFile(descriptionPath, _modelConfig)), descriptionPath, options);
+        string inputPath = parseResult.GetRequiredValue(_input)!;
+        NpyArray<long>? ids = model.Embedding is null ? null : Npy.ReadIntegers(CommonOptions.ExistingFile(inputPath, _input));
+        FloatTensor? x = ids is null ? ReadTensor(inputPath, _input) : null;
+        int[] inputShape = ids?.Shape ?? x!.Shape.ToArray();
+        int[]? lengths = parseResult.GetValue(_lengths) is { } lengthsPath ? ReadLengths(lengthsPath) : null;
+        if (inputShape.Length == (ids is null ? 3 : 2) || inputShape.Length == (ids is null ? 2 : 1))
+            OutputSizes.Of([("y", model.OutputShape(inputShape))]).RejectTooLarge();
+
+        using var outputs = new OutputFiles(console);
+        foreach ((Option option, string path) in outputPaths) outputs.Reserve(option, path);
+        long start = Stopwatch.GetTimestamp();
+        FloatTensor y = ids is null ? model.Forward(x!, lengths) : model.ForwardIds(ids.Data, ids.Shape, lengths);
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        outputs.Set(_output, y);
+        outputs.Commit();
+        if (parseResult.GetValue(_verbose))
+        {
+            console.Out.WriteLine($"{model} on {model.Recurrent[0].Backend}: {(ids is null ? "x" : "ids")} {FloatTensor.FormatShape(inputShape)} -> y {FloatTensor.FormatShape(y.Shape)} " +
+                $"in {elapsed.TotalMilliseconds:F3} ms");
+        }
+
+        return ExitCodes.Success;
     }
 
     /// <summary>--hn and --cn stack every layer's state as [L·D, B, H], which layers of different units or directions do not make.</summary>

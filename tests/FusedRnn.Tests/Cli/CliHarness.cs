@@ -74,6 +74,10 @@ public static class NpyBytes
 
     public static byte[] Float64(int[] shape, double[] values) => Create("<f8", shape, [.. values.SelectMany(BitConverter.GetBytes)]);
 
+    public static byte[] Int64(int[] shape, long[] values) => Create("<i8", shape, [.. values.SelectMany(BitConverter.GetBytes)]);
+
+    public static byte[] Int32(int[] shape, int[] values) => Create("<i4", shape, [.. values.SelectMany(BitConverter.GetBytes)]);
+
     /// <summary>A version 1.0 file as numpy writes it: the header padded with spaces and a newline to 64 bytes.</summary>
     static byte[] Create(string descr, int[] shape, byte[] data)
     {

@@ -10,10 +10,10 @@ namespace FusedRnn.Tests.SequenceModels;
 /// </summary>
 public class SequenceModelTests
 {
-    private const int Vocabulary = 11, EmbeddingSize = 4, Classes = 6;
+    internal const int Vocabulary = 11, EmbeddingSize = 4, Classes = 6;
 
     /// <summary>Embedding(11, 4) → LSTM(4, 5) → GRU(5, 3) → Linear(3, 7) relu → Linear(7, 6) with <paramref name="activation"/>.</summary>
-    private static (byte[] Weights, string Description, RnnWeights Lstm, RnnWeights Gru, float[] Table, (float[] W, float[] B)[] Heads) PyTorchModel(
+    internal static (byte[] Weights, string Description, RnnWeights Lstm, RnnWeights Gru, float[] Table, (float[] W, float[] B)[] Heads) PyTorchModel(
         string activation = "log_softmax", string headSteps = "every")
     {
         var random = new Random(13);
@@ -45,10 +45,10 @@ public class SequenceModelTests
         return (SafetensorsWriter.ToBytes(tensors), description, lstm, gru, table, heads);
     }
 
-    private static SequenceModel Load(string description, byte[] weights, RnnOptions? options = null) =>
+    internal static SequenceModel Load(string description, byte[] weights, RnnOptions? options = null) =>
         SequenceModel.FromPyTorch(SafetensorsFile.Parse(weights, "model.safetensors"), description, "model.json", options);
 
-    private static long[] Ids(int count, int seed)
+    internal static long[] Ids(int count, int seed)
     {
         var random = new Random(seed);
         return [.. Enumerable.Range(0, count).Select(_ => (long)random.Next(Vocabulary))];

@@ -1,4 +1,5 @@
 using FusedRnn.IO;
+using FusedRnn.IO.Keras;
 
 namespace FusedRnn;
 
@@ -138,17 +139,21 @@ public sealed class KerasRecurrentLayer
 /// relu, hard_sigmoid, softsign, softplus, elu and leaky_relu. hard_sigmoid follows the file's Keras version:
 /// <c>clip(0.2·x + 0.5, 0, 1)</c> before Keras 3, <c>relu6(x + 3) / 6</c> from Keras 3 on. <c>InputLayer</c> and the
 /// dropout and noise layers (identities at inference) are skipped; other layers are listed in
-/// <see cref="OtherLayers"/>, and only a module of chosen layers can be made of such a model.
+/// <see cref="OtherLayers"/>, and only a module of chosen layers can be made of such a model, or a whole
+/// <see cref="SequenceModel"/> when they are an Embedding and Dense layers (<see cref="CreateSequenceModel"/>).
 /// </para>
 /// </summary>
 public sealed class KerasModel
 {
-    internal KerasModel(string source, string kerasVersion, IReadOnlyList<KerasRecurrentLayer> layers, IReadOnlyList<string> otherLayers)
+    private readonly IReadOnlyList<KerasModelPart> _parts;
+
+    internal KerasModel(string source, string kerasVersion, IReadOnlyList<KerasModelPart> parts)
     {
         Source = source;
         KerasVersion = kerasVersion;
-        Layers = layers;
-        OtherLayers = otherLayers;
+        _parts = parts;
+        Layers = [.. parts.Select(part => part.Recurrent).OfType<KerasRecurrentLayer>()];
+        OtherLayers = [.. parts.Where(part => part.Recurrent is null).Select(part => $"{KerasConfig.Quote(part.Name)} ({FileText.Escape(part.ClassName)})")];
     }
 
     /// <summary>Reads a <c>.keras</c>, <c>.h5</c> or <c>.weights.h5</c> file (the format is told by its content).</summary>
@@ -181,8 +186,67 @@ public sealed class KerasModel
     /// <summary>The recurrent layers in model order.</summary>
     public IReadOnlyList<KerasRecurrentLayer> Layers { get; }
 
-    /// <summary>The layers this library does not run, as <c>'name' (Class)</c>, in model order.</summary>
+    /// <summary>The layers other than the recurrent ones (InputLayer and dropout aside), as <c>'name' (Class)</c>, in model order; <see cref="CreateSequenceModel"/> runs Embedding and Dense layers.</summary>
     public IReadOnlyList<string> OtherLayers { get; }
+
+    /// <summary>
+    /// The whole model as one <see cref="SequenceModel"/>: an optional <c>Embedding</c> first (<c>mask_zero=False</c>),
+    /// the recurrent layers, then <c>Dense</c> layers (activations linear, relu, tanh, sigmoid, softmax, log_softmax).
+    /// Every recurrent layer but the last returns sequences; the last one's <c>return_sequences</c> decides whether the
+    /// heads see every step or its final state (<see cref="HeadSteps.FinalState"/>, both directions of a Bidirectional
+    /// layer). Arrays are in PyTorch's layouts: Keras's batch-major ones with <see cref="RnnOptions.BatchFirst"/>.
+    /// </summary>
+    /// <param name="options">Backend, threads, precision and batch-first layout.</param>
+    /// <exception cref="UnsupportedModelException">A layer of another class, layers out of that order, a go_backwards layer, a merge mode other than concat, or a Dense or Embedding setting this library does not run.</exception>
+    /// <exception cref="MalformedFileException">An Embedding's or Dense layer's arrays are missing or disagree with its config, or sizes do not chain.</exception>
+    public SequenceModel CreateSequenceModel(RnnOptions? options = null)
+    {
+        EmbeddingLayer? embedding = null;
+        var recurrent = new List<KerasRecurrentLayer>();
+        var heads = new List<DenseLayer>();
+        foreach (KerasModelPart part in _parts)
+        {
+            string what = $"layer {KerasConfig.Quote(part.Name)} ({FileText.Escape(part.ClassName)})";
+            if (part.Embedding is { } readEmbedding)
+            {
+                if (embedding is not null || recurrent.Count > 0) throw new UnsupportedModelException(Source, $"{what} is not the model's first layer; a whole model starts with its one Embedding");
+                embedding = readEmbedding();
+            }
+            else if (part.Recurrent is { } layer)
+            {
+                if (heads.Count > 0) throw new UnsupportedModelException(Source, $"{what} comes after a Dense layer; a whole model's Dense layers follow its recurrent ones");
+                if (layer.IsBidirectional ? layer.MergeMode != KerasMergeMode.Concat : layer.Settings.GoBackwards)
+                {
+                    throw new UnsupportedModelException(Source,
+                        $"{what}: a whole model runs forward layers and Bidirectional ones with merge_mode concat; run this layer alone with CreateModule(options, layer)");
+                }
+
+                if (recurrent.Count > 0 && !recurrent[^1].Settings.ReturnSequences)
+                    throw new UnsupportedModelException(Source, $"layer '{FileText.Escape(recurrent[^1].Name)}' returns only its last step (return_sequences=False), so it cannot feed {what}");
+                recurrent.Add(layer);
+            }
+            else if (part.Dense is { } readDense)
+            {
+                if (recurrent.Count == 0) throw new UnsupportedModelException(Source, $"{what} comes before any recurrent layer; a whole model's Dense layers follow its recurrent ones");
+                heads.Add(readDense());
+            }
+            else
+            {
+                throw new UnsupportedModelException(Source, $"{what} is not a layer a whole model runs (Embedding, LSTM, GRU, SimpleRNN, Bidirectional, Dense)");
+            }
+        }
+
+        var parts = new SequenceModelParts(embedding, [.. recurrent.Select(layer => layer.Weights)], heads,
+            recurrent[^1].Settings.ReturnSequences ? HeadSteps.Every : HeadSteps.FinalState, [.. recurrent.Select(layer => $"layer {KerasConfig.Quote(layer.Name)}")]);
+        try
+        {
+            return SequenceModel.Create(parts, options);
+        }
+        catch (InvalidWeightsException e)
+        {
+            throw new MalformedFileException(Source, e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal), e);
+        }
+    }
 
     /// <summary>The recurrent layer named <paramref name="name"/>.</summary>
     /// <exception cref="ArgumentException">No recurrent layer has that name; the message lists the ones there are.</exception>
@@ -232,3 +296,6 @@ public sealed class KerasModel
         return new KerasRecurrentStack(Layers, options);
     }
 }
+
+/// <summary>One layer of a Keras model in model order: a recurrent layer, or the readers of an Embedding's or Dense layer's arrays (read when a whole model is made), or neither for another class.</summary>
+internal sealed record KerasModelPart(string Name, string ClassName, KerasRecurrentLayer? Recurrent, Func<EmbeddingLayer>? Embedding = null, Func<DenseLayer>? Dense = null);

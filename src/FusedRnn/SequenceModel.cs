@@ -9,10 +9,17 @@ public enum HeadSteps
     Every,
 
     /// <summary>
-    /// Each row's last valid step (its length − 1, PyTorch's <c>output[-1]</c> for full rows): y is <c>[B, O]</c>, as
-    /// Keras's <c>return_sequences=False</c> feeding a Dense layer.
+    /// Each row's output at its last valid step (its length − 1, PyTorch's <c>output[-1]</c> for full rows): y is
+    /// <c>[B, O]</c>. For a bidirectional module the reverse half is its output there, after one step.
     /// </summary>
     Last,
+
+    /// <summary>
+    /// Each row's final hidden state of the last module's last layer, every direction (PyTorch's <c>h_n[-D:]</c>
+    /// concatenated, Keras's <c>return_sequences=False</c>): y is <c>[B, O]</c>. Equal to <see cref="Last"/> for a
+    /// unidirectional module; for a bidirectional one the reverse half has read the whole row.
+    /// </summary>
+    FinalState,
 }
 
 /// <summary>The parts of a <see cref="SequenceModel"/>, first to last.</summary>
@@ -146,13 +153,14 @@ public sealed class SequenceModel : IDisposable
     {
         int[] steps = Embedding is null ? inputShape[..^1].ToArray() : inputShape.ToArray();
         if (HeadSteps == HeadSteps.Every) return [.. steps, OutputSize];
+        // Last and FinalState: one output per row.
         return steps.Length == 2 ? [steps[Options.BatchFirst ? 0 : 1], OutputSize] : [OutputSize];
     }
 
     /// <summary>Runs the model on feature vectors.</summary>
     /// <param name="x"><c>[T, B, I]</c> (<c>[B, T, I]</c> batch-first), or <c>[T, I]</c> for one sequence.</param>
     /// <param name="lengths">Each row's valid steps in 1..T; null for all T.</param>
-    /// <returns>Every step's output <c>[T, B, O]</c> (batch-first <c>[B, T, O]</c>), or each row's last <c>[B, O]</c> (<see cref="HeadSteps.Last"/>).</returns>
+    /// <returns>Every step's output <c>[T, B, O]</c> (batch-first <c>[B, T, O]</c>), or one per row <c>[B, O]</c> (<see cref="HeadSteps.Last"/>, <see cref="HeadSteps.FinalState"/>).</returns>
     /// <exception cref="InvalidOperationException">The model starts with an embedding: give it ids (<see cref="ForwardIds"/>).</exception>
     /// <exception cref="ShapeMismatchException">x does not fit the model.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A length is outside 1..T.</exception>
@@ -227,7 +235,12 @@ public sealed class SequenceModel : IDisposable
             .. _recurrent.Select(module => module.Spec.ToString()),
             .. Heads.Select(head => $"Dense({head.InputSize} -> {head.OutputSize}, {head.Activation.ToString().ToLowerInvariant()})"),
         ];
-        return string.Join(" -> ", parts) + (HeadSteps == HeadSteps.Last ? " on each row's last step" : "");
+        return string.Join(" -> ", parts) + HeadSteps switch
+        {
+            HeadSteps.Last => " on each row's last step",
+            HeadSteps.FinalState => " on the final state",
+            _ => "",
+        };
     }
 
     private FloatTensor Embed(ReadOnlySpan<long> ids, int[] shape, string name)
@@ -249,8 +262,19 @@ public sealed class SequenceModel : IDisposable
     private FloatTensor Run(FloatTensor x, int[]? lengths)
     {
         FloatTensor current = x;
-        foreach (RecurrentModule module in _recurrent) current = module.Forward(current, null, null, lengths).Output;
-        if (HeadSteps == HeadSteps.Last) current = LastSteps(current, lengths);
+        SequenceOutput? output = null;
+        foreach (RecurrentModule module in _recurrent)
+        {
+            output = module.Forward(current, null, null, lengths);
+            current = output.Output;
+        }
+
+        current = HeadSteps switch
+        {
+            HeadSteps.Last => LastSteps(current, lengths),
+            HeadSteps.FinalState => FinalStates(output!.HiddenState, _recurrent[^1].Spec),
+            _ => current,
+        };
         return ApplyHeads(current);
     }
 
@@ -270,6 +294,19 @@ public sealed class SequenceModel : IDisposable
         }
 
         return new FloatTensor(last, batch, features);
+    }
+
+    /// <summary>The last layer's h of every direction, from h_n <c>[L·D, B, H]</c> (<c>[L·D, H]</c> for one sequence): <c>[B, D·H]</c> (<c>[D·H]</c>).</summary>
+    private static FloatTensor FinalStates(FloatTensor finalHidden, RnnSpec spec)
+    {
+        int directions = spec.Directions, size = spec.OutputSize, first = (spec.NumLayers - 1) * directions;
+        ReadOnlySpan<float> source = finalHidden.Span;
+        if (finalHidden.Rank == 2) return new FloatTensor(source.Slice(first * size, directions * size).ToArray(), directions * size);
+        int batch = finalHidden.Dim(1);
+        var result = new float[batch * directions * size];
+        for (int b = 0; b < batch; b++)
+            for (int d = 0; d < directions; d++) source.Slice((((first + d) * batch) + b) * size, size).CopyTo(result.AsSpan(((b * directions) + d) * size));
+        return new FloatTensor(result, batch, directions * size);
     }
 
     /// <summary>The heads on every row of <paramref name="input"/> (its last axis the features).</summary>

@@ -137,8 +137,7 @@ internal static class KerasModelReader
     {
         int major = MajorVersion(version, source);
         var usedNames = new Dictionary<string, int>(StringComparer.Ordinal);
-        var layers = new List<KerasRecurrentLayer>();
-        var others = new List<string>();
+        var parts = new List<KerasModelPart>();
         foreach (KerasLayerEntry entry in config.Layers)
         {
             string storePath = $"layers/{UniqueName(KerasNames.SnakeCase(entry.ClassName), usedNames)}";
@@ -147,25 +146,32 @@ internal static class KerasModelReader
             {
                 KerasRnnSettings settings = Settings(entry.ClassName, entry.Config, entry.Name, source);
                 IReadOnlyList<KerasArray> arrays = store.IsLegacy ? LegacyArrays(store, entry.Name, source) : Keras3Arrays(store, $"{storePath}/cell", entry.Name, source);
-                layers.Add(Layer(entry.Name, settings, null, KerasMergeMode.Concat, arrays, null, major, source));
+                parts.Add(new KerasModelPart(entry.Name, entry.ClassName, Layer(entry.Name, settings, null, KerasMergeMode.Concat, arrays, null, major, source)));
             }
             else if (entry.ClassName == "Bidirectional")
             {
-                layers.Add(Bidirectional(entry, store, storePath, major, source));
+                parts.Add(new KerasModelPart(entry.Name, entry.ClassName, Bidirectional(entry, store, storePath, major, source)));
             }
             else
             {
-                others.Add($"{KerasConfig.Quote(entry.Name)} ({FileText.Escape(entry.ClassName)})");
+                // An Embedding's or Dense layer's arrays are read when a whole model is made: a recurrent layer runs alone without them.
+                IReadOnlyList<KerasArray> Arrays() => store.IsLegacy ? LegacyArrays(store, entry.Name, source) : Keras3Arrays(store, storePath, entry.Name, source);
+                parts.Add(entry.ClassName switch
+                {
+                    "Embedding" => new KerasModelPart(entry.Name, entry.ClassName, null, Embedding: () => KerasHeads.Embedding(entry, Arrays(), source)),
+                    "Dense" => new KerasModelPart(entry.Name, entry.ClassName, null, Dense: () => KerasHeads.Dense(entry, Arrays(), source)),
+                    _ => new KerasModelPart(entry.Name, entry.ClassName, null),
+                });
             }
         }
 
-        if (layers.Count == 0)
+        if (!parts.Any(part => part.Recurrent is not null))
         {
-            throw new UnsupportedModelException(source,
-                "the model has no LSTM, GRU or SimpleRNN layer" + (others.Count > 0 ? $"; its layers are {string.Join(", ", others)}" : ""));
+            throw new UnsupportedModelException(source, "the model has no LSTM, GRU or SimpleRNN layer" +
+                (parts.Count > 0 ? $"; its layers are {string.Join(", ", parts.Select(part => $"{KerasConfig.Quote(part.Name)} ({FileText.Escape(part.ClassName)})"))}" : ""));
         }
 
-        return new KerasModel(source, version, layers, others);
+        return new KerasModel(source, version, parts);
     }
 
     /// <summary>Keras's unique names within a container: the first <c>lstm</c>, then <c>lstm_1</c>, <c>lstm_2</c>.</summary>
@@ -289,7 +295,7 @@ internal static class KerasModelReader
     /// An activation as the config writes it: a name, null (linear), or a serialized function whose
     /// <c>config</c> is its name. An absent key is Keras's default.
     /// </summary>
-    private static string? ActivationName(JsonElement config, string property, string defaultName, string what, string source)
+    internal static string? ActivationName(JsonElement config, string property, string defaultName, string what, string source)
     {
         if (!config.TryGetProperty(property, out JsonElement value)) return defaultName;
         return value.ValueKind switch

@@ -11,7 +11,7 @@ namespace FusedRnn;
 ///   "embedding": "embedding.weight",                        // optional: nn.Embedding's table, [vocabulary, dimension]
 ///   "recurrent": [{ "prefix": "lstm.", "nonlinearity": "tanh" }],   // each nn.LSTM/GRU/RNN by its tensors' prefix
 ///   "heads": [{ "weight": "fc.weight", "bias": "fc.bias", "activation": "softmax" }],   // nn.Linear layers, optional
-///   "head_steps": "every"                                    // or "last": each row's last valid step
+///   "head_steps": "every"                                    // or "last" (each row's last valid step) or "final_state" (h_n of every direction)
 /// }
 /// </code>
 /// Every error names the description or the weights file and the layer.
@@ -119,7 +119,8 @@ internal static class PyTorchSequenceModelReader
             {
                 "every" => HeadSteps.Every,
                 "last" => HeadSteps.Last,
-                string other => throw description.Error($"head_steps is '{FileText.Escape(other)}', not every or last"),
+                "final_state" => HeadSteps.FinalState,
+                string other => throw description.Error($"head_steps is '{FileText.Escape(other)}', not every, last or final_state"),
             };
         }
 

@@ -100,6 +100,12 @@ public sealed record KerasLayerFixture(string ClassName, string Name, int InputS
     }
 }
 
+/// <summary>A Dense layer of a whole-model fixture: Keras's kernel (inputs, units), its bias and activation.</summary>
+public sealed record KerasDenseFixture(FloatTensor Kernel, FloatTensor? Bias, string Activation);
+
+/// <summary>An Embedding (input_dim, output_dim) before a fixture's recurrent layers, and Dense layers after them.</summary>
+public sealed record KerasHeadsFixture(FloatTensor? Embedding, IReadOnlyList<KerasDenseFixture> Dense, bool MaskZero = false);
+
 /// <summary>
 /// Writes Keras's documented files from <see cref="KerasLayerFixture"/>s with PureHDF: a Keras 3 <c>.keras</c> zip
 /// (config.json, metadata.json, model.weights.h5 with <c>layers/&lt;name&gt;/cell/vars/i</c>), its
@@ -167,7 +173,10 @@ public static class KerasFiles
     }
 
     /// <summary>The Keras 3 weights file: each recurrent layer under layers/&lt;snake_case class&gt;[_n], numbered per class.</summary>
-    public static byte[] Keras3Weights(IReadOnlyList<KerasLayerFixture> layers, params (string ClassName, string Name)[] others)
+    public static byte[] Keras3Weights(IReadOnlyList<KerasLayerFixture> layers, params (string ClassName, string Name)[] others) =>
+        Write(Keras3Root(layers, null, others), new H5WriteOptions());
+
+    private static H5File Keras3Root(IReadOnlyList<KerasLayerFixture> layers, KerasHeadsFixture? heads, params (string ClassName, string Name)[] others)
     {
         var root = new H5File();
         var container = new H5Group();
@@ -189,10 +198,89 @@ public static class KerasFiles
         }
 
         foreach ((string otherClass, _) in others) container[Unique(otherClass.ToLowerInvariant())] = new H5Group { ["vars"] = new H5Group { ["0"] = new float[] { 1 } } };
+        if (heads is not null)
+        {
+            if (heads.Embedding is { } table) container["embedding"] = new H5Group { ["vars"] = new H5Group { ["0"] = Dataset(table) } };
+            foreach (KerasDenseFixture dense in heads.Dense)
+            {
+                var vars = new H5Group { ["0"] = Dataset(dense.Kernel) };
+                if (dense.Bias is { } bias) vars["1"] = Dataset(bias);
+                container[Unique("dense")] = new H5Group { ["vars"] = vars };
+            }
+        }
+
         root["layers"] = container;
         root["optimizer"] = new H5Group { ["vars"] = new H5Group() };
         root["vars"] = new H5Group();
-        return Write(root, new H5WriteOptions());
+        return root;
+    }
+
+    /// <summary>
+    /// The config of a whole model: the Embedding of <paramref name="heads"/> after the InputLayer (which then takes
+    /// ids), the recurrent layers, then its Dense layers.
+    /// </summary>
+    public static JsonObject WholeModelConfig(IReadOnlyList<KerasLayerFixture> layers, KerasHeadsFixture heads, bool keras3)
+    {
+        JsonObject model = ModelConfig(layers, keras3);
+        var entries = (JsonArray)model["config"]!["layers"]!;
+        JsonObject Entry(string className, JsonObject config) => keras3
+            ? new JsonObject { ["module"] = "keras.layers", ["class_name"] = className, ["config"] = config, ["registered_name"] = null }
+            : new JsonObject { ["class_name"] = className, ["config"] = config };
+        if (heads.Embedding is { } table)
+        {
+            entries.Insert(1, Entry("Embedding", new JsonObject
+            {
+                ["name"] = "embedding", ["input_dim"] = table.Dim(0), ["output_dim"] = table.Dim(1), ["mask_zero"] = heads.MaskZero,
+            }));
+        }
+
+        for (int index = 0; index < heads.Dense.Count; index++)
+        {
+            KerasDenseFixture dense = heads.Dense[index];
+            entries.Add(Entry("Dense", new JsonObject
+            {
+                ["name"] = index == 0 ? "dense" : $"dense_{index}", ["units"] = dense.Kernel.Dim(1), ["activation"] = dense.Activation, ["use_bias"] = dense.Bias is not null,
+            }));
+        }
+
+        return model;
+    }
+
+    /// <summary>A whole model as a Keras 3 <c>.keras</c> archive.</summary>
+    public static byte[] WholeModelArchive(IReadOnlyList<KerasLayerFixture> layers, KerasHeadsFixture heads)
+    {
+        using var memory = new MemoryStream();
+        using (var zip = new ZipArchive(memory, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            void Add(string name, byte[] content)
+            {
+                using Stream stream = zip.CreateEntry(name).Open();
+                stream.Write(content);
+            }
+
+            Add("metadata.json", System.Text.Encoding.UTF8.GetBytes("{\"keras_version\": \"3.6.0\"}"));
+            Add("config.json", System.Text.Encoding.UTF8.GetBytes(WholeModelConfig(layers, heads, keras3: true).ToJsonString()));
+            Add("model.weights.h5", Write(Keras3Root(layers, heads), new H5WriteOptions()));
+        }
+
+        return memory.ToArray();
+    }
+
+    /// <summary>A whole model as a legacy full-model <c>.h5</c>: embedding/embeddings:0, dense/kernel:0 and dense/bias:0 beside the recurrent layers.</summary>
+    public static byte[] WholeModelLegacyH5(IReadOnlyList<KerasLayerFixture> layers, KerasHeadsFixture heads)
+    {
+        H5Group weightsGroup = LegacyWeightsGroup(layers, heads, "2.15.0");
+        var full = new H5File
+        {
+            Attributes = new()
+            {
+                ["keras_version"] = "2.15.0",
+                ["backend"] = "tensorflow",
+                ["model_config"] = WholeModelConfig(layers, heads, keras3: false).ToJsonString(),
+            },
+            ["model_weights"] = weightsGroup,
+        };
+        return Write(full, new H5WriteOptions());
     }
 
     private static H5Group Vars(KerasLayerFixture layer, int direction)
@@ -240,24 +328,7 @@ public static class KerasFiles
     /// </summary>
     public static byte[] LegacyH5(IReadOnlyList<KerasLayerFixture> layers, string kerasVersion = "2.15.0", bool modelConfig = true)
     {
-        var weightsGroup = new H5Group();
-        var layerNames = new List<string>();
-        foreach (KerasLayerFixture layer in layers)
-        {
-            layerNames.Add(layer.Name);
-            var layerGroup = new H5Group();
-            var weightNames = new List<string>();
-            foreach ((string weightName, FloatTensor tensor) in layer.LegacyWeights())
-            {
-                weightNames.Add(weightName);
-                Place(layerGroup, weightName, Dataset(tensor));
-            }
-
-            layerGroup.Attributes = new() { ["weight_names"] = weightNames.ToArray() };
-            weightsGroup[layer.Name] = layerGroup;
-        }
-
-        weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
+        H5Group weightsGroup = LegacyWeightsGroup(layers, null, kerasVersion);
         if (!modelConfig)
         {
             var file = new H5File { Attributes = weightsGroup.Attributes };
@@ -316,6 +387,39 @@ public static class KerasFiles
         root.Attributes["backend"] = new OldStyleHdf5.FixedStrings(["tensorflow"]);
         root.Attributes["model_config"] = ModelConfig(layers, keras3: false).ToJsonString();
         return OldStyleHdf5.Write(root);
+    }
+
+    /// <summary>The legacy model_weights group: a group per layer with its weight_names, and layer_names in model order.</summary>
+    private static H5Group LegacyWeightsGroup(IReadOnlyList<KerasLayerFixture> layers, KerasHeadsFixture? heads, string kerasVersion)
+    {
+        var weightsGroup = new H5Group();
+        var layerNames = new List<string>();
+        void AddLayer(string name, IEnumerable<(string Name, FloatTensor Tensor)> weights)
+        {
+            layerNames.Add(name);
+            var layerGroup = new H5Group();
+            var weightNames = new List<string>();
+            foreach ((string weightName, FloatTensor tensor) in weights)
+            {
+                weightNames.Add(weightName);
+                Place(layerGroup, weightName, Dataset(tensor));
+            }
+
+            layerGroup.Attributes = new() { ["weight_names"] = weightNames.ToArray() };
+            weightsGroup[name] = layerGroup;
+        }
+
+        if (heads?.Embedding is { } table) AddLayer("embedding", [("embedding/embeddings:0", table)]);
+        foreach (KerasLayerFixture layer in layers) AddLayer(layer.Name, layer.LegacyWeights());
+        for (int index = 0; index < (heads?.Dense.Count ?? 0); index++)
+        {
+            KerasDenseFixture dense = heads!.Dense[index];
+            string name = index == 0 ? "dense" : $"dense_{index}";
+            AddLayer(name, dense.Bias is { } bias ? [($"{name}/kernel:0", dense.Kernel), ($"{name}/bias:0", bias)] : [($"{name}/kernel:0", dense.Kernel)]);
+        }
+
+        weightsGroup.Attributes = new() { ["layer_names"] = layerNames.ToArray(), ["keras_version"] = kerasVersion, ["backend"] = "tensorflow" };
+        return weightsGroup;
     }
 
     /// <summary>Puts a dataset at a slash-separated path below <paramref name="group"/>, making the groups on the way.</summary>

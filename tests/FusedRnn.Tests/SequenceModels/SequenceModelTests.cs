@@ -178,7 +178,7 @@ public class SequenceModelTests
         new("no recurrent module", d => d.Replace("[{ \"prefix\": \"lstm.\" }, { \"prefix\": \"gru.\" }]", "[]"), typeof(MalformedFileException), "recurrent must be a list of one or more"),
         new("an empty prefix", d => d.Replace("\"gru.\"", "\"\""), typeof(MalformedFileException), "recurrent[1].prefix is empty"),
         new("an unknown activation", d => d.Replace("\"log_softmax\"", "\"swish\""), typeof(MalformedFileException), "heads[1].activation is 'swish', not one of identity, relu"),
-        new("an unknown step choice", d => d.Replace("\"every\"", "\"first\""), typeof(MalformedFileException), "head_steps is 'first', not every or last"),
+        new("an unknown step choice", d => d.Replace("\"every\"", "\"first\""), typeof(MalformedFileException), "head_steps is 'first', not every, last or final_state"),
         new("a number for a name", d => d.Replace("\"out.bias\"", "3"), typeof(MalformedFileException), "heads[1].bias is a Number, not a string"),
         new("a missing tensor", d => d.Replace("\"out.bias\"", "\"out.b\""), typeof(InvalidWeightsException), "model.safetensors: heads[1].bias names tensor 'out.b', which the file does not hold"),
         new("a missing embedding", d => d.Replace("\"embedding.weight\"", "\"emb.weight\""), typeof(InvalidWeightsException), "embedding names tensor 'emb.weight'"),

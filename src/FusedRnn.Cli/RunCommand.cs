@@ -110,12 +110,25 @@ internal sealed class RunCommand : Command
         ModelFormat format = FormatOf(weightsPath);
         RejectFormatOptions(parseResult, format, weightsPath);
         if (format == ModelFormat.Safetensors && parseResult.GetValue(_modelConfig) is { } descriptionPath)
-            return ExecuteWholeModel(parseResult, console, options, weightsPath, descriptionPath, outputPaths);
+        {
+            RejectWholeModelOptions(parseResult, "its modules name their own prefixes and keep their states");
+            return ExecuteWholeModel(parseResult, console, outputPaths, () => SequenceModel.FromPyTorch(SafetensorsFile.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights)),
+                File.ReadAllText(CommonOptions.ExistingFile(descriptionPath, _modelConfig)), descriptionPath, options));
+        }
+
+        KerasModel? keras = format == ModelFormat.Keras
+            ? KerasModel.Load(CommonOptions.ExistingFile(weightsPath, _weights), parseResult.GetValue(_modelConfig) is { } configPath ? CommonOptions.ExistingFile(configPath, _modelConfig) : null)
+            : null;
+        if (keras is not null && keras.OtherLayers.Count > 0 && parseResult.GetValue(_layer) is null)
+        {
+            RejectWholeModelOptions(parseResult, $"it keeps its layers' states (run one recurrent layer with {_layer.Name} for those)");
+            return ExecuteWholeModel(parseResult, console, outputPaths, () => keras.CreateSequenceModel(options));
+        }
+
         using Model model = format switch
         {
             ModelFormat.Onnx => Model.Onnx(OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)), options, parseResult.GetValue(_onnxLayout)),
-            ModelFormat.Keras => Model.Keras(KerasModel.Load(CommonOptions.ExistingFile(weightsPath, _weights),
-                parseResult.GetValue(_modelConfig) is { } configPath ? CommonOptions.ExistingFile(configPath, _modelConfig) : null), options, parseResult.GetValue(_layer)),
+            ModelFormat.Keras => Model.Keras(keras!, options, parseResult.GetValue(_layer)),
             _ => Model.PyTorch(RecurrentModule.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights), parseResult.GetValue(_prefix), options, nonlinearity)),
         };
         if (model.Spec is { } spec) CommonOptions.RejectNonlinearity(nonlinearity, _nonlinearity, spec);
@@ -211,25 +224,26 @@ internal sealed class RunCommand : Command
             Reject(_modelConfig, true, "a .keras archive holds its own config");
     }
 
-    /// <summary>
-    /// <c>run --weights M.safetensors --model-config F.json</c>: a whole sequence model from x (or token ids) to y; its
-    /// states stay inside it.
-    /// </summary>
-    int ExecuteWholeModel(ParseResult parseResult, CliConsole console, RnnOptions options, string weightsPath, string descriptionPath, (Option Option, string Path)[] outputPaths)
+    /// <summary>The options a whole sequence model does not take: states in and out, a state_dict prefix, a nonlinearity.</summary>
+    void RejectWholeModelOptions(ParseResult parseResult, string why)
     {
         foreach (Option<string?> option in new[] { _h0, _c0, _hn, _cn, _prefix })
         {
             if (parseResult.GetValue(option) is not null)
-            {
-                throw new CliException($"{option.Name} was given but {_modelConfig.Name} describes a whole sequence model, whose modules name their own prefixes and keep their states; " +
-                    $"run one module's state_dict without {_modelConfig.Name} for those", ExitCodes.Usage);
-            }
+                throw new CliException($"{option.Name} was given but {_weights.Name} is a whole sequence model: {why}", ExitCodes.Usage);
         }
 
         if (parseResult.GetResult(_nonlinearity) is { Implicit: false })
-            throw new CliException($"{_nonlinearity.Name} was given but the description names each module's nonlinearity itself", ExitCodes.Usage);
-        using SequenceModel model = SequenceModel.FromPyTorch(SafetensorsFile.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights)),
-            File.ReadAllText(CommonOptions.ExistingFile(descriptionPath, _modelConfig)), descriptionPath, options);
+            throw new CliException($"{_nonlinearity.Name} was given but {_weights.Name} is a whole sequence model, which names each module's nonlinearity itself", ExitCodes.Usage);
+    }
+
+    /// <summary>
+    /// <c>run</c> on a whole sequence model (a state_dict with <c>--model-config</c>, a Keras model with Embedding or
+    /// Dense layers): from x, or token ids for one that starts with an embedding, to y.
+    /// </summary>
+    int ExecuteWholeModel(ParseResult parseResult, CliConsole console, (Option Option, string Path)[] outputPaths, Func<SequenceModel> load)
+    {
+        using SequenceModel model = load();
         string inputPath = parseResult.GetRequiredValue(_input)!;
         NpyArray<long>? ids = model.Embedding is null ? null : Npy.ReadIntegers(CommonOptions.ExistingFile(inputPath, _input));
         FloatTensor? x = ids is null ? ReadTensor(inputPath, _input) : null;

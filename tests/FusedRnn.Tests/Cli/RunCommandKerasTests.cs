@@ -77,7 +77,7 @@ public sealed class RunCommandKerasTests : IDisposable
         Tolerance.AssertClose(SequenceSteps.Transpose01(new FloatTensor(Expected(Stacked, x), 3, 5, 8)).Span, y.Data, Tolerance.Parity, "y");
     }
 
-    /// <summary>--layer runs one recurrent layer of a model whose other layers the library does not run.</summary>
+    /// <summary>--layer runs one recurrent layer alone, without the model's other layers (here a Dense layer whose arrays make no head, so the whole model is refused).</summary>
     [Fact]
     public void LayerPicksOneRecurrentLayer()
     {

@@ -1,5 +1,6 @@
 using FusedRnn.Cli;
 using FusedRnn.IO;
+using FusedRnn.Tests.Keras;
 using FusedRnn.Tests.SequenceModels;
 
 namespace FusedRnn.Tests.Cli;
@@ -45,6 +46,28 @@ public sealed class RunCommandSequenceModelTests : IDisposable
         Assert.Equal(expected.ToArray(), written.Data);
     }
 
+    /// <summary>A Keras model with an Embedding and Dense layers runs whole, on Keras's batch-major ids.</summary>
+    [Fact]
+    public void RunsAWholeKerasModel()
+    {
+        KerasLayerFixture lstm = KerasLayerFixture.Random("LSTM", "lstm", 3, 4, seed: 2) with { ReturnSequences = false };
+        var heads = new KerasHeadsFixture(new FloatTensor([.. Enumerable.Range(0, 7 * 3).Select(i => (i % 5) / 10f)], 7, 3),
+            [new KerasDenseFixture(new FloatTensor([.. Enumerable.Range(0, 4 * 2).Select(i => (i % 3) / 4f)], 4, 2), new FloatTensor([0.1f, -0.1f], 2), "softmax")]);
+        byte[] file = KerasFiles.WholeModelArchive([lstm], heads);
+        long[] ids = [1, 2, 3, 6, 0, 5];
+        string[] args = ["run", "--weights", _temp.WriteBytes("model.keras", file), "--batch-first", "--input", _temp.WriteBytes("ids.npy", NpyBytes.Int64([2, 3], ids)),
+            "--output", _temp.PathOf("y.npy")];
+
+        CliResult result = CliHarness.Invoke(args);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        using SequenceModel model = KerasModel.Parse(file, "model.keras").CreateSequenceModel(new RnnOptions { BatchFirst = true });
+        NpyArray<float> written = Npy.ReadFloat32(_temp.PathOf("y.npy"));
+        Assert.Equal([2, 2], written.Shape);
+        Assert.Equal(model.ForwardIds(ids, [2, 3]).ToArray(), written.Data);
+        CliHarness.Invoke([.. args, "--hn", _temp.PathOf("hn.npy")]).AssertFails(ExitCodes.Usage, "--hn was given but --weights is a whole sequence model");
+    }
+
     [Fact]
     public void FloatIdsAreBadInput()
     {
@@ -68,6 +91,6 @@ public sealed class RunCommandSequenceModelTests : IDisposable
     public void StatesAndPrefixesAreUsageErrors(string option)
     {
         string ids = _temp.WriteBytes("ids.npy", NpyBytes.Int64([2, 1], [3, 4]));
-        CliHarness.Invoke(Arguments(ids, option, _temp.PathOf("state.npy"))).AssertFails(ExitCodes.Usage, $"{option} was given but --model-config describes a whole sequence model");
+        CliHarness.Invoke(Arguments(ids, option, _temp.PathOf("state.npy"))).AssertFails(ExitCodes.Usage, $"{option} was given but --weights is a whole sequence model");
     }
 }

@@ -78,9 +78,14 @@ public partial class ReadmeExamplesTests
     [GeneratedRegex(@"```csharp\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex CodeBlock();
 
+    /// <summary>The README's one <c>json</c> block: the whole-model example's description.</summary>
+    [GeneratedRegex(@"```json\n(.*?)```", RegexOptions.Singleline)]
+    private static partial Regex JsonBlock();
+
     /// <summary>
     /// The files the examples name: model.safetensors (an LSTM under "rnn."), x.npy, gru.safetensors, model.onnx (one
-    /// LSTM node), model.keras (a Bidirectional LSTM on 8 features feeding a GRU, then a Dense head).
+    /// LSTM node), model.keras (a Bidirectional LSTM on 8 features feeding a GRU, then a Dense head), and the whole
+    /// models classifier.safetensors with classifier.json (the README's json block) and classifier.keras.
     /// </summary>
     private sealed class ExampleFiles : IDisposable
     {
@@ -97,6 +102,30 @@ public partial class ReadmeExamplesTests
             File.WriteAllBytes(Path.Combine(Root, "model.keras"), Keras.KerasFiles.KerasArchive(
                 [Keras.KerasLayerFixture.Random("LSTM", "bidirectional", 8, 16, 5, bidirectional: true), Keras.KerasLayerFixture.Random("GRU", "gru", 32, 16, 6)],
                 others: [("Dense", "dense")]));
+            WriteClassifiers();
+        }
+
+        /// <summary>The whole models of the "Whole sequence models" example: Embedding(1000, 32) → LSTM(32, 64) → Linear(64, 5) + softmax.</summary>
+        private void WriteClassifiers()
+        {
+            var random = new Random(7);
+            FloatTensor Random(params int[] shape) => new(RandomNetworks.Uniform(random, shape.Aggregate(1, (a, b) => a * b), 0.5f), shape);
+            FloatTensor table = Random(1000, 32), weight = Random(5, 64), bias = Random(5);
+            var tensors = new Dictionary<string, (int[] Shape, float[] Data)>
+            {
+                ["embedding.weight"] = (table.Shape.ToArray(), table.ToArray()),
+                ["fc.weight"] = (weight.Shape.ToArray(), weight.ToArray()),
+                ["fc.bias"] = (bias.Shape.ToArray(), bias.ToArray()),
+            };
+            foreach (var tensor in RandomNetworks.Create(new RnnSpec(CellKind.Lstm, 32, 64), 8).ToStateDict("lstm.")) tensors[tensor.Key] = tensor.Value;
+            SafetensorsWriter.Write(Path.Combine(Root, "classifier.safetensors"), tensors);
+            string readme = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "README.md"));
+            File.WriteAllText(Path.Combine(Root, "classifier.json"), JsonBlock().Match(readme).Groups[1].Value);
+
+            Keras.KerasLayerFixture lstm = Keras.KerasLayerFixture.Random("LSTM", "lstm", 32, 64, 9) with { ReturnSequences = false };
+            var kernel = new FloatTensor(RandomNetworks.Uniform(random, 64 * 5, 0.5f), 64, 5);
+            File.WriteAllBytes(Path.Combine(Root, "classifier.keras"),
+                Keras.KerasFiles.WholeModelArchive([lstm], new Keras.KerasHeadsFixture(table, [new Keras.KerasDenseFixture(kernel, bias, "softmax")])));
         }
 
         public void Dispose() => Directory.Delete(Root, recursive: true);

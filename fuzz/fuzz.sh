@@ -16,9 +16,9 @@ FUZZ_OUT=${FUZZ_OUT:-$ROOT/artifacts/fuzz}
 CLANG=${CLANG:-clang-14}
 APP="$FUZZ_OUT/app"
 DRIVER="$FUZZ_OUT/driver/libfuzzer-dotnet-driver"
-TARGETS=(safetensors npy rnn statedict onnx keras)
+TARGETS=(safetensors npy rnn statedict onnx keras sequencemodel)
 # The dictionary each target's fuzzer uses (fuzz/dict/NAME.dict), if any.
-declare -A DICT=([safetensors]=safetensors [npy]=npy [rnn]=safetensors [onnx]=onnx)
+declare -A DICT=([safetensors]=safetensors [npy]=npy [rnn]=safetensors [onnx]=onnx [sequencemodel]=sequencemodel)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -313,6 +313,25 @@ def onnx_seeds():
     write(t, "bad-truncated.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R", "B"], ["Y"], onnx_weights(4, 1, 2, 3), ["X"])[:-40])
 
 
+# ---------------------------------------------------------------- sequencemodel (JSON descriptions of the fixed
+# state_dict in FuzzTargets.DescribedWeights)
+
+def sequencemodel_seeds():
+    t = "sequencemodel"
+    whole = {"embedding": "embedding.weight", "recurrent": [{"prefix": "lstm."}, {"prefix": "gru."}],
+             "heads": [{"weight": "fc.weight", "bias": "fc.bias", "activation": "relu"}, {"weight": "out.weight", "activation": "softmax"}],
+             "head_steps": "every"}
+    write(t, "whole.json", json.dumps(whole, indent=2).encode())
+    write(t, "last-step.json", json.dumps(dict(whole, head_steps="last")).encode())
+    write(t, "final-state-log-softmax.json", json.dumps(dict(whole, head_steps="final_state",
+          heads=[whole["heads"][0], {"weight": "out.weight", "activation": "log_softmax"}])).encode())
+    write(t, "vectors-one-module.json", json.dumps({"recurrent": [{"prefix": "gru.", "nonlinearity": "tanh"}]}).encode())
+    write(t, "bad-unknown-activation.json", json.dumps(dict(whole, heads=[{"weight": "fc.weight", "activation": "swish"}])).encode())
+    write(t, "bad-missing-tensor.json", json.dumps(dict(whole, embedding="emb.weight")).encode())
+    write(t, "bad-sizes.json", json.dumps(dict(whole, recurrent=[{"prefix": "gru."}, {"prefix": "lstm."}])).encode())
+    write(t, "bad-not-json.json", b'{"recurrent": [')
+
+
 # ---------------------------------------------------------------- keras (HDF5 by hand; the valid seeds come from the
 # tests' KerasFiles, written with PureHDF, which writes only new-style groups)
 
@@ -355,3 +374,4 @@ if __name__ == "__main__":
     npy_seeds()
     onnx_seeds()
     keras_seeds()
+    sequencemodel_seeds()

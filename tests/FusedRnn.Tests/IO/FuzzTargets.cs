@@ -33,6 +33,7 @@ internal static class FuzzTargets
         ["statedict"] = StateDict,
         ["onnx"] = Onnx,
         ["keras"] = Keras,
+        ["sequencemodel"] = SequenceModelDescription,
     };
 
     /// <summary>
@@ -258,6 +259,70 @@ internal static class FuzzTargets
         Check(outputs.FinalHidden.Shape.SequenceEqual(StateShape(model, batch)), "Y_h has the wrong shape");
         Check((outputs.FinalCell is not null) == (spec.Kind == CellKind.Lstm), "Y_c is there for a non-LSTM or missing for an LSTM");
         RunModule(model.Weights);
+    }
+
+    /// <summary>
+    /// The state_dict the <see cref="SequenceModelDescription"/> target's descriptions name: embedding.weight [7, 2],
+    /// an LSTM(2, 3) under "lstm.", a GRU(3, 2) under "gru.", fc.weight [4, 2] with fc.bias, out.weight [3, 4].
+    /// </summary>
+    static readonly Lazy<SafetensorsFile> DescribedWeights = new(() =>
+    {
+        float[] Values(int count, int seed) => [.. Enumerable.Range(0, count).Select(i => (((i * 7) + seed) % 11 - 5) / 8f)];
+        RnnWeights lstm = RnnWeights.FromLstmGates(2, 3, Values(15, 1), Values(15, 2), Values(15, 3), Values(15, 4));
+        RnnWeights gru = RnnWeights.FromGruGates(3, 2, Values(10, 5), Values(10, 6), Values(10, 7));
+        var tensors = new Dictionary<string, (int[] Shape, float[] Data)>
+        {
+            ["embedding.weight"] = ([7, 2], Values(14, 8)),
+            ["fc.weight"] = ([4, 2], Values(8, 9)),
+            ["fc.bias"] = ([4], Values(4, 10)),
+            ["out.weight"] = ([3, 4], Values(12, 11)),
+        };
+        foreach (var tensor in lstm.ToStateDict("lstm.").Concat(gru.ToStateDict("gru."))) tensors[tensor.Key] = tensor.Value;
+        return SafetensorsFile.Parse(SafetensorsWriter.ToBytes(tensors), DisplayName);
+    });
+
+    /// <summary>
+    /// <see cref="SequenceModel.FromPyTorch"/> on a JSON description (the input) of a fixed state_dict
+    /// (<see cref="DescribedWeights"/>), which documents <see cref="MalformedFileException"/> for a bad description and
+    /// <see cref="InvalidWeightsException"/> for tensors that do not make its layers; a model it makes runs a batch of
+    /// ids or vectors (rows of lengths 3 and 1), each output of the shape <see cref="SequenceModel.OutputShape"/>
+    /// promises, and steps one stream when it can.
+    /// </summary>
+    public static void SequenceModelDescription(ReadOnlySpan<byte> data)
+    {
+        string description;
+        try
+        {
+            description = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(data);
+        }
+        catch (System.Text.DecoderFallbackException)
+        {
+            return;
+        }
+
+        SequenceModel model;
+        try
+        {
+            model = SequenceModel.FromPyTorch(DescribedWeights.Value, description, DisplayName, new RnnOptions { Backend = RnnBackends.Managed, Threads = 1 });
+        }
+        catch (Exception e) when (e is MalformedFileException or InvalidWeightsException)
+        {
+            return;
+        }
+
+        using (model)
+        {
+            const int seqLen = 3, batch = 2;
+            int[] inputShape = model.Embedding is null ? [seqLen, batch, model.InputSize] : [seqLen, batch];
+            FloatTensor y = model.Embedding is null
+                ? model.Forward(new FloatTensor(new float[seqLen * batch * model.InputSize], inputShape), [3, 1])
+                : model.ForwardIds([0, 1, 2, 3, 4, 5], inputShape, [3, 1]);
+            Check(y.Shape.SequenceEqual(model.OutputShape(inputShape)), "the output's shape is not the one OutputShape promises");
+            if (model.Recurrent.Any(module => module.Spec.Bidirectional)) return;
+            SequenceModelState state = model.CreateState(batch);
+            FloatTensor step = model.Embedding is null ? model.Step(new FloatTensor(new float[batch * model.InputSize], batch, model.InputSize), state) : model.StepIds([6, 0], state);
+            Check(step.Shape.SequenceEqual([batch, model.OutputSize]), "a step's output is not [batch, outputs]");
+        }
     }
 
     /// <summary>The architecture the <see cref="Keras"/> target gives a weights file that holds none: one LSTM of 3 units on 2 features.</summary>

@@ -297,14 +297,15 @@ def onnx_seeds():
           onnx_model("LSTM", [("hidden_size", 2), ("input_forget", 1)], ["X", "W", "R", "B", "sequence_lens", "initial_h", "", "P"], ["Y"],
                      onnx_weights(4, 1, 2, 2, peepholes=True) + [tensor("sequence_lens", [2], [3, 1], data_type=7),
                                                                 tensor("initial_h", [1, 2, 2], [0.5, -0.5, 0.25, 0])], ["X"]))
-    # Multi-layer graphs as torch.onnx.export writes them (the tests' fixtures): nodes chained by layout ops; those
-    # under the corpus's 16 KiB a seed.
-    exports = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data", "onnx-export")
-    for case in sorted(os.listdir(exports)):
-        model = os.path.join(exports, case, "model.onnx")
-        if os.path.isfile(model) and os.path.getsize(model) <= 16 * 1024:
-            with open(model, "rb") as f:
-                write(t, f"export-{case}.onnx", f.read())
+    # Multi-layer graphs and whole models as torch.onnx.export writes them (the tests' fixtures): nodes chained by
+    # layout ops, an embedding and heads around them; those under the corpus's 16 KiB a seed.
+    data = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "data")
+    for folder, prefix in (("onnx-export", "export"), ("onnx-export-whole", "export-whole")):
+        for case in sorted(os.listdir(os.path.join(data, folder))):
+            model = os.path.join(data, folder, case, "model.onnx")
+            if os.path.isfile(model) and os.path.getsize(model) <= 16 * 1024:
+                with open(model, "rb") as f:
+                    write(t, f"{prefix}-{case}.onnx", f.read())
     # Broken models, one defect each.
     write(t, "bad-extra-op.onnx", onnx_model("LSTM", [("hidden_size", 3)], ["X", "W", "R"], ["Y"], onnx_weights(4, 1, 2, 3, bias=False), ["X"])
           + field(7, 2, field(1, 2, text(4, "Relu"))))

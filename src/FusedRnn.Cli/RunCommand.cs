@@ -125,9 +125,17 @@ internal sealed class RunCommand : Command
             return ExecuteWholeModel(parseResult, console, outputPaths, () => keras.CreateSequenceModel(options));
         }
 
+        OnnxRnnModel? onnx = format == ModelFormat.Onnx ? OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)) : null;
+        if (onnx is { IsWholeModel: true })
+        {
+            RejectWholeModelOptions(parseResult, "it keeps its stack's states");
+            RnnOptions wholeOptions = parseResult.GetValue(_onnxLayout) ? options with { BatchFirst = onnx.Layouts.X == OnnxSequenceLayout.BatchMajor } : options;
+            return ExecuteWholeModel(parseResult, console, outputPaths, () => onnx.CreateSequenceModel(wholeOptions));
+        }
+
         using Model model = format switch
         {
-            ModelFormat.Onnx => Model.Onnx(OnnxRnnModel.Load(CommonOptions.ExistingFile(weightsPath, _weights)), options, parseResult.GetValue(_onnxLayout)),
+            ModelFormat.Onnx => Model.Onnx(onnx!, options, parseResult.GetValue(_onnxLayout)),
             ModelFormat.Keras => Model.Keras(keras!, options, parseResult.GetValue(_layer)),
             _ => Model.PyTorch(RecurrentModule.Load(CommonOptions.ExistingSafetensors(weightsPath, _weights), parseResult.GetValue(_prefix), options, nonlinearity)),
         };

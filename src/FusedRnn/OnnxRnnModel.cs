@@ -78,9 +78,13 @@ public sealed record OnnxOutputNames(string? Y, string? FinalHidden, string? Fin
 /// </summary>
 public sealed class OnnxRnnModel
 {
+    private readonly OnnxWholeModel? _whole;
+
     internal OnnxRnnModel(RnnWeights weights, IReadOnlyList<string> nodeNames, OnnxDirection direction, int layout, OnnxInputNames inputs,
-        OnnxOutputNames outputs, OnnxArrayLayouts layouts, int[]? sequenceLengths, FloatTensor? initialHidden, FloatTensor? initialCell)
+        OnnxOutputNames outputs, OnnxArrayLayouts layouts, int[]? sequenceLengths, FloatTensor? initialHidden, FloatTensor? initialCell,
+        OnnxWholeModel? whole = null)
     {
+        _whole = whole;
         Weights = weights;
         NodeNames = nodeNames;
         Direction = direction;
@@ -135,6 +139,34 @@ public sealed class OnnxRnnModel
 
     /// <summary>initial_c when the model stores it, as <see cref="InitialHidden"/>; else null.</summary>
     public FloatTensor? InitialCell { get; }
+
+    /// <summary>
+    /// Whether the graph is a whole model: an embedding (Gather of a stored table by the ids input) before the stack,
+    /// or dense layers (MatMul or Gemm, Add, Relu, Tanh, Sigmoid, Softmax, LogSoftmax) after it.
+    /// <see cref="CreateSequenceModel"/> runs all of it; <see cref="CreateModule"/> the stack alone.
+    /// </summary>
+    public bool IsWholeModel => _whole is not null;
+
+    /// <summary>The embedding before the stack; null for none. <see cref="Inputs"/>' X then names the ids input.</summary>
+    public EmbeddingLayer? Embedding => _whole?.Embedding;
+
+    /// <summary>The dense layers after the stack, first to last; empty for none. <see cref="Outputs"/>' Y then names their output.</summary>
+    public IReadOnlyList<DenseLayer> Heads => _whole?.Heads ?? [];
+
+    /// <summary>Which steps the heads read: every step, each row's last one (<c>y[:, -1]</c>), or the final states.</summary>
+    public HeadSteps HeadSteps => _whole?.HeadSteps ?? HeadSteps.Every;
+
+    /// <summary>
+    /// The whole model as a <see cref="SequenceModel"/>: embedding, stack and heads, in PyTorch's layouts
+    /// (<see cref="RnnOptions.BatchFirst"/> for batch-major ids or x; the graph's own is <see cref="OnnxArrayLayouts.X"/>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The node runs in reverse, which a SequenceModel's modules do not.</exception>
+    public SequenceModel CreateSequenceModel(RnnOptions? options = null)
+    {
+        if (Direction == OnnxDirection.Reverse)
+            throw new InvalidOperationException($"node '{NodeNames[0]}' runs in reverse; run it with CreateModule, which reverses each row's steps");
+        return SequenceModel.Create(new SequenceModelParts(Embedding, [Weights], Heads, HeadSteps, [$"the stack {string.Join(" -> ", NodeNames.Select(n => $"'{n}'"))}"]), options);
+    }
 
     /// <summary>A module that runs the model on arrays in its graph's layouts (or PyTorch's).</summary>
     /// <param name="options">Backend, threads and precision; <see cref="RnnOptions.BatchFirst"/> is the graph's and is ignored.</param>
@@ -264,3 +296,6 @@ public sealed class OnnxRecurrentModule : IDisposable
         return new FloatTensor(result, seqLen, directions, batch, hidden);
     }
 }
+
+/// <summary>What a whole model's graph holds around its stack.</summary>
+internal sealed record OnnxWholeModel(EmbeddingLayer? Embedding, IReadOnlyList<DenseLayer> Heads, HeadSteps HeadSteps);

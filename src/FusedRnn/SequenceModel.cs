@@ -233,7 +233,7 @@ public sealed class SequenceModel : IDisposable
         IEnumerable<string> parts = [
             .. Embedding is null ? [] : new[] { $"Embedding({Embedding.VocabularySize}, {Embedding.Dimension})" },
             .. _recurrent.Select(module => module.Spec.ToString()),
-            .. Heads.Select(head => $"Dense({head.InputSize} -> {head.OutputSize}, {head.Activation.ToString().ToLowerInvariant()})"),
+            .. Heads.Select(head => $"Dense({head.InputSize} -> {head.OutputSize}, {ActivationName(head.Activation)})"),
         ];
         return string.Join(" -> ", parts) + HeadSteps switch
         {
@@ -242,6 +242,8 @@ public sealed class SequenceModel : IDisposable
             _ => "",
         };
     }
+
+    private static string ActivationName(DenseActivation activation) => activation == DenseActivation.LogSoftmax ? "log_softmax" : activation.ToString().ToLowerInvariant();
 
     private FloatTensor Embed(ReadOnlySpan<long> ids, int[] shape, string name)
     {

@@ -34,11 +34,16 @@ internal sealed class OnnxGraphReader
     private readonly Dictionary<string, ProbeArray> _constants = new(StringComparer.Ordinal);
     private readonly Dictionary<int, RecurrentNode> _recurrent = [];
     private readonly long _budget;
+    private readonly long _opset;
 
-    public OnnxGraphReader(string file, GraphProto graph)
+    /// <param name="file">The file, for messages.</param>
+    /// <param name="graph">The model's graph.</param>
+    /// <param name="opset">The model's default-domain opset (Softmax's default axis depends on it).</param>
+    public OnnxGraphReader(string file, GraphProto graph, long opset)
     {
         _file = file;
         _graph = graph;
+        _opset = opset;
         long initializerElements = 0;
         foreach (TensorProto tensor in graph.Initializer)
         {
@@ -132,10 +137,11 @@ internal sealed class OnnxGraphReader
             int[] shape = sizes.ShapeOf(input);
             TakeSource(budget, $"graph input '{FileText.Escape(input.Name)}'", shape);
             values[input.Name] = ProbeArray.Source(sources.Count, shape, input.ElementType);
-            sources.Add(new Source(input.Name, -1, -1));
+            sources.Add(new Source(input.Name, -1, -1, -1));
         }
 
         var nodes = new List<NodeProbe>();
+        var heads = new List<HeadProbe>();
         for (int index = 0; index < _graph.Node.Count; index++)
         {
             NodeProto node = _graph.Node[index];
@@ -152,6 +158,15 @@ internal sealed class OnnxGraphReader
                 NodeProbe probe = RunRecurrent(index, node, inputs, sources, nodes.Count, budget);
                 nodes.Add(probe);
                 outputs = probe.Outputs;
+            }
+            else if (OnnxHeadOps.IsHead(node, inputs))
+            {
+                if (node.Output.Count != 1) throw new MalformedFileException(_file, $"{OnnxLayoutOps.Describe(node)} has {node.Output.Count} outputs; {node.OpType} has one");
+                (HeadProbe probe, ProbeArray output) = OnnxHeadOps.Run(_file, node, inputs, _opset, sources.Count);
+                TakeSource(budget, probe.Where, output.Shape);
+                sources.Add(new Source(null, -1, -1, heads.Count));
+                heads.Add(probe with { OutputShape = output.Shape });
+                outputs = [output];
             }
             else
             {
@@ -170,7 +185,7 @@ internal sealed class OnnxGraphReader
             }
         }
 
-        return new Trace(values, sources, nodes);
+        return new Trace(values, sources, nodes, heads);
     }
 
     /// <summary>Counts a traced array of <paramref name="shape"/> against the budget before it is made, its size checked.</summary>
@@ -239,7 +254,7 @@ internal sealed class OnnxGraphReader
         {
             TakeSource(budget, info.Where, slot == 0 ? yShape : stateShape);
             outputs[slot] = ProbeArray.Source(sources.Count, slot == 0 ? yShape : stateShape, OnnxElement.Float);
-            sources.Add(new Source(null, probeIndex, slot));
+            sources.Add(new Source(null, probeIndex, slot, -1));
         }
 
         return new NodeProbe(info, x, lengths, initialHidden, initialCell, outputs, seqLen, batch, sources.Count - outputs.Length);
@@ -268,17 +283,34 @@ internal sealed class OnnxGraphReader
         int directions = head.Spec.Directions, hidden = head.Spec.HiddenSize, seqLen = first.SeqLen, batch = first.Batch, count = layers.Count;
         bool batchMajorNodes = head.Layout == 1;
 
-        // X of the first node: a graph input, as it is or with its first two axes swapped.
+        // X of the first node: a graph input (or the embedding of one), as it is or with its first two axes swapped.
         int xId = SourceOf(first.X, head, "X");
         Source xSource = trace.Sources[xId];
-        string xInput = xSource.GraphInput!;
-        int[] xShape = trace.Values[xInput].Shape;
+        EmbeddingLayer? embedding = null;
+        string xInput;
+        int[] xShape;
+        if (xSource.GraphInput is { } graphInput)
+        {
+            xInput = graphInput;
+            xShape = trace.Values[xInput].Shape;
+        }
+        else
+        {
+            HeadProbe lookup = trace.Heads[xSource.Head];
+            int idsId = SourceOf(lookup.Input, head, $"embedding {lookup.Where}'s ids");
+            xInput = trace.Sources[idsId].GraphInput ?? throw Unstacked($"{lookup.Where}: its ids are not a graph input");
+            if (!Same(lookup.Input, trace.Values[xInput].Shape, Identity(idsId, trace.Values[xInput].Shape)) || lookup.Input.Shape.Length != 2)
+                throw Unstacked($"{lookup.Where}: its ids are not the graph input '{FileText.Escape(xInput)}' as it is, [T, B] or [B, T]");
+            embedding = new EmbeddingLayer(lookup.Weight!, lookup.Where);
+            xShape = lookup.OutputShape!;
+        }
+
         OnnxSequenceLayout xLayout;
         if (Same(first.X, xShape, Identity(xId, xShape))) xLayout = batchMajorNodes ? OnnxSequenceLayout.BatchMajor : OnnxSequenceLayout.TimeMajor;
         else if (xShape.Length == 3 && Same(first.X, [xShape[1], xShape[0], xShape[2]], Expected([xShape[1], xShape[0], xShape[2]], i => ProbeArray.Tag(xId, (((i[1] * xShape[1]) + i[0]) * xShape[2]) + i[2]))))
             xLayout = batchMajorNodes ? OnnxSequenceLayout.TimeMajor : OnnxSequenceLayout.BatchMajor;
         else
-            throw Unstacked($"{head.Where}: its X is not the graph input '{FileText.Escape(xInput)}' or that input with its first two axes swapped");
+            throw Unstacked($"{head.Where}: its X is not the graph input '{FileText.Escape(xInput)}'{(embedding is null ? "" : "'s embedding")} or that with its first two axes swapped");
 
         // X of every other node: the node before's Y as [T, B, D·H] (layout 0) or [B, T, D·H] (layout 1).
         for (int k = 1; k < count; k++)
@@ -344,8 +376,9 @@ internal sealed class OnnxGraphReader
             })));
         }
 
-        string? yOutput = null, hOutput = null, cOutput = null;
+        string? yOutput = null, hOutput = null, cOutput = null, headOutput = null;
         OnnxSequenceLayout? yLayout = null;
+        (IReadOnlyList<DenseLayer> Layers, HeadSteps Steps)? headChain = null;
         OnnxStateLayout? hLayout = null, cLayout = null;
         foreach (ValueInfoProto output in _graph.Output)
         {
@@ -375,6 +408,12 @@ internal sealed class OnnxGraphReader
             if (asY is { } y) Claim(ref yOutput, ref yLayout, y, $"{layers[^1].Info.Where}'s Y");
             else if (asH is { } h) Claim(ref hOutput, ref hLayout, h, "the final hidden states");
             else if (asC is { } c) Claim(ref cOutput, ref cLayout, c, "the final cell states");
+            else if (HeadChain(trace, value, layers, xLayout) is { } chain)
+            {
+                if (headOutput is not null) throw new UnsupportedModelException(_file, $"{quoted} and graph output '{FileText.Escape(headOutput)}' both end in dense layers; the reader takes one");
+                headOutput = name;
+                headChain = chain;
+            }
             else
             {
                 throw new UnsupportedModelException(_file,
@@ -391,19 +430,97 @@ internal sealed class OnnxGraphReader
         RnnSpec spec = (head.Spec with { NumLayers = count }).Validate();
         var weights = new RnnWeights(spec, [.. layers.SelectMany(layer => layer.Info.Layers)]);
         var inputs = new OnnxInputNames(xInput, lengthsInput, hiddenIn.GraphInput, cellIn.GraphInput);
-        var outputs = new OnnxOutputNames(yOutput, hOutput, cOutput);
+        if (embedding is not null && (yOutput ?? hOutput ?? cOutput) is { } stackOutput)
+            throw new UnsupportedModelException(_file, $"graph output '{FileText.Escape(stackOutput)}' is the stack's, but the graph starts with an embedding; the reader takes its heads' output only");
+        var outputs = new OnnxOutputNames(yOutput ?? headOutput, hOutput, cOutput);
         var layouts = new OnnxArrayLayouts(xLayout, yLayout ?? yCandidates[0].Layout, stateLayout);
+        OnnxWholeModel? whole = embedding is not null || headChain is not null
+            ? new OnnxWholeModel(embedding, headChain?.Layers ?? [], headChain?.Steps ?? HeadSteps.Every)
+            : null;
         var model = new OnnxRnnModel(weights, [.. layers.Select(layer => layer.Info.Name)], head.Direction, head.Layout, inputs, outputs, layouts,
-            storedLengths, hiddenIn.Stored(head.Layout, stateLayout, directions, hidden), cellIn.Stored(head.Layout, stateLayout, directions, hidden));
-        string structure = $"nodes {string.Join(" -> ", model.NodeNames)}; {inputs}; {outputs}; {layouts}; stored states {hiddenIn.Constants is not null}, {cellIn.Constants is not null}";
+            storedLengths, hiddenIn.Stored(head.Layout, stateLayout, directions, hidden), cellIn.Stored(head.Layout, stateLayout, directions, hidden), whole);
+        string structure = $"nodes {string.Join(" -> ", model.NodeNames)}; {inputs}; {outputs}; {layouts}; stored states {hiddenIn.Constants is not null}, {cellIn.Constants is not null}; " +
+            $"embedding {embedding is not null}; heads {headChain?.Layers.Count ?? 0} on {headChain?.Steps}";
         return new Chain(model, structure);
+    }
+
+    /// <summary>
+    /// The dense layers a graph output ends in, walked back from it: each MatMul or Gemm, then an Add of its bias and
+    /// an activation, each reading the one before as it is, the first reading the last node's Y (<c>[T, B, D·H]</c> in
+    /// x's layout: every step), its last step (<c>[B, D·H]</c>), or its final hidden states of every direction; null
+    /// when the output is no head's.
+    /// </summary>
+    private (IReadOnlyList<DenseLayer> Layers, HeadSteps Steps)? HeadChain(Trace trace, ProbeArray value, List<NodeProbe> layers, OnnxSequenceLayout xLayout)
+    {
+        long firstTag = value.Tags![0];
+        if (firstTag == ProbeArray.ConstantTag || trace.Sources[(int)(firstTag >> 32)] is not { Head: >= 0 } outputSource) return null;
+        int source = (int)(firstTag >> 32);
+        HeadProbe last = trace.Heads[outputSource.Head];
+        if (last.Kind == HeadKind.Embedding || !Same(value, last.OutputShape!, Identity(source, last.OutputShape!))) return null;
+
+        var stages = new List<HeadProbe>();
+        HeadSteps steps;
+        for (HeadProbe stage = last; ; )
+        {
+            stages.Insert(0, stage);
+            int inputId = SourceOf(stage.Input, layers[^1].Info, $"head {stage.Where}'s input");
+            if (trace.Sources[inputId] is { Head: >= 0 } previous)
+            {
+                HeadProbe before = trace.Heads[previous.Head];
+                if (before.Kind == HeadKind.Embedding)
+                    throw new UnsupportedModelException(_file, $"{stage.Where}: its input is the embedding {before.Where}'s output; heads read the stack's");
+                if (!Same(stage.Input, before.OutputShape!, Identity(inputId, before.OutputShape!)))
+                    throw new UnsupportedModelException(_file, $"{stage.Where}: its input is not {before.Where}'s output as it is; a head reads the one before it");
+                stage = before;
+                continue;
+            }
+
+            steps = StepsOf(stage.Input, layers, xLayout)
+                ?? throw new UnsupportedModelException(_file,
+                    $"{stage.Where}: its input is neither {layers[^1].Info.Where}'s Y (every step, in x's layout), its last step, nor its final hidden states of every direction");
+            break;
+        }
+
+        var dense = new List<DenseLayer>();
+        for (int index = 0; index < stages.Count;)
+        {
+            HeadProbe stage = stages[index++];
+            if (stage.Kind != HeadKind.Dense)
+                throw new UnsupportedModelException(_file, $"{stage.Where} does not follow a MatMul or Gemm; a head is MatMul or Gemm, then an Add of its bias, then an activation");
+            float[]? bias = stage.Bias;
+            if (index < stages.Count && stages[index].Kind == HeadKind.Bias && bias is null) bias = stages[index++].Bias;
+            DenseActivation activation = index < stages.Count && stages[index].Kind == HeadKind.Activation ? stages[index++].Activation : DenseActivation.Identity;
+            dense.Add(new DenseLayer(stage.Weight!, bias is null ? null : new FloatTensor(bias, bias.Length), activation, stage.Where));
+        }
+
+        return (dense, steps);
+    }
+
+    /// <summary>Which steps of the stack <paramref name="input"/> holds: every step in x's layout, each row's last step, or the final states.</summary>
+    private static HeadSteps? StepsOf(ProbeArray input, List<NodeProbe> layers, OnnxSequenceLayout xLayout)
+    {
+        NodeProbe last = layers[^1];
+        int directions = last.Info.Spec.Directions, hidden = last.Info.Spec.HiddenSize, seqLen = last.SeqLen, batch = last.Batch, features = directions * hidden;
+        bool batchMajorNodes = last.Info.Layout == 1;
+        long YTag(int t, int b, int feature) => ProbeArray.Tag(last.Source, batchMajorNodes
+            ? (((((b * seqLen) + t) * directions) + (feature / hidden)) * hidden) + (feature % hidden)
+            : (((((t * directions) + (feature / hidden)) * batch) + b) * hidden) + (feature % hidden));
+        bool batchFirst = xLayout == OnnxSequenceLayout.BatchMajor;
+        int[] every = batchFirst ? [batch, seqLen, features] : [seqLen, batch, features];
+        if (Same(input, every, Expected(every, i => batchFirst ? YTag(i[1], i[0], i[2]) : YTag(i[0], i[1], i[2])))) return HeadSteps.Every;
+        if (Same(input, [batch, features], Expected([batch, features], i => YTag(seqLen - 1, i[0], i[1])))) return HeadSteps.Last;
+        long HTag(int b, int feature) => ProbeArray.Tag(last.Source + 1, batchMajorNodes
+            ? (((b * directions) + (feature / hidden)) * hidden) + (feature % hidden)
+            : (((feature / hidden * batch) + b) * hidden) + (feature % hidden));
+        return Same(input, [batch, features], Expected([batch, features], i => HTag(i[0], i[1]))) ? HeadSteps.FinalState : null;
     }
 
     /// <summary>The recurrent nodes in stack order: the one that reads a graph input, then each that reads the one before.</summary>
     private List<NodeProbe> Order(Trace trace)
     {
         var remaining = new List<NodeProbe>(trace.Nodes);
-        var heads = remaining.Where(node => trace.Sources[SourceOf(node.X, node.Info, "X")].GraphInput is not null).ToList();
+        bool IsEntry(Source source) => source.GraphInput is not null || (source.Head >= 0 && trace.Heads[source.Head].Kind == HeadKind.Embedding);
+        var heads = remaining.Where(node => IsEntry(trace.Sources[SourceOf(node.X, node.Info, "X")])).ToList();
         if (heads.Count != 1)
         {
             throw Unstacked(heads.Count == 0
@@ -597,12 +714,12 @@ internal sealed class OnnxGraphReader
     }
 
     /// <summary>An array a probe traces elements back to: a graph input, or output <c>Slot</c> of recurrent node <c>Node</c>.</summary>
-    private sealed record Source(string? GraphInput, int Node, int Slot);
+    private sealed record Source(string? GraphInput, int Node, int Slot, int Head);
 
     private sealed record NodeProbe(RecurrentNode Info, ProbeArray X, ProbeArray? Lengths, ProbeArray? InitialHidden, ProbeArray? InitialCell,
         ProbeArray[] Outputs, int SeqLen, int Batch, int Source);
 
-    private sealed record Trace(Dictionary<string, ProbeArray> Values, List<Source> Sources, List<NodeProbe> Nodes);
+    private sealed record Trace(Dictionary<string, ProbeArray> Values, List<Source> Sources, List<NodeProbe> Nodes, List<HeadProbe> Heads);
 
     private sealed record Chain(OnnxRnnModel Model, string Structure);
 

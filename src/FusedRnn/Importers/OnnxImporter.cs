@@ -42,16 +42,19 @@ internal static class OnnxImporter
 
         GraphProto graph = model.Graph ?? throw new MalformedFileException(file, "the model has no graph");
         if (graph.Node.Count == 0) throw new MalformedFileException(file, "the graph has no nodes");
-        var others = graph.Node.Where(node => !IsRecurrent(node) && !(node.Domain is "" or "ai.onnx" && OnnxLayoutOps.Supported.Contains(node.OpType))).ToList();
+        var others = graph.Node.Where(node => !IsRecurrent(node) &&
+            !(node.Domain is "" or "ai.onnx" && (OnnxLayoutOps.Supported.Contains(node.OpType) || OnnxHeadOps.Supported.Contains(node.OpType)))).ToList();
         if (others.Count > 0)
         {
             throw new UnsupportedModelException(file,
-                $"the graph has ops other than LSTM, GRU and RNN nodes and the layout ops between them ({string.Join(", ", OnnxLayoutOps.Supported.Order(StringComparer.Ordinal))}): " +
+                $"the graph has ops other than LSTM, GRU and RNN nodes, the layout ops between them ({string.Join(", ", OnnxLayoutOps.Supported.Order(StringComparer.Ordinal))}) " +
+                $"and a whole model's embedding and heads ({string.Join(", ", OnnxHeadOps.Supported.Order(StringComparer.Ordinal))}): " +
                 string.Join(", ", others.Select(Describe)));
         }
 
         if (!graph.Node.Any(IsRecurrent)) throw new UnsupportedModelException(file, "the graph has no LSTM, GRU or RNN node");
-        return new OnnxGraphReader(file, graph).Read();
+        long opset = model.OpsetImport.FirstOrDefault(import => import.Domain is "" or "ai.onnx")?.Version ?? 1;
+        return new OnnxGraphReader(file, graph, opset).Read();
     }
 
     public static bool IsRecurrent(NodeProto node) =>

@@ -299,8 +299,8 @@ internal sealed class OnnxLayoutOps(string file, OnnxLayoutOps.Budget budget)
     private static ProbeArray Gather(Op op)
     {
         ProbeArray data = op.Input(0), indices = op.Input(1);
-        if (indices.IsTraced || !OnnxElement.IsInteger(indices.ElementType))
-            throw new UnsupportedModelException(op.File, $"{op.Where}: its indices are computed from the graph's inputs (an embedding lookup); this reader only runs Gather on shapes and constants");
+        // Indices computed from the graph's inputs are an embedding lookup, which OnnxHeadOps reads.
+        if (!OnnxElement.IsInteger(indices.ElementType)) throw op.Error($"its indices are of element type {indices.ElementType}, not int32 or int64");
         int axis = op.Axis(op.Int("axis", 0), data.Shape.Length, "axis");
         int dim = data.Shape[axis];
         int outer = ProbeArray.Product(data.Shape.AsSpan(0, axis)), inner = ProbeArray.Product(data.Shape.AsSpan(axis + 1));

@@ -20,6 +20,21 @@ public sealed class RunCommandOnnxTests : IDisposable
 
     public static TheoryData<string> ConformanceCases() => [.. ConformanceCase.Names];
 
+    /// <summary>torch.onnx.export's whole model (Embedding → LSTM → Gemm → Softmax on the last step) from int64 ids, as PyTorch computed it.</summary>
+    [Fact]
+    public void RunsAnExportedWholeModelOnIds()
+    {
+        string folder = Path.Combine(AppContext.BaseDirectory, "data", "onnx-export-whole", "lstm_classifier_last_step");
+        CliResult result = CliHarness.Invoke(["run", "--weights", Path.Combine(folder, "model.onnx"), "--input", Path.Combine(folder, "ids.npy"), "--batch-first",
+            "--output", _temp.PathOf("y.npy")]);
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        NpyArray<float> expected = Npy.ReadFloat32(Path.Combine(folder, "y.npy")), written = Npy.ReadFloat32(_temp.PathOf("y.npy"));
+        Assert.Equal(expected.Shape, written.Shape);
+        Tolerance.AssertClose(expected.Data, written.Data, Tolerance.ParityFloat32, "y");
+        CliHarness.Invoke(["run", "--weights", Path.Combine(folder, "model.onnx"), "--input", Path.Combine(folder, "ids.npy"), "--output", _temp.PathOf("y2.npy"),
+            "--hn", _temp.PathOf("hn.npy")]).AssertFails(ExitCodes.Usage, "--hn was given but --weights is a whole sequence model");
+    }
+
     public static TheoryData<string> ExportCases() => [.. ExportCase.Names];
 
     /// <summary>torch.onnx.export's multi-layer models in PyTorch's layouts: y, and h_n and c_n as [L·D, B, H], as PyTorch computed them.</summary>
@@ -155,9 +170,9 @@ public sealed class RunCommandOnnxTests : IDisposable
     public void AnUnsupportedModelIsBadInputNamingTheOp()
     {
         ModelProto model = ModelProto.Parser.ParseFrom(GruModel());
-        model.Graph.Node.Add(new NodeProto { Name = "head", OpType = "MatMul" });
+        model.Graph.Node.Add(new NodeProto { Name = "head", OpType = "Conv" });
         CliHarness.Invoke("run", "--weights", _temp.WriteBytes("bad.onnx", model.ToByteArray()), "--input", _temp.WriteFloat32("x.npy", FloatTensor.Zeros(2, 1, 3)),
-            "--output", _temp.PathOf("y.npy")).AssertFails(ExitCodes.BadInput, "MatMul (node 'head')");
+            "--output", _temp.PathOf("y.npy")).AssertFails(ExitCodes.BadInput, "Conv (node 'head')");
         Assert.False(File.Exists(_temp.PathOf("y.npy")));
     }
 

@@ -258,6 +258,7 @@ internal static class FuzzTargets
         Check(outputs.Y.Shape.SequenceEqual(y), "Y has the wrong shape");
         Check(outputs.FinalHidden.Shape.SequenceEqual(StateShape(model, batch)), "Y_h has the wrong shape");
         Check((outputs.FinalCell is not null) == (spec.Kind == CellKind.Lstm), "Y_c is there for a non-LSTM or missing for an LSTM");
+        if (model.IsWholeModel && model.Direction != OnnxDirection.Reverse) RunWhole(model, batchMajor);
         RunModule(model.Weights);
     }
 
@@ -323,6 +324,18 @@ internal static class FuzzTargets
             FloatTensor step = model.Embedding is null ? model.Step(new FloatTensor(new float[batch * model.InputSize], batch, model.InputSize), state) : model.StepIds([6, 0], state);
             Check(step.Shape.SequenceEqual([batch, model.OutputSize]), "a step's output is not [batch, outputs]");
         }
+    }
+
+    /// <summary>A whole ONNX model as a <see cref="SequenceModel"/> on ids (or vectors) of 3 steps × 2 rows: the output of the shape OutputShape promises.</summary>
+    static void RunWhole(OnnxRnnModel onnx, bool batchMajor)
+    {
+        using SequenceModel model = onnx.CreateSequenceModel(new RnnOptions { Backend = RnnBackends.Managed, Threads = 1, BatchFirst = batchMajor });
+        if (model.Heads.Any(head => (long)head.OutputSize * 6 > 1 << 20)) return;
+        int[] shape = batchMajor ? [2, 3] : [3, 2];
+        FloatTensor y = model.Embedding is { } embedding
+            ? model.ForwardIds([.. Enumerable.Range(0, 6).Select(i => (long)(i % embedding.VocabularySize))], shape)
+            : model.Forward(new FloatTensor(new float[6 * model.InputSize], [.. shape, model.InputSize]));
+        Check(y.Shape.SequenceEqual(model.OutputShape(model.Embedding is null ? [.. shape, model.InputSize] : shape)), "a whole model's output is not of the shape OutputShape promises");
     }
 
     /// <summary>The architecture the <see cref="Keras"/> target gives a weights file that holds none: one LSTM of 3 units on 2 features.</summary>

@@ -70,6 +70,10 @@ public static class OnnxRuntimePeer
         return Run(model, values, outputs);
     }
 
+    /// <summary>Runs a whole model on int64 token ids and returns its one output.</summary>
+    public static float[] RunOnIds(byte[] model, string idsName, long[] ids, int[] shape, string output) =>
+        Run(model, new Dictionary<string, OrtValue> { [idsName] = OrtValue.CreateTensorValueFromMemory(ids, [.. shape.Select(dim => (long)dim)]) }, [output])[0];
+
     private static OrtValue Tensor(FloatTensor tensor) =>
         OrtValue.CreateTensorValueFromMemory(tensor.ToArray(), [.. tensor.Shape.ToArray().Select(dim => (long)dim)]);
 

@@ -119,12 +119,17 @@ public sealed class DenseLayer
     /// The layer on each of <paramref name="rows"/> input rows: products and activations in float32 (FMA dot products,
     /// TensorPrimitives' activations) or, for <see cref="RnnPrecision.Float64"/>, in double, rounded to float32 once.
     /// </summary>
-    internal void Apply(ReadOnlySpan<float> input, int rows, Span<float> output, RnnPrecision precision)
+    /// <param name="input">Rows of <see cref="InputSize"/> floats.</param>
+    /// <param name="rows">How many.</param>
+    /// <param name="output">Rows of <see cref="OutputSize"/> floats.</param>
+    /// <param name="precision">The model's precision.</param>
+    /// <param name="wide">For Float64, <see cref="OutputSize"/> doubles of scratch; empty to allocate them.</param>
+    internal void Apply(ReadOnlySpan<float> input, int rows, Span<float> output, RnnPrecision precision, Span<double> wide = default)
     {
         int inputs = InputSize, outputs = OutputSize;
         ReadOnlySpan<float> weight = Weight.Span;
         ReadOnlySpan<float> bias = Bias is null ? default : Bias.Span;
-        Span<double> wide = precision == RnnPrecision.Float64 ? new double[outputs] : default;
+        if (precision == RnnPrecision.Float64 && wide.IsEmpty) wide = new double[outputs];
         for (int row = 0; row < rows; row++)
         {
             ReadOnlySpan<float> x = input.Slice(row * inputs, inputs);

@@ -34,7 +34,7 @@ public sealed record SequenceModelParts(
 
 /// <summary>
 /// A whole sequence model as one object: an optional embedding, one or more recurrent modules, and dense heads on
-/// every step or on each row's last valid step. <see cref="Forward"/> runs whole sequences, <see cref="Step"/> one
+/// every step, each row's last valid step or the final state. <see cref="Forward"/> runs whole sequences, <see cref="Step(FloatTensor, SequenceModelState)"/> one
 /// step of a stream whose state a <see cref="SequenceModelState"/> holds. Arrays are in PyTorch's layouts
 /// (<see cref="RnnOptions.BatchFirst"/> for batch-major); the recurrent modules run on the chosen backend and the heads
 /// in the model's precision (<see cref="DenseLayer"/>). Thread-safe as its modules are.
@@ -206,19 +206,48 @@ public sealed class SequenceModel : IDisposable
     public FloatTensor Step(FloatTensor xt, SequenceModelState state)
     {
         ArgumentNullException.ThrowIfNull(xt);
-        if (Embedding is not null) throw new InvalidOperationException($"the model starts with the embedding {Embedding.Name}: step it with token ids (StepIds)");
         CheckState(state);
         ShapeChecks.CheckTensor(nameof(xt), xt, [state.Batch, InputSize], "one step's vectors, [batch, input_size]");
-        return StepVectors(xt, state);
+        var y = new float[state.Batch * OutputSize];
+        Step(xt.Span, state, y);
+        return new FloatTensor(y, state.Batch, OutputSize);
+    }
+
+    /// <summary>
+    /// One step of feature vectors (<c>B·I</c> floats) into <paramref name="output"/> (<c>B·O</c> floats): after the
+    /// first step of a state nothing is allocated, the state holding every buffer and workspace.
+    /// </summary>
+    /// <inheritdoc cref="Step(FloatTensor, SequenceModelState)" path="/exception"/>
+    public void Step(ReadOnlySpan<float> xt, SequenceModelState state, Span<float> output)
+    {
+        if (Embedding is not null) throw new InvalidOperationException($"the model starts with the embedding {Embedding.Name}: step it with token ids (StepIds)");
+        CheckState(state);
+        ShapeChecks.CheckLength(nameof(xt), xt.Length, [state.Batch, InputSize], "one step's vectors, [batch, input_size]", required: true);
+        StepVectors(xt, state, output);
     }
 
     /// <summary>One step of token ids <c>[B]</c> through the model, <paramref name="state"/> carried: the heads' output <c>[B, O]</c>.</summary>
     /// <exception cref="ArgumentOutOfRangeException">An id is outside the vocabulary.</exception>
+    /// <exception cref="ShapeMismatchException">There is not one id per row of the state.</exception>
     public FloatTensor StepIds(ReadOnlySpan<long> ids, SequenceModelState state)
     {
         CheckState(state);
-        FloatTensor vectors = Embed(ids, [state.Batch], nameof(ids));
-        return StepVectors(vectors, state);
+        var y = new float[state.Batch * OutputSize];
+        StepIds(ids, state, y);
+        return new FloatTensor(y, state.Batch, OutputSize);
+    }
+
+    /// <summary>One step of token ids into <paramref name="output"/> (<c>B·O</c> floats), allocating nothing after the state's first step.</summary>
+    /// <inheritdoc cref="StepIds(ReadOnlySpan{long}, SequenceModelState)" path="/exception"/>
+    public void StepIds(ReadOnlySpan<long> ids, SequenceModelState state, Span<float> output)
+    {
+        CheckState(state);
+        EmbeddingLayer embedding = Embedding ?? throw new InvalidOperationException("the model has no embedding: step it with vectors (Step)");
+        if (ids.Length != state.Batch)
+            throw new ShapeMismatchException(nameof(ids), $"[{state.Batch}]", $"has {ids.Length} ids", "one id per row of the stream");
+        Span<float> vectors = state.Buffer(-1, state.Batch * embedding.Dimension);
+        embedding.Lookup(ids, vectors);
+        StepVectors(vectors, state, output);
     }
 
     /// <inheritdoc />
@@ -328,22 +357,30 @@ public sealed class SequenceModel : IDisposable
         return current;
     }
 
-    private FloatTensor StepVectors(FloatTensor vectors, SequenceModelState state)
+    /// <summary>One step through every module (its state updated in place) and the heads, with the state's buffers.</summary>
+    private void StepVectors(ReadOnlySpan<float> vectors, SequenceModelState state, Span<float> output)
     {
         int batch = state.Batch;
-        FloatTensor current = vectors;
+        if (output.Length != batch * OutputSize)
+            throw new ShapeMismatchException(nameof(output), $"[{batch}, {OutputSize}]", $"has {output.Length} floats", "one step's outputs");
+        ReadOnlySpan<float> current = vectors;
         for (int index = 0; index < _recurrent.Length; index++)
         {
             RecurrentModule module = _recurrent[index];
-            int features = current.Dim(1);
-            var step = new FloatTensor(current.Memory, Options.BatchFirst ? [batch, 1, features] : [1, batch, features]);
-            SequenceOutput output = module.Forward(step, state.Hidden[index], state.Cell[index]);
-            state.Hidden[index] = output.HiddenState;
-            state.Cell[index] = output.CellState;
-            current = new FloatTensor(output.Output.Memory, batch, module.Spec.OutputFeatures);
+            bool last = index == _recurrent.Length - 1 && Heads.Count == 0;
+            Span<float> y = last ? output : state.Buffer(index, batch * module.Spec.OutputFeatures);
+            float[] hidden = state.Hidden[index], cell = state.Cell[index];
+            module.Forward(current, 1, batch, y, hidden, cell, state.Workspace(index), hidden, cell);
+            current = y;
         }
 
-        return ApplyHeads(current);
+        for (int index = 0; index < Heads.Count; index++)
+        {
+            DenseLayer head = Heads[index];
+            Span<float> y = index == Heads.Count - 1 ? output : state.Buffer(_recurrent.Length + index, batch * head.OutputSize);
+            head.Apply(current, batch, y, Options.Precision, Options.Precision == RnnPrecision.Float64 ? state.Scratch(head.OutputSize) : default);
+            current = y;
+        }
     }
 
     private void CheckState(SequenceModelState state)
@@ -355,17 +392,30 @@ public sealed class SequenceModel : IDisposable
 
 /// <summary>
 /// A stream's recurrent state in a <see cref="SequenceModel"/>: every module's h (and c for an LSTM),
-/// <c>[L·D, B, H]</c> each, carried from one <see cref="SequenceModel.Step"/> to the next.
+/// <c>[L·D, B, H]</c> each, carried from one <see cref="SequenceModel.Step(FloatTensor, SequenceModelState)"/> to the
+/// next, with the buffers and workspaces a step uses, so that a step into a caller's span allocates nothing after the
+/// first. One stream: step it from one thread at a time. Dispose it to free its workspaces.
 /// </summary>
-public sealed class SequenceModelState
+public sealed class SequenceModelState : IDisposable
 {
+    private readonly RnnWorkspace?[] _workspaces;
+    private readonly Dictionary<int, float[]> _buffers = [];
+    private double[] _scratch = [];
+
     internal SequenceModelState(SequenceModel model, int batch)
     {
         Model = model;
         Batch = batch;
-        Hidden = new FloatTensor?[model.Recurrent.Count];
-        Cell = new FloatTensor?[model.Recurrent.Count];
-        Reset();
+        int modules = model.Recurrent.Count;
+        Hidden = new float[modules][];
+        Cell = new float[modules][];
+        _workspaces = new RnnWorkspace?[modules];
+        for (int index = 0; index < modules; index++)
+        {
+            RnnSpec spec = model.Recurrent[index].Spec;
+            Hidden[index] = new float[spec.LayerDirectionCount * batch * spec.OutputSize];
+            Cell[index] = spec.Kind.HasCellState() ? new float[spec.LayerDirectionCount * batch * spec.HiddenSize] : [];
+        }
     }
 
     /// <summary>The rows the stream steps at once.</summary>
@@ -373,26 +423,52 @@ public sealed class SequenceModelState
 
     internal SequenceModel Model { get; }
 
-    /// <summary>Each module's h after the last step.</summary>
-    internal FloatTensor?[] Hidden { get; }
+    /// <summary>Each module's h after the last step, updated in place.</summary>
+    internal float[][] Hidden { get; }
 
-    /// <summary>Each LSTM module's c after the last step; null for the others.</summary>
-    internal FloatTensor?[] Cell { get; }
+    /// <summary>Each LSTM module's c after the last step (empty for the others), updated in place.</summary>
+    internal float[][] Cell { get; }
 
-    /// <summary>Module <paramref name="index"/>'s h, <c>[L·D, B, H]</c>.</summary>
-    public FloatTensor HiddenState(int index) => Hidden[index]!;
+    /// <summary>A copy of module <paramref name="index"/>'s h, <c>[L·D, B, H]</c>.</summary>
+    public FloatTensor HiddenState(int index)
+    {
+        RnnSpec spec = Model.Recurrent[index].Spec;
+        return new FloatTensor([.. Hidden[index]], spec.LayerDirectionCount, Batch, spec.OutputSize);
+    }
 
-    /// <summary>Module <paramref name="index"/>'s c (an LSTM's), <c>[L·D, B, H]</c>; null for another kind.</summary>
-    public FloatTensor? CellState(int index) => Cell[index];
+    /// <summary>A copy of module <paramref name="index"/>'s c (an LSTM's), <c>[L·D, B, H]</c>; null for another kind.</summary>
+    public FloatTensor? CellState(int index)
+    {
+        RnnSpec spec = Model.Recurrent[index].Spec;
+        return spec.Kind.HasCellState() ? new FloatTensor([.. Cell[index]], spec.LayerDirectionCount, Batch, spec.HiddenSize) : null;
+    }
 
     /// <summary>Every state back to zero, as a new stream starts.</summary>
     public void Reset()
     {
-        for (int index = 0; index < Hidden.Length; index++)
-        {
-            RnnSpec spec = Model.Recurrent[index].Spec;
-            Hidden[index] = FloatTensor.Zeros(spec.LayerDirectionCount, Batch, spec.OutputSize);
-            Cell[index] = spec.Kind.HasCellState() ? FloatTensor.Zeros(spec.LayerDirectionCount, Batch, spec.HiddenSize) : null;
-        }
+        foreach (float[] state in Hidden.Concat(Cell)) Array.Clear(state);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (RnnWorkspace? workspace in _workspaces) workspace?.Dispose();
+    }
+
+    /// <summary>Module <paramref name="index"/>'s workspace, made on its first step.</summary>
+    internal RnnWorkspace Workspace(int index) => _workspaces[index] ??= Model.Recurrent[index].CreateWorkspace();
+
+    /// <summary>The buffer of one stage of a step (-1 the embedding's vectors, then each module's and head's output), made on first use.</summary>
+    internal Span<float> Buffer(int stage, int length)
+    {
+        if (!_buffers.TryGetValue(stage, out float[]? buffer) || buffer.Length != length) _buffers[stage] = buffer = new float[length];
+        return buffer;
+    }
+
+    /// <summary>Doubles of scratch for a Float64 head of <paramref name="length"/> outputs.</summary>
+    internal Span<double> Scratch(int length)
+    {
+        if (_scratch.Length < length) _scratch = new double[length];
+        return _scratch.AsSpan(0, length);
     }
 }

@@ -320,7 +320,7 @@ internal static class FuzzTargets
                 : model.ForwardIds([0, 1, 2, 3, 4, 5], inputShape, [3, 1]);
             Check(y.Shape.SequenceEqual(model.OutputShape(inputShape)), "the output's shape is not the one OutputShape promises");
             if (model.Recurrent.Any(module => module.Spec.Bidirectional)) return;
-            SequenceModelState state = model.CreateState(batch);
+            using SequenceModelState state = model.CreateState(batch);
             FloatTensor step = model.Embedding is null ? model.Step(new FloatTensor(new float[batch * model.InputSize], batch, model.InputSize), state) : model.StepIds([6, 0], state);
             Check(step.Shape.SequenceEqual([batch, model.OutputSize]), "a step's output is not [batch, outputs]");
         }

@@ -37,6 +37,12 @@ internal sealed class OnnxRuntimeRunner : WorkloadRunner
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
         _session = new InferenceSession(Model(workload), options);
+        if (workload.Mode == WorkloadMode.ModelStep)
+        {
+            (_bindings, _hidden, _cell, _output) = ModelStepBindings(workload);
+            return;
+        }
+
         OrtValue input = Pin(workload.CreateInput(), workload.Steps, workload.Batch, spec.InputSize);
 
         if (workload.Mode == WorkloadMode.Step)
@@ -78,7 +84,7 @@ internal sealed class OnnxRuntimeRunner : WorkloadRunner
     public override string Engine => Name;
 
     public override IReadOnlyList<(string Name, float[] Values)> Results =>
-        Workload.Mode == WorkloadMode.Sequence ? [("y", _output)]
+        Workload.Mode is WorkloadMode.Sequence or WorkloadMode.ModelStep ? [("y", _output)]
         : Workload.Spec.Kind.HasCellState() ? [("h", _hidden[_phase]), ("c", _cell[_phase])]
         : [("h", _hidden[_phase])];
 
@@ -86,7 +92,7 @@ internal sealed class OnnxRuntimeRunner : WorkloadRunner
     {
         _session.RunWithBinding(_runOptions, _bindings[_phase]);
         // After a step the state lives in the other buffer, which the other binding reads next.
-        if (Workload.Mode == WorkloadMode.Step) _phase = 1 - _phase;
+        if (Workload.Mode != WorkloadMode.Sequence) _phase = 1 - _phase;
     }
 
     public override void ResetState()
@@ -106,9 +112,65 @@ internal sealed class OnnxRuntimeRunner : WorkloadRunner
     /// A step: one node, X <c>[1, B, I]</c> and initial_h (and initial_c) <c>[1, B, H]</c> in, Y_h (and Y_c) out. A
     /// sequence: the whole network, X <c>[T, B, I]</c> in, Y out.
     /// </summary>
-    static byte[] Model(Workload workload) => workload.Mode == WorkloadMode.Step
-        ? OnnxModelBuilder.SingleNode(workload.CreateWeights(), new SingleNodeSignature(1, workload.Batch) { InitialState = true, SequenceOutput = false }, workload.Name)
-        : OnnxModelBuilder.Sequence(workload.CreateWeights(), workload.Steps, workload.Batch, workload.Name);
+    static byte[] Model(Workload workload)
+    {
+        switch (workload.Mode)
+        {
+            case WorkloadMode.Step:
+                return OnnxModelBuilder.SingleNode(workload.CreateWeights(), new SingleNodeSignature(1, workload.Batch) { InitialState = true, SequenceOutput = false }, workload.Name);
+            case WorkloadMode.Sequence:
+                return OnnxModelBuilder.Sequence(workload.CreateWeights(), workload.Steps, workload.Batch, workload.Name);
+            default:
+                (FloatTensor embedding, RnnWeights network, FloatTensor headWeight, FloatTensor headBias) = workload.CreateModel();
+                return OnnxModelBuilder.ModelStep(embedding, network, headWeight, headBias, workload.Batch, workload.Name);
+        }
+    }
+
+    /// <summary>
+    /// A whole model's step: the ids and the probabilities bound once, each layer's h (and c) alternating between two
+    /// buffers as a cell step's do; the state arrays are every layer's, one after another.
+    /// </summary>
+    (OrtIoBinding[] Bindings, float[][] Hidden, float[][] Cell, float[] Output) ModelStepBindings(Workload workload)
+    {
+        RnnSpec spec = workload.Spec;
+        int stateLength = workload.Batch * spec.HiddenSize, layers = spec.NumLayers;
+        bool hasCell = spec.Kind.HasCellState();
+        float[][] hidden = [new float[layers * stateLength], new float[layers * stateLength]];
+        float[][] cell = hasCell ? [new float[layers * stateLength], new float[layers * stateLength]] : [[], []];
+        var output = new float[workload.Batch * workload.Vocabulary];
+        OrtValue ids = OrtValue.CreateTensorValueFromMemory(workload.CreateIds(), [1, workload.Batch]);
+        _owned.Add(ids);
+        OrtValue probabilities = Pin(output, 1, workload.Batch, workload.Vocabulary);
+        OrtValue LayerState(float[] states, int layer)
+        {
+            OrtValue value = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, states.AsMemory(layer * stateLength, stateLength), [1, workload.Batch, spec.HiddenSize]);
+            _owned.Add(value);
+            return value;
+        }
+
+        var bindings = new OrtIoBinding[2];
+        for (int from = 0; from < 2; from++)
+        {
+            OrtIoBinding binding = _session.CreateIoBinding();
+            _owned.Add(binding);
+            binding.BindInput(OnnxModelBuilder.Ids, ids);
+            binding.BindOutput(OnnxModelBuilder.Probabilities, probabilities);
+            for (int layer = 0; layer < layers; layer++)
+            {
+                binding.BindInput(OnnxModelBuilder.LayerState(OnnxModelBuilder.InitialHidden, layer), LayerState(hidden[from], layer));
+                binding.BindOutput(OnnxModelBuilder.LayerState(OnnxModelBuilder.FinalHidden, layer), LayerState(hidden[1 - from], layer));
+                if (hasCell)
+                {
+                    binding.BindInput(OnnxModelBuilder.LayerState(OnnxModelBuilder.InitialCell, layer), LayerState(cell[from], layer));
+                    binding.BindOutput(OnnxModelBuilder.LayerState(OnnxModelBuilder.FinalCell, layer), LayerState(cell[1 - from], layer));
+                }
+            }
+
+            bindings[from] = binding;
+        }
+
+        return (bindings, hidden, cell, output);
+    }
 
     OrtIoBinding NewBinding(OrtValue input)
     {

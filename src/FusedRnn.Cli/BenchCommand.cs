@@ -215,7 +215,7 @@ internal sealed class BenchCommand : Command
                 ["hidden_size"] = workload.Spec.HiddenSize,
                 ["num_layers"] = workload.Spec.NumLayers,
                 ["bidirectional"] = workload.Spec.Bidirectional,
-                ["mode"] = workload.Mode == WorkloadMode.Step ? "step" : "sequence",
+                ["mode"] = workload.Mode switch { WorkloadMode.Step => "step", WorkloadMode.Sequence => "sequence", _ => "model_step" },
                 ["batch"] = workload.Batch,
                 ["seq_len"] = workload.Steps,
                 ["spec"] = workload.Spec.ToString(),
@@ -230,9 +230,12 @@ internal sealed class BenchCommand : Command
         var table = new Table().Border(TableBorder.Rounded).AddColumn("Workload").AddColumn("Network").AddColumn("One call");
         foreach (Workload workload in Workload.All)
         {
-            string call = workload.Mode == WorkloadMode.Step
-                ? $"one cell step, B={workload.Batch}, state carried"
-                : $"a sequence, T={workload.Steps}, B={workload.Batch}";
+            string call = workload.Mode switch
+            {
+                WorkloadMode.Step => $"one cell step, B={workload.Batch}, state carried",
+                WorkloadMode.Sequence => $"a sequence, T={workload.Steps}, B={workload.Batch}",
+                _ => $"one token per row through Embedding({workload.Vocabulary}, {workload.Spec.InputSize}), the network and Linear({workload.Vocabulary}) + softmax, B={workload.Batch}, state carried",
+            };
             table.AddRow(new Text(workload.Name), new Text(workload.Spec.ToString()), new Text(call));
         }
 
@@ -273,7 +276,10 @@ internal sealed class BenchCommand : Command
         public void Render(IAnsiConsole console)
         {
             string title = Model is null ? Workload.Name : CliText.Escape(Model) + (Prefix is null ? "" : $" ({CliText.Escape(Prefix)})");
-            console.MarkupLineInterpolated($"[bold]{title}[/]: {Workload.Spec.ToString()}, B={Workload.Batch}, T={Workload.Steps} per call");
+            string model = Workload.Mode == WorkloadMode.ModelStep
+                ? $"Embedding({Workload.Vocabulary}, {Workload.Spec.InputSize}) -> {Workload.Spec} -> Linear({Workload.Vocabulary}) + softmax"
+                : Workload.Spec.ToString();
+            console.MarkupLineInterpolated($"[bold]{title}[/]: {model}, B={Workload.Batch}, T={Workload.Steps} per call");
             var table = new Table().Border(TableBorder.Rounded)
                 .AddColumn("Backend")
                 .AddColumn(new TableColumn("Threads").RightAligned())

@@ -78,6 +78,62 @@ public static class OnnxModelBuilder
         return Model(graph);
     }
 
+    /// <summary>The graph input of a whole model's token ids, int64 <c>[1, B]</c>.</summary>
+    public const string Ids = "ids";
+
+    /// <summary>The graph output of a whole model's head, <c>[1, B, V]</c>.</summary>
+    public const string Probabilities = "probabilities";
+
+    /// <summary>A whole model's graph input or output of one layer's state: <c>initial_h_l0</c>, <c>Y_c_l1</c>.</summary>
+    public static string LayerState(string state, int layer) => $"{state}_l{layer}";
+
+    /// <summary>
+    /// One step of a whole model, stateless as ONNX Runtime runs it: ids <c>[1, B]</c> → Gather of
+    /// <paramref name="embedding"/> <c>[V, I]</c> → one node per layer of the unidirectional <paramref name="weights"/>,
+    /// each with its own initial_h_l{k} (and initial_c_l{k}) <c>[1, B, H]</c> in and Y_h_l{k} (and Y_c_l{k}) out,
+    /// Squeeze between layers → MatMul by <paramref name="headWeight"/> <c>[V, F]</c> transposed → Add
+    /// <paramref name="headBias"/> → Softmax: probabilities <c>[1, B, V]</c>.
+    /// </summary>
+    public static byte[] ModelStep(FloatTensor embedding, RnnWeights weights, FloatTensor headWeight, FloatTensor headBias, int batch, string name = "fusedrnn")
+    {
+        ArgumentNullException.ThrowIfNull(embedding);
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(headWeight);
+        ArgumentNullException.ThrowIfNull(headBias);
+        RnnSpec spec = Supported(weights.Spec);
+        if (spec.Directions != 1) throw new ArgumentException("a stream steps a unidirectional network", nameof(weights));
+        int hidden = spec.HiddenSize, vocabulary = headWeight.Dim(0);
+        bool hasCell = spec.Kind.HasCellState();
+        var graph = new GraphProto { Name = name };
+        graph.Input.Add(TensorValue(Ids, TensorProto.Types.DataType.Int64, 1, batch));
+        graph.Initializer.Add(FloatTensor("embedding", embedding.ToArray(), embedding.Dim(0), embedding.Dim(1)));
+        graph.Node.Add(Node("Gather", ["embedding", Ids], ["x0"]));
+        graph.Initializer.Add(Int64Tensor("squeeze_axes", 1));
+        string layerInput = "x0";
+        for (int layer = 0; layer < spec.NumLayers; layer++)
+        {
+            string[] states = hasCell ? [LayerState(InitialHidden, layer), LayerState(InitialCell, layer)] : [LayerState(InitialHidden, layer)];
+            foreach (string state in states) graph.Input.Add(TensorValue(state, TensorProto.Types.DataType.Float, 1, batch, hidden));
+            string[] outputs = [$"y{layer}", LayerState(FinalHidden, layer), .. hasCell ? new[] { LayerState(FinalCell, layer) } : []];
+            AddLayer(graph, weights, layer, layerInput, ["", .. states], outputs);
+            foreach (string output in outputs.Skip(1)) graph.Output.Add(TensorValue(output, TensorProto.Types.DataType.Float, 1, batch, hidden));
+            layerInput = $"x{layer + 1}";
+            graph.Node.Add(Node("Squeeze", [$"y{layer}", "squeeze_axes"], [layerInput]));
+        }
+
+        float[] transposed = new float[headWeight.Length];
+        int features = headWeight.Dim(1);
+        for (int v = 0; v < vocabulary; v++)
+            for (int f = 0; f < features; f++) transposed[(f * vocabulary) + v] = headWeight[v, f];
+        graph.Initializer.Add(FloatTensor("head_weight", transposed, features, vocabulary));
+        graph.Initializer.Add(FloatTensor("head_bias", headBias.ToArray(), vocabulary));
+        graph.Node.Add(Node("MatMul", [layerInput, "head_weight"], ["logits"]));
+        graph.Node.Add(Node("Add", ["logits", "head_bias"], ["biased"]));
+        graph.Node.Add(Node("Softmax", ["biased"], [Probabilities], Int("axis", -1)));
+        graph.Output.Add(TensorValue(Probabilities, TensorProto.Types.DataType.Float, 1, batch, vocabulary));
+        return Model(graph);
+    }
+
     /// <summary>
     /// A one-layer network as a single node with the inputs and outputs <paramref name="signature"/> asks for, in
     /// ONNX's shapes: X <c>[T, B, I]</c>, sequence_lens <c>[B]</c> (int32), initial_h and initial_c <c>[D, B, H]</c> in;
@@ -172,6 +228,8 @@ public static class OnnxModelBuilder
         node.Attribute.Add(attributes);
         return node;
     }
+
+    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
     private static AttributeProto Ints(string name, params long[] values)
     {

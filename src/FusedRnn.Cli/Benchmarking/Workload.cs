@@ -8,6 +8,12 @@ internal enum WorkloadMode
 
     /// <summary>A whole sequence through the module from a zero initial state.</summary>
     Sequence,
+
+    /// <summary>
+    /// One step of a whole model, Embedding(V, I) → the network → Linear(V) + softmax, for one token per row, the
+    /// state carried: a language model's next-token step.
+    /// </summary>
+    ModelStep,
 }
 
 /// <summary>
@@ -17,8 +23,9 @@ internal enum WorkloadMode
 /// <param name="Spec">The network.</param>
 /// <param name="Batch">B.</param>
 /// <param name="Steps">T per call: 1 for a step workload.</param>
-/// <param name="Mode">Step or sequence.</param>
-internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode Mode)
+/// <param name="Mode">Step, sequence or a whole model's step.</param>
+/// <param name="Vocabulary">For <see cref="WorkloadMode.ModelStep"/>: the ids of the embedding and the outputs of the head; else 0.</param>
+internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode Mode, int Vocabulary = 0)
 {
     /// <summary>Every workload, in the order of DESIGN.md.</summary>
     public static IReadOnlyList<Workload> All { get; } =
@@ -32,6 +39,7 @@ internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode
         Sequence(new RnnSpec(CellKind.Lstm, 512, 512), batch: 32, steps: 100),
         Sequence(new RnnSpec(CellKind.Lstm, 128, 256, NumLayers: 2, Bidirectional: true), batch: 16, steps: 50),
         Sequence(new RnnSpec(CellKind.Lstm, 1024, 1024), batch: 1, steps: 100),
+        new(new RnnSpec(CellKind.Lstm, 256, 256, NumLayers: 2), 1, 1, WorkloadMode.ModelStep, Vocabulary: 10_000),
     ];
 
     /// <summary>The names of <see cref="All"/>.</summary>
@@ -41,12 +49,13 @@ internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode
     const int Seed = 20261122;
 
     /// <summary>
-    /// The name, built from the fields so it cannot disagree with them: <c>[bi]kind[layers]-mode-bB[-tT]-hH</c>
+    /// The name, built from the fields so it cannot disagree with them: <c>[bi]kind[layers]-mode-bB[-tT]-hH[-vV]</c>
     /// (the input size is not in the name; DESIGN.md states the one exception).
     /// </summary>
     public string Name { get; } =
         (Spec.Bidirectional ? "bi" : "") + Spec.Kind.DisplayName().ToLowerInvariant() + (Spec.NumLayers > 1 ? Spec.NumLayers.ToString() : "") +
-        (Mode == WorkloadMode.Step ? "-step" : "-seq") + $"-b{Batch}" + (Mode == WorkloadMode.Step ? "" : $"-t{Steps}") + $"-h{Spec.HiddenSize}";
+        Mode switch { WorkloadMode.Step => "-step", WorkloadMode.Sequence => "-seq", _ => "-model" } + $"-b{Batch}" +
+        (Mode == WorkloadMode.Sequence ? $"-t{Steps}" : "") + $"-h{Spec.HiddenSize}" + (Mode == WorkloadMode.ModelStep ? $"-v{Vocabulary}" : "");
 
     /// <summary>The workload called <paramref name="name"/> (exact, lower case), or null.</summary>
     public static Workload? Find(string name) => All.FirstOrDefault(workload => workload.Name == name);
@@ -66,6 +75,7 @@ internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode
             long perStepAndRow = 0;
             for (int layer = 0; layer < Spec.NumLayers; layer++)
                 perStepAndRow += 2L * Spec.Directions * Spec.GateCount * Spec.HiddenSize * (Spec.LayerInputSize(layer) + Spec.OutputSize);
+            perStepAndRow += 2L * Vocabulary * Spec.OutputFeatures;
             return perStepAndRow * Steps * Batch;
         }
     }
@@ -85,6 +95,8 @@ internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode
                 }
             }
 
+            // A whole model's head is read in full every step; of its embedding, one row per token.
+            floats += (long)Vocabulary * (Spec.OutputFeatures + 1);
             return floats * sizeof(float);
         }
     }
@@ -122,6 +134,26 @@ internal sealed record Workload(RnnSpec Spec, int Batch, int Steps, WorkloadMode
         }
 
         return new RnnWeights(Spec, layers);
+    }
+
+    /// <summary>
+    /// A <see cref="WorkloadMode.ModelStep"/> workload's whole model: the embedding uniform in ±1, the network of
+    /// <see cref="CreateWeights"/>, the head's weight and bias uniform in ±1/√F, softmax.
+    /// </summary>
+    public (FloatTensor Embedding, RnnWeights Network, FloatTensor HeadWeight, FloatTensor HeadBias) CreateModel()
+    {
+        var random = new Random(Seed + 2);
+        int features = Spec.OutputFeatures;
+        float bound = 1f / MathF.Sqrt(features);
+        return (new FloatTensor(Uniform(random, Vocabulary * Spec.InputSize, 1f), Vocabulary, Spec.InputSize), CreateWeights(),
+            new FloatTensor(Uniform(random, Vocabulary * features, bound), Vocabulary, features), new FloatTensor(Uniform(random, Vocabulary, bound), Vocabulary));
+    }
+
+    /// <summary>A <see cref="WorkloadMode.ModelStep"/> workload's token per row, deterministic.</summary>
+    public long[] CreateIds()
+    {
+        var random = new Random(Seed + 3);
+        return [.. Enumerable.Range(0, Batch).Select(_ => (long)random.Next(Vocabulary))];
     }
 
     /// <summary>Deterministic input uniform in ±1: x <c>[B, I]</c> for a step, <c>[T, B, I]</c> (time-major) for a sequence.</summary>

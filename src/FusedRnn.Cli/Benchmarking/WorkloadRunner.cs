@@ -32,10 +32,45 @@ internal abstract class WorkloadRunner(Workload workload) : IDisposable
     /// <param name="options">The backend and its threads.</param>
     /// <param name="weights">The model, with <paramref name="workload"/>'s spec; null for the workload's own deterministic weights.</param>
     /// <exception cref="BackendUnavailableException">The backend cannot run here.</exception>
-    public static WorkloadRunner CreateFusedRnn(Workload workload, RnnOptions options, RnnWeights? weights = null) =>
-        workload.Mode == WorkloadMode.Step
-            ? new CellStepRunner(workload, options, weights ?? workload.CreateWeights())
-            : new ModuleSequenceRunner(workload, options, weights ?? workload.CreateWeights());
+    public static WorkloadRunner CreateFusedRnn(Workload workload, RnnOptions options, RnnWeights? weights = null) => workload.Mode switch
+    {
+        WorkloadMode.Step => new CellStepRunner(workload, options, weights ?? workload.CreateWeights()),
+        WorkloadMode.Sequence => new ModuleSequenceRunner(workload, options, weights ?? workload.CreateWeights()),
+        _ => new ModelStepRunner(workload, options),
+    };
+
+    /// <summary><see cref="SequenceModel.StepIds(ReadOnlySpan{long}, SequenceModelState, Span{float})"/>: one token per row through the whole model, the state carried.</summary>
+    sealed class ModelStepRunner : WorkloadRunner
+    {
+        readonly SequenceModel _model;
+        readonly SequenceModelState _state;
+        readonly long[] _ids;
+        readonly float[] _output;
+
+        public ModelStepRunner(Workload workload, RnnOptions options)
+            : base(workload)
+        {
+            (FloatTensor embedding, RnnWeights network, FloatTensor headWeight, FloatTensor headBias) = workload.CreateModel();
+            _model = SequenceModel.Create(new SequenceModelParts(new EmbeddingLayer(embedding), [network], [new DenseLayer(headWeight, headBias, DenseActivation.Softmax)]), options);
+            _state = _model.CreateState(workload.Batch);
+            _ids = workload.CreateIds();
+            _output = new float[workload.Batch * workload.Vocabulary];
+        }
+
+        public override string Engine => _model.Recurrent[0].Backend;
+
+        public override IReadOnlyList<(string Name, float[] Values)> Results => [("y", _output)];
+
+        public override void Run() => _model.StepIds(_ids, _state, _output);
+
+        public override void ResetState() => _state.Reset();
+
+        public override void Dispose()
+        {
+            _state.Dispose();
+            _model.Dispose();
+        }
+    }
 
     /// <summary><see cref="RecurrentCell.Step"/> with h and c updated in place.</summary>
     sealed class CellStepRunner : WorkloadRunner

@@ -232,6 +232,7 @@ public class WorkloadCatalogueTests
             [
                 "lstm-step-b1-h64", "lstm-step-b1-h256", "gru-step-b1-h256", "lstm-seq-b1-t100-h128", "lstm-seq-b1-t100-h512",
                 "gru-seq-b1-t100-h512", "lstm-seq-b32-t100-h512", "bilstm2-seq-b16-t50-h256", "lstm-seq-b1-t100-h1024",
+                "lstm2-model-b1-h256-v10000",
             ],
             Workload.Names);
 

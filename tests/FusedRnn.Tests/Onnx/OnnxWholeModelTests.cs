@@ -105,6 +105,35 @@ public class OnnxWholeModelTests
         Assert.Contains(message, error.Message);
     }
 
+    /// <summary>
+    /// The bench's whole-model workload: ONNX Runtime running OnnxModelBuilder.ModelStep's graph with the states fed
+    /// back gives, step after step, the probabilities the SequenceModel's stream gives.
+    /// </summary>
+    [Fact]
+    public void TheBenchsModelStepGraphIsTheStreamsStep()
+    {
+        FusedRnn.Cli.Benchmarking.Workload workload = FusedRnn.Cli.Benchmarking.Workload.Find("lstm2-model-b1-h256-v10000")!;
+        (FloatTensor embedding, RnnWeights network, FloatTensor headWeight, FloatTensor headBias) = workload.CreateModel();
+        using SequenceModel model = SequenceModel.Create(new SequenceModelParts(new EmbeddingLayer(embedding), [network], [new DenseLayer(headWeight, headBias, DenseActivation.Softmax)]));
+        using SequenceModelState state = model.CreateState(1);
+        long[] ids = workload.CreateIds();
+        var inputs = new Dictionary<string, FloatTensor>();
+        var carried = new Dictionary<string, string>();
+        foreach ((string initial, string final) in new[] { (FusedRnn.Onnx.OnnxModelBuilder.InitialHidden, FusedRnn.Onnx.OnnxModelBuilder.FinalHidden), (FusedRnn.Onnx.OnnxModelBuilder.InitialCell, FusedRnn.Onnx.OnnxModelBuilder.FinalCell) })
+        {
+            for (int layer = 0; layer < 2; layer++)
+            {
+                inputs[FusedRnn.Onnx.OnnxModelBuilder.LayerState(initial, layer)] = FloatTensor.Zeros(1, 1, 256);
+                carried[FusedRnn.Onnx.OnnxModelBuilder.LayerState(final, layer)] = FusedRnn.Onnx.OnnxModelBuilder.LayerState(initial, layer);
+            }
+        }
+
+        List<float[]> onnxRuntime = OnnxRuntimePeer.RunCarried(FusedRnn.Onnx.OnnxModelBuilder.ModelStep(embedding, network, headWeight, headBias, 1),
+            FusedRnn.Onnx.OnnxModelBuilder.Ids, ids, inputs, carried, FusedRnn.Onnx.OnnxModelBuilder.Probabilities, steps: 3);
+        for (int step = 0; step < 3; step++)
+            Tolerance.AssertClose(onnxRuntime[step], model.StepIds(ids, state).Span, Tolerance.ParityFloat32, $"step {step}");
+    }
+
     [Fact]
     public void AnIdOutsideTheTableIsRefused()
     {

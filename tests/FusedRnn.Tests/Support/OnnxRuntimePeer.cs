@@ -74,6 +74,40 @@ public static class OnnxRuntimePeer
     public static float[] RunOnIds(byte[] model, string idsName, long[] ids, int[] shape, string output) =>
         Run(model, new Dictionary<string, OrtValue> { [idsName] = OrtValue.CreateTensorValueFromMemory(ids, [.. shape.Select(dim => (long)dim)]) }, [output])[0];
 
+    /// <summary>
+    /// Runs a model on int64 ids <c>[1, B]</c> and named float inputs in one session, <paramref name="steps"/> times, each
+    /// run's outputs named in <paramref name="carried"/> (output → input) fed to the next; every run's
+    /// <paramref name="output"/>.
+    /// </summary>
+    public static List<float[]> RunCarried(byte[] model, string idsName, long[] ids, Dictionary<string, FloatTensor> inputs,
+        IReadOnlyDictionary<string, string> carried, string output, int steps)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, ExecutionMode = ExecutionMode.ORT_SEQUENTIAL };
+        using var session = new InferenceSession(model, options);
+        using var runOptions = new RunOptions();
+        var results = new List<float[]>();
+        Dictionary<string, FloatTensor> current = new(inputs);
+        string[] outputNames = [output, .. carried.Keys];
+        for (int step = 0; step < steps; step++)
+        {
+            var values = current.ToDictionary(input => input.Key, input => Tensor(input.Value));
+            values[idsName] = OrtValue.CreateTensorValueFromMemory(ids.ToArray(), [1, ids.Length]);
+            try
+            {
+                using IDisposableReadOnlyCollection<OrtValue> run = session.Run(runOptions, values.Keys, values.Values, outputNames);
+                results.Add(run[0].GetTensorDataAsSpan<float>().ToArray());
+                int index = 1;
+                foreach ((string from, string to) in carried) current[to] = new FloatTensor(run[index++].GetTensorDataAsSpan<float>().ToArray(), current[to].Shape.ToArray());
+            }
+            finally
+            {
+                foreach (OrtValue value in values.Values) value.Dispose();
+            }
+        }
+
+        return results;
+    }
+
     private static OrtValue Tensor(FloatTensor tensor) =>
         OrtValue.CreateTensorValueFromMemory(tensor.ToArray(), [.. tensor.Shape.ToArray().Select(dim => (long)dim)]);
 

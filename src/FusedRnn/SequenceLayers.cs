@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 
 namespace FusedRnn;
@@ -201,10 +202,26 @@ public sealed class DenseLayer
         }
     }
 
+    /// <summary>Σ a·b with every product and sum in double: float vectors widened to two double vectors each, FMA into two accumulators.</summary>
     private static double DotInDouble(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
+        int i = 0;
         double sum = 0;
-        for (int i = 0; i < a.Length; i++) sum += (double)a[i] * b[i];
+        if (Vector.IsHardwareAccelerated && a.Length >= Vector<float>.Count)
+        {
+            Vector<double> low = Vector<double>.Zero, high = Vector<double>.Zero;
+            for (; i <= a.Length - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                Vector.Widen(new Vector<float>(a[i..]), out Vector<double> aLow, out Vector<double> aHigh);
+                Vector.Widen(new Vector<float>(b[i..]), out Vector<double> bLow, out Vector<double> bHigh);
+                low = Vector.FusedMultiplyAdd(aLow, bLow, low);
+                high = Vector.FusedMultiplyAdd(aHigh, bHigh, high);
+            }
+
+            sum = Vector.Sum(low + high);
+        }
+
+        for (; i < a.Length; i++) sum = Math.FusedMultiplyAdd(a[i], b[i], sum);
         return sum;
     }
 }

@@ -162,11 +162,11 @@ internal sealed class OnnxGraphReader
             else if (OnnxHeadOps.IsHead(node, inputs))
             {
                 if (node.Output.Count != 1) throw new MalformedFileException(_file, $"{OnnxLayoutOps.Describe(node)} has {node.Output.Count} outputs; {node.OpType} has one");
-                (HeadProbe probe, ProbeArray output) = OnnxHeadOps.Run(_file, node, inputs, _opset, sources.Count);
-                TakeSource(budget, probe.Where, output.Shape);
+                (HeadProbe probe, int[] shape) = OnnxHeadOps.Run(_file, node, inputs, _opset, sources.Count);
+                TakeSource(budget, probe.Where, shape);
+                outputs = [ProbeArray.Source(sources.Count, shape, OnnxElement.Float)];
                 sources.Add(new Source(null, -1, -1, heads.Count));
-                heads.Add(probe with { OutputShape = output.Shape });
-                outputs = [output];
+                heads.Add(probe with { OutputShape = shape });
             }
             else
             {
@@ -452,6 +452,7 @@ internal sealed class OnnxGraphReader
     /// </summary>
     private (IReadOnlyList<DenseLayer> Layers, HeadSteps Steps)? HeadChain(Trace trace, ProbeArray value, List<NodeProbe> layers, OnnxSequenceLayout xLayout)
     {
+        if (value.Count == 0) return null;
         long firstTag = value.Tags![0];
         if (firstTag == ProbeArray.ConstantTag || trace.Sources[(int)(firstTag >> 32)] is not { Head: >= 0 } outputSource) return null;
         int source = (int)(firstTag >> 32);

@@ -47,13 +47,13 @@ internal static class OnnxHeadOps
     public static bool IsHead(NodeProto node, ProbeArray?[] inputs) =>
         Supported.Contains(node.OpType) || (node.OpType == "Gather" && inputs.Length > 1 && inputs[1]?.IsTraced == true);
 
-    /// <summary>The node's probe and its output (source <paramref name="source"/>).</summary>
+    /// <summary>The node's probe and the shape of its output, which the caller makes source <paramref name="source"/> once its budget allows.</summary>
     /// <param name="file">The file, for messages.</param>
     /// <param name="node">The node.</param>
     /// <param name="inputs">Its inputs in the probe run (null for one left out).</param>
     /// <param name="source">The source number its output gets.</param>
     /// <param name="opset">The model's default-domain opset, which decides Softmax's default axis.</param>
-    public static (HeadProbe Probe, ProbeArray Output) Run(string file, NodeProto node, ProbeArray?[] inputs, long opset, int source)
+    public static (HeadProbe Probe, int[] OutputShape) Run(string file, NodeProto node, ProbeArray?[] inputs, long opset, int source)
     {
         string where = OnnxLayoutOps.Describe(node);
         MalformedFileException Error(string message) => new(file, $"{where}: {message}");
@@ -66,7 +66,6 @@ internal static class OnnxHeadOps
             : throw Unsupported($"its {role} is {(array.IsTraced ? $"of element type {array.ElementType}" : "a constant")}; it must be float32 computed from the recurrent nodes");
         ProbeArray Constant(ProbeArray array, string role) => !array.IsTraced && !array.SizeDependent && array.IsFloat ? array
             : throw Unsupported($"its {role} is computed from the graph's inputs or shapes, or not float32; a head's weights must be stored in the model");
-        ProbeArray Output(int[] shape) => ProbeArray.Source(source, shape, OnnxElement.Float);
 
         switch (node.OpType)
         {
@@ -78,7 +77,7 @@ internal static class OnnxHeadOps
                 if (table.Shape.Length != 2 || Int("axis", 0) != 0)
                     throw Unsupported($"gathers along axis {Int("axis", 0)} of {FloatTensor.FormatShape(table.Shape)}; an embedding gathers rows (axis 0) of a [vocabulary, dimension] table");
                 return (new HeadProbe(node, HeadKind.Embedding, ids, new FloatTensor(table.Floats!, table.Shape), null, DenseActivation.Identity, source),
-                    Output([.. ids.Shape, table.Shape[1]]));
+                    [.. ids.Shape, table.Shape[1]]);
             }
 
             case "MatMul":
@@ -87,7 +86,7 @@ internal static class OnnxHeadOps
                 if (b.Shape.Length != 2 || a.Shape.Length < 1 || a.Shape[^1] != b.Shape[0])
                     throw Error($"multiplies {FloatTensor.FormatShape(a.Shape)} by {FloatTensor.FormatShape(b.Shape)}; a dense layer multiplies [..., K] by [K, N]");
                 return (new HeadProbe(node, HeadKind.Dense, a, Transposed(b.Floats!, b.Shape[0], b.Shape[1], 1f), null, DenseActivation.Identity, source),
-                    Output([.. a.Shape[..^1], b.Shape[1]]));
+                    [.. a.Shape[..^1], b.Shape[1]]);
             }
 
             case "Gemm":
@@ -111,7 +110,7 @@ internal static class OnnxHeadOps
                     bias = [.. c.Floats!.Select(v => v * beta)];
                 }
 
-                return (new HeadProbe(node, HeadKind.Dense, a, weight, bias, DenseActivation.Identity, source), Output([a.Shape[0], outputs]));
+                return (new HeadProbe(node, HeadKind.Dense, a, weight, bias, DenseActivation.Identity, source), [a.Shape[0], outputs]);
             }
 
             case "Add":
@@ -123,7 +122,7 @@ internal static class OnnxHeadOps
                 int features = x.Shape.Length > 0 ? x.Shape[^1] : 0;
                 if (b.Count != features || b.Shape.Length > x.Shape.Length || b.Shape.Take(Math.Max(0, b.Shape.Length - 1)).Any(dim => dim != 1))
                     throw Unsupported($"adds {FloatTensor.FormatShape(b.Shape)} to {FloatTensor.FormatShape(x.Shape)}; a head's bias has one value per feature of the last axis");
-                return (new HeadProbe(node, HeadKind.Bias, x, null, b.Floats, DenseActivation.Identity, source), Output(x.Shape));
+                return (new HeadProbe(node, HeadKind.Bias, x, null, b.Floats, DenseActivation.Identity, source), x.Shape);
             }
 
             default:
@@ -146,7 +145,7 @@ internal static class OnnxHeadOps
                         throw Unsupported($"normalizes over axis {axis} of {FloatTensor.FormatShape(x.Shape)}; a head's {node.OpType} is over the last axis");
                 }
 
-                return (new HeadProbe(node, HeadKind.Activation, x, null, null, activation, source), Output(x.Shape));
+                return (new HeadProbe(node, HeadKind.Activation, x, null, null, activation, source), x.Shape);
             }
         }
     }

@@ -134,6 +134,17 @@ public class OnnxWholeModelTests
             Tolerance.AssertClose(onnxRuntime[step], model.StepIds(ids, state).Span, Tolerance.ParityFloat32, $"step {step}");
     }
 
+    /// <summary>An embedding whose vectors would not fit the read's budget is refused before they are made.</summary>
+    [Fact]
+    public void AnEmbeddingLargerThanTheBudgetIsRefused()
+    {
+        ModelProto model = Classifier();
+        var dims = model.Graph.Input.Single(input => input.Name == "ids").Type.TensorType.Shape.Dim;
+        (dims[0].DimValue, dims[1].DimValue) = (1 << 22, 2);
+        var error = Assert.Throws<UnsupportedModelException>(() => OnnxRnnModel.Parse(model.ToByteArray(), "whole.onnx"));
+        Assert.Contains("Gather node '/embedding/Gather': the graph's layout ops compute more elements than its tensors hold", error.Message);
+    }
+
     [Fact]
     public void AnIdOutsideTheTableIsRefused()
     {

@@ -21,6 +21,11 @@ internal sealed record RecurrentNode(
 /// initial_h, say) takes the size the node needs and the probe runs again; when any size was made up, a second probe
 /// with other sizes must find the same network, so that a graph whose layout ops hold for one size only is refused.
 /// </para>
+/// <para>
+/// A whole model's embedding and heads (<see cref="OnnxHeadOps"/>) become sources of their own in the probe: the
+/// first node's X may be the embedding of an ids input, and a graph output the end of a chain of dense layers that
+/// starts at the last node's Y, its last step or its final states (<see cref="HeadChain"/>).
+/// </para>
 /// </summary>
 internal sealed class OnnxGraphReader
 {

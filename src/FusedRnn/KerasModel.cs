@@ -244,7 +244,7 @@ public sealed class KerasModel
         }
         catch (InvalidWeightsException e)
         {
-            throw new MalformedFileException(Source, e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal), e);
+            throw new MalformedFileException(Source, KerasModelReader.MessageOf(e), e);
         }
     }
 

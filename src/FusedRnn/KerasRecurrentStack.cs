@@ -168,20 +168,9 @@ public sealed class KerasRecurrentStack : IDisposable
                 : SequenceSteps.ReverseSteps(SequenceSteps.ReverseSteps(result.Output, seqLen, batch, lengths, batchFirst), seqLen, batch, null, batchFirst);
         }
 
-        FloatTensor output = layer.Settings.ReturnSequences ? steps : LastSteps(result.HiddenState);
+        FloatTensor output = layer.Settings.ReturnSequences ? steps : SequenceSteps.FinalStates(result.HiddenState, 0, result.HiddenState.Dim(0));
         if (layer.IsBidirectional && layer.MergeMode != KerasMergeMode.Concat) output = Merge(output, layer.Weights.Spec.HiddenSize, layer.MergeMode);
         return (output, result.HiddenState, result.CellState);
-    }
-
-    /// <summary>Each row's last output, <c>[B, D·U]</c>: the final h of each direction side by side, as Keras's last step of a Bidirectional output is.</summary>
-    private static FloatTensor LastSteps(FloatTensor finalHidden)
-    {
-        int directions = finalHidden.Dim(0), batch = finalHidden.Dim(1), units = finalHidden.Dim(2);
-        var result = new float[finalHidden.Length];
-        ReadOnlySpan<float> source = finalHidden.Span;
-        for (int d = 0; d < directions; d++)
-            for (int b = 0; b < batch; b++) source.Slice(((d * batch) + b) * units, units).CopyTo(result.AsSpan(((b * directions) + d) * units, units));
-        return new FloatTensor(result, batch, directions * units);
     }
 
     /// <summary>Features <c>[forward U | backward U]</c> merged into U by sum, product or mean, as Keras merges them in float32.</summary>

@@ -303,7 +303,7 @@ public sealed class SequenceModel : IDisposable
         current = HeadSteps switch
         {
             HeadSteps.Last => LastSteps(current, lengths),
-            HeadSteps.FinalState => FinalStates(output!.HiddenState, _recurrent[^1].Spec),
+            HeadSteps.FinalState => SequenceSteps.FinalStates(output!.HiddenState, (_recurrent[^1].Spec.NumLayers - 1) * _recurrent[^1].Spec.Directions, _recurrent[^1].Spec.Directions),
             _ => current,
         };
         return ApplyHeads(current);
@@ -325,19 +325,6 @@ public sealed class SequenceModel : IDisposable
         }
 
         return new FloatTensor(last, batch, features);
-    }
-
-    /// <summary>The last layer's h of every direction, from h_n <c>[L·D, B, H]</c> (<c>[L·D, H]</c> for one sequence): <c>[B, D·H]</c> (<c>[D·H]</c>).</summary>
-    private static FloatTensor FinalStates(FloatTensor finalHidden, RnnSpec spec)
-    {
-        int directions = spec.Directions, size = spec.OutputSize, first = (spec.NumLayers - 1) * directions;
-        ReadOnlySpan<float> source = finalHidden.Span;
-        if (finalHidden.Rank == 2) return new FloatTensor(source.Slice(first * size, directions * size).ToArray(), directions * size);
-        int batch = finalHidden.Dim(1);
-        var result = new float[batch * directions * size];
-        for (int b = 0; b < batch; b++)
-            for (int d = 0; d < directions; d++) source.Slice((((first + d) * batch) + b) * size, size).CopyTo(result.AsSpan(((b * directions) + d) * size));
-        return new FloatTensor(result, batch, directions * size);
     }
 
     /// <summary>The heads on every row of <paramref name="input"/> (its last axis the features).</summary>

@@ -18,6 +18,23 @@ internal static class SequenceSteps
     }
 
     /// <summary>
+    /// Rows <paramref name="first"/> to <paramref name="first"/> + <paramref name="directions"/> − 1 of final states
+    /// <c>[L·D, B, H]</c> (<c>[L·D, H]</c> for one sequence) side by side per batch row: <c>[B, D·H]</c> (<c>[D·H]</c>),
+    /// a layer's final h of every direction as Keras's <c>return_sequences=False</c> gives it.
+    /// </summary>
+    public static FloatTensor FinalStates(FloatTensor states, int first, int directions)
+    {
+        int size = states.Dim(states.Rank - 1);
+        ReadOnlySpan<float> source = states.Span;
+        if (states.Rank == 2) return new FloatTensor(source.Slice(first * size, directions * size).ToArray(), directions * size);
+        int batch = states.Dim(1);
+        var result = new float[batch * directions * size];
+        for (int b = 0; b < batch; b++)
+            for (int d = 0; d < directions; d++) source.Slice((((first + d) * batch) + b) * size, size).CopyTo(result.AsSpan(((b * directions) + d) * size));
+        return new FloatTensor(result, batch, directions * size);
+    }
+
+    /// <summary>
     /// Each row's first <c>length</c> steps (every step when <paramref name="lengths"/> is null) in reverse order,
     /// zeros after: applied twice it gives back the valid steps, so it maps x to the reversed run's input and that
     /// run's y back to each step's own position.

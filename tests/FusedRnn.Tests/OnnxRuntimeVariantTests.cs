@@ -70,16 +70,8 @@ public class OnnxRuntimeVariantTests
         AssertAllZero(ReferenceRnn.Forward<double>(weights, x).ToSequenceOutput(), "the reference");
     }
 
-    public static TheoryData<string, RnnPrecision> BackendsAndPrecisions()
-    {
-        var data = new TheoryData<string, RnnPrecision>();
-        foreach (BackendUnderTest backend in BackendUnderTest.All)
-            foreach (RnnPrecision precision in BackendUnderTest.Precisions) data.Add(backend.Name, precision);
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(BackendsAndPrecisions))]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
     public void ThresholdedReluIsZeroAtItsThreshold(string backendName, RnnPrecision precision)
     {
         (RnnWeights weights, FloatTensor x) = AtThreshold();

@@ -263,7 +263,7 @@ internal static class KerasModelReader
     }
 
     /// <summary>An argument exception's message without the " (Parameter 'x')" that .NET appends.</summary>
-    private static string MessageOf(ArgumentException e) =>
+    internal static string MessageOf(ArgumentException e) =>
         e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
 
     private static IReadOnlyList<KerasArray> LegacyArrays(KerasWeightStore store, string layer, string source) =>

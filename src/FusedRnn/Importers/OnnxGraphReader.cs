@@ -320,17 +320,9 @@ internal sealed class OnnxGraphReader
         // X of every other node: the node before's Y as [T, B, D·H] (layout 0) or [B, T, D·H] (layout 1).
         for (int k = 1; k < count; k++)
         {
-            int y = layers[k - 1].Source;
+            NodeProbe previous = layers[k - 1];
             int[] shape = batchMajorNodes ? [batch, seqLen, directions * hidden] : [seqLen, batch, directions * hidden];
-            long Tag(int[] i)
-            {
-                int d = i[2] / hidden, h = i[2] % hidden;
-                return ProbeArray.Tag(y, batchMajorNodes
-                    ? (((((i[0] * seqLen) + i[1]) * directions) + d) * hidden) + h
-                    : (((((i[0] * directions) + d) * batch) + i[1]) * hidden) + h);
-            }
-
-            if (!Same(layers[k].X, shape, Expected(shape, Tag)))
+            if (!Same(layers[k].X, shape, Expected(shape, i => batchMajorNodes ? previous.YTag(i[1], i[0], i[2]) : previous.YTag(i[0], i[1], i[2]))))
                 throw Unstacked($"{layers[k].Info.Where}: its X is not {layers[k - 1].Info.Where}'s Y as {(batchMajorNodes ? "[B, T, D·H]" : "[T, B, D·H]")}");
         }
 
@@ -373,12 +365,7 @@ internal sealed class OnnxGraphReader
         foreach (OnnxSequenceLayout layout in new[] { OnnxSequenceLayout.TimeMajor, OnnxSequenceLayout.BatchMajor })
         {
             int[] shape = layout == OnnxSequenceLayout.TimeMajor ? [seqLen, batch, directions * hidden] : [batch, seqLen, directions * hidden];
-            yCandidates.Add((layout, shape, Expected(shape, i =>
-            {
-                int t = layout == OnnxSequenceLayout.TimeMajor ? i[0] : i[1], b = layout == OnnxSequenceLayout.TimeMajor ? i[1] : i[0];
-                int d = i[2] / hidden, h = i[2] % hidden;
-                return ProbeArray.Tag(lastY, batchMajorNodes ? (((((b * seqLen) + t) * directions) + d) * hidden) + h : (((((t * directions) + d) * batch) + b) * hidden) + h);
-            })));
+            yCandidates.Add((layout, shape, Expected(shape, i => layout == OnnxSequenceLayout.TimeMajor ? layers[^1].YTag(i[0], i[1], i[2]) : layers[^1].YTag(i[1], i[0], i[2]))));
         }
 
         string? yOutput = null, hOutput = null, cOutput = null, headOutput = null;
@@ -506,19 +493,12 @@ internal sealed class OnnxGraphReader
     private static HeadSteps? StepsOf(ProbeArray input, List<NodeProbe> layers, OnnxSequenceLayout xLayout)
     {
         NodeProbe last = layers[^1];
-        int directions = last.Info.Spec.Directions, hidden = last.Info.Spec.HiddenSize, seqLen = last.SeqLen, batch = last.Batch, features = directions * hidden;
-        bool batchMajorNodes = last.Info.Layout == 1;
-        long YTag(int t, int b, int feature) => ProbeArray.Tag(last.Source, batchMajorNodes
-            ? (((((b * seqLen) + t) * directions) + (feature / hidden)) * hidden) + (feature % hidden)
-            : (((((t * directions) + (feature / hidden)) * batch) + b) * hidden) + (feature % hidden));
+        int hidden = last.Info.Spec.HiddenSize, seqLen = last.SeqLen, batch = last.Batch, features = last.Info.Spec.Directions * hidden;
         bool batchFirst = xLayout == OnnxSequenceLayout.BatchMajor;
         int[] every = batchFirst ? [batch, seqLen, features] : [seqLen, batch, features];
-        if (Same(input, every, Expected(every, i => batchFirst ? YTag(i[1], i[0], i[2]) : YTag(i[0], i[1], i[2])))) return HeadSteps.Every;
-        if (Same(input, [batch, features], Expected([batch, features], i => YTag(seqLen - 1, i[0], i[1])))) return HeadSteps.Last;
-        long HTag(int b, int feature) => ProbeArray.Tag(last.Source + 1, batchMajorNodes
-            ? (((b * directions) + (feature / hidden)) * hidden) + (feature % hidden)
-            : (((feature / hidden * batch) + b) * hidden) + (feature % hidden));
-        return Same(input, [batch, features], Expected([batch, features], i => HTag(i[0], i[1]))) ? HeadSteps.FinalState : null;
+        if (Same(input, every, Expected(every, i => batchFirst ? last.YTag(i[1], i[0], i[2]) : last.YTag(i[0], i[1], i[2])))) return HeadSteps.Every;
+        if (Same(input, [batch, features], Expected([batch, features], i => last.YTag(seqLen - 1, i[0], i[1])))) return HeadSteps.Last;
+        return Same(input, [batch, features], Expected([batch, features], i => last.StateTag(1, i[1] / hidden, i[0], i[1] % hidden))) ? HeadSteps.FinalState : null;
     }
 
     /// <summary>The recurrent nodes in stack order: the one that reads a graph input, then each that reads the one before.</summary>
@@ -624,16 +604,13 @@ internal sealed class OnnxGraphReader
     {
         NodeProbe first = layers[0];
         int directions = first.Info.Spec.Directions, hidden = first.Info.Spec.HiddenSize, rows = layers.Count * directions;
-        bool batchMajorNodes = first.Info.Layout == 1;
         foreach (OnnxStateLayout layout in StateLayoutsNaturalFirst(first.Info))
         {
             int[] shape = layout == OnnxStateLayout.DirectionMajor ? [rows, batch, hidden] : [batch, rows, hidden];
             long[] expected = Expected(shape, i =>
             {
                 int row = layout == OnnxStateLayout.DirectionMajor ? i[0] : i[1], b = layout == OnnxStateLayout.DirectionMajor ? i[1] : i[0];
-                int k = row / directions, d = row % directions;
-                int source = layers[k].Source + slot;
-                return ProbeArray.Tag(source, batchMajorNodes ? (((b * directions) + d) * hidden) + i[2] : (((d * batch) + b) * hidden) + i[2]);
+                return layers[row / directions].StateTag(slot, row % directions, b, i[2]);
             });
             if (Same(value, shape, expected)) return layout;
         }
@@ -723,7 +700,24 @@ internal sealed class OnnxGraphReader
     private sealed record Source(string? GraphInput, int Node, int Slot, int Head);
 
     private sealed record NodeProbe(RecurrentNode Info, ProbeArray X, ProbeArray? Lengths, ProbeArray? InitialHidden, ProbeArray? InitialCell,
-        ProbeArray[] Outputs, int SeqLen, int Batch, int Source);
+        ProbeArray[] Outputs, int SeqLen, int Batch, int Source)
+    {
+        /// <summary>The tag of Y's element at step <paramref name="t"/>, row <paramref name="b"/>, PyTorch feature <paramref name="feature"/> (direction · H + unit), in the node's layout.</summary>
+        public long YTag(int t, int b, int feature)
+        {
+            int directions = Info.Spec.Directions, hidden = Info.Spec.HiddenSize, d = feature / hidden, h = feature % hidden;
+            return ProbeArray.Tag(Source, Info.Layout == 1
+                ? (((((b * SeqLen) + t) * directions) + d) * hidden) + h
+                : (((((t * directions) + d) * Batch) + b) * hidden) + h);
+        }
+
+        /// <summary>The tag of final state <paramref name="slot"/>'s (1 Y_h, 2 Y_c) element of direction <paramref name="d"/>, row <paramref name="b"/>, unit <paramref name="h"/>.</summary>
+        public long StateTag(int slot, int d, int b, int h)
+        {
+            int directions = Info.Spec.Directions, hidden = Info.Spec.HiddenSize;
+            return ProbeArray.Tag(Source + slot, Info.Layout == 1 ? (((b * directions) + d) * hidden) + h : (((d * Batch) + b) * hidden) + h);
+        }
+    }
 
     private sealed record Trace(Dictionary<string, ProbeArray> Values, List<Source> Sources, List<NodeProbe> Nodes, List<HeadProbe> Heads);
 

@@ -10,20 +10,12 @@ namespace FusedRnn.Tests.SequenceModels;
 /// </summary>
 public class SeedModelTests
 {
-    public static TheoryData<string, RnnPrecision> Backends()
-    {
-        var data = new TheoryData<string, RnnPrecision>();
-        foreach (BackendUnderTest backend in BackendUnderTest.All)
-            foreach (RnnPrecision precision in BackendUnderTest.Precisions) data.Add(backend.Name, precision);
-        return data;
-    }
-
     /// <summary>
     /// Seed 000's <c>model_forward</c>: two LSTM layers of 5 units (gates on <c>concat(a_prev, x)</c>, zero initial
     /// state each), the last step's <c>a</c> through Dense(5 → 3, sigmoid) and Dense(3 → 1, sigmoid).
     /// </summary>
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
     public void ModelForwardOfSeed000(string backendName, RnnPrecision precision)
     {
         const int input = 4, hidden = 5, steps = 6, batch = 3;
@@ -54,7 +46,7 @@ public class SeedModelTests
 
     /// <summary>Seed 002's <c>lstm_forward</c> with the prediction <c>y⟨t⟩ = softmax(W_y a⟨t⟩ + b_y)</c> at every step (n_a 5, n_y 2).</summary>
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
     public void PerStepSoftmaxOfSeed002(string backendName, RnnPrecision precision)
     {
         const int input = 3, hidden = 5, classes = 2, steps = 7, batch = 10;

@@ -54,17 +54,9 @@ public class SequenceModelTests
         return [.. Enumerable.Range(0, count).Select(_ => (long)random.Next(Vocabulary))];
     }
 
-    public static TheoryData<string, RnnPrecision> Backends()
-    {
-        var data = new TheoryData<string, RnnPrecision>();
-        foreach (BackendUnderTest backend in BackendUnderTest.All)
-            foreach (RnnPrecision precision in BackendUnderTest.Precisions) data.Add(backend.Name, precision);
-        return data;
-    }
-
     /// <summary>The whole model equals its parts: the table's rows, the two modules on their own, and the heads in float64.</summary>
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
     public void IsItsPartsInOneCall(string backendName, RnnPrecision precision)
     {
         var (weights, description, lstmWeights, gruWeights, table, heads) = PyTorchModel();
@@ -127,7 +119,7 @@ public class SequenceModelTests
 
     /// <summary>A stream stepped one id at a time gives the whole sequence's output: bit for bit in float32, to 1e-6 in float64 (whose state is stored in float32 between steps).</summary>
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
     public void StepsAreTheWholeSequence(string backendName, RnnPrecision precision)
     {
         var (weights, description, _, _, _, _) = PyTorchModel();
@@ -154,7 +146,7 @@ public class SequenceModelTests
 
     /// <summary>A stream's step into a caller's span allocates nothing once the state has stepped, on every backend and in both precisions.</summary>
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
     public void AStepIntoASpanAllocatesNothingAfterTheFirst(string backendName, RnnPrecision precision)
     {
         var (weights, description, _, _, _, _) = PyTorchModel();

@@ -17,6 +17,15 @@ public sealed record BackendUnderTest(string Name, RnnOptions Options)
 
     public static TheoryData<string> Names => [.. All.Select(b => b.Name)];
 
+    /// <summary>Every backend in each of <see cref="Precisions"/>: (backend name, precision).</summary>
+    public static TheoryData<string, RnnPrecision> NamesAndPrecisions()
+    {
+        var data = new TheoryData<string, RnnPrecision>();
+        foreach (BackendUnderTest backend in All)
+            foreach (RnnPrecision precision in Precisions) data.Add(backend.Name, precision);
+        return data;
+    }
+
     public static BackendUnderTest Get(string name) => All.Single(b => b.Name == name);
 
     /// <summary>This backend's options computing in <paramref name="precision"/>.</summary>

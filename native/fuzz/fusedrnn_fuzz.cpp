@@ -6,6 +6,7 @@
 //  - results do not depend on the thread count nor on the chunk budget (FUSEDRNN_CHUNK_BYTES): the same call on a
 //    single-threaded copy of the model, with a workspace of a fuzzed small budget, gives the same status and the
 //    same bits (any NaN for a NaN: see same_results), and so does the call repeated on a reused workspace.
+// Then a dense layer (frnn_dense_*) from fuzzed bytes on the same workspaces, checked the same ways.
 // Input format (native/README.md, "Fuzzing"): one byte per field, in the order read below; missing bytes read as 0.
 #include <fusedrnn.h>
 
@@ -284,6 +285,131 @@ frnn_workspace* create_workspace(const frnn_model* model) {
     return workspace;
 }
 
+// As ExtendedSpec, for a dense layer's spec.
+struct ExtendedDenseSpec {
+    frnn_dense_spec spec;
+    uint8_t extension[8];
+};
+
+frnn_dense* create_dense(const frnn_dense_spec& spec, const Tensor& weight, int64_t weight_count, const Tensor& bias) {
+    frnn_dense* dense = reinterpret_cast<frnn_dense*>(&dense);  // must be overwritten, with NULL on failure
+    const frnn_status status = frnn_dense_create(&spec, weight.pointer(), weight_count, bias.pointer(),
+                                                 static_cast<int64_t>(bias.values.size()), &dense);
+    check(status != FRNN_STATUS_INTERNAL, "frnn_dense_create: internal error");
+    if (status != FRNN_STATUS_OK) {
+        check(dense == nullptr, "frnn_dense_create failed but set *out_dense");
+        check(frnn_last_error()[0] != '\0', "frnn_dense_create failed without a message");
+        return nullptr;
+    }
+    check(dense != nullptr, "frnn_dense_create succeeded without a dense layer");
+    return dense;
+}
+
+// x then y in one arena (y starts as sentinels), so that a fuzzed overlap stays inside memory we own.
+struct DenseCall {
+    std::vector<float> arena;
+    float* x;
+    float* y;
+};
+
+DenseCall make_dense_call(const std::vector<float>& x, int64_t x_count, int64_t y_count, bool overlap) {
+    DenseCall call;
+    float sentinel;
+    std::memcpy(&sentinel, &sentinel_bits, sizeof sentinel);
+    call.arena.assign(static_cast<std::size_t>(x_count + y_count + 1), sentinel);
+    std::copy(x.begin(), x.begin() + x_count, call.arena.begin());
+    call.x = call.arena.data();
+    call.y = overlap ? call.arena.data() + 1 : call.arena.data() + x_count;
+    return call;
+}
+
+frnn_status dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows, DenseCall& call,
+                          int64_t x_count, int64_t y_count) {
+    const std::vector<float> before = call.arena;
+    const frnn_status status = frnn_dense_forward(dense, workspace, rows, call.x, x_count, call.y, y_count);
+    check(status != FRNN_STATUS_INTERNAL, "frnn_dense_forward: internal error");
+    if (status != FRNN_STATUS_OK) {
+        check(frnn_last_error()[0] != '\0', "frnn_dense_forward failed without a message");
+        check(std::memcmp(before.data(), call.arena.data(), before.size() * sizeof(float)) == 0,
+              "frnn_dense_forward failed but wrote a buffer");
+    }
+    return status;
+}
+
+// A dense layer (a sequence model's head) from a fuzzed spec and weights, run on both workspaces of the model above:
+// the same status and bits on one thread as on the fuzzed count, and again on the reused workspace.
+void fuzz_dense(Reader& in, std::mt19937& generator, frnn_workspace* workspace, frnn_workspace* serial_workspace) {
+    ExtendedDenseSpec caller{};
+    frnn_dense_spec& spec = caller.spec;
+    const uint8_t size_choice = in.byte();
+    spec.struct_size = size_choice < 0xF0 ? sizeof spec : size_choice < 0xF8 ? size_choice % sizeof spec : sizeof caller;
+    if (size_choice >= 0xFC) {
+        caller.extension[size_choice % 8] = size_choice;
+    }
+    spec.input_size = in.in_range(1, 40);
+    spec.output_size = in.in_range(1, 300);
+    spec.activation = in.in_range(FRNN_DENSE_IDENTITY, FRNN_DENSE_LOG_SOFTMAX);
+    spec.num_threads = in.in_range(0, 4);
+    spec.precision = in.in_range(FRNN_PRECISION_FLOAT32, FRNN_PRECISION_FLOAT64);
+    const uint8_t has_bias_byte = in.bool_byte();
+    std::memcpy(&spec.has_bias, &has_bias_byte, 1);
+    const uint8_t reserved = in.byte();
+    if (reserved >= 0xF0) {
+        spec.reserved[reserved % 7] = reserved;
+    }
+    const float scale = 0.05f * static_cast<float>(1 + in.byte() % 80);
+    Tensor weight, bias;
+    weight.values = random_values(generator, claimable(spec.output_size, spec.input_size, 1), scale);
+    if (has_bias_byte != 0) {
+        bias.values = random_values(generator, claimable(spec.output_size, 1, 1), scale);
+    }
+    inject_specials(in, weight.values);
+    int64_t weight_count = static_cast<int64_t>(weight.values.size());
+    const uint8_t weight_fault = in.byte();
+    if (weight_fault >= 0xF8 && weight_count > 0) {
+        weight_count -= 1;
+    } else if (weight_fault >= 0xF0) {
+        weight.values.clear();
+    }
+    frnn_dense* dense = create_dense(spec, weight, weight_count, bias);
+    if (dense == nullptr) {
+        return;
+    }
+    ExtendedDenseSpec serial = caller;  // with the extension bytes that struct_size may cover
+    serial.spec.num_threads = 1;
+    frnn_dense* serial_dense = create_dense(serial.spec, weight, weight_count, bias);
+    check(serial_dense != nullptr, "a dense layer failed on num_threads = 1 only");
+
+    const int64_t rows = in.in_range(1, 9);
+    int64_t x_count = claimable(rows, spec.input_size, 1);
+    int64_t y_count = claimable(rows, spec.output_size, 1);
+    const uint8_t call_fault = in.byte();
+    if (call_fault >= 0xF8) {
+        x_count = x_count > 0 ? x_count - 1 : 1;
+    } else if (call_fault >= 0xF0) {
+        y_count = y_count > 0 ? y_count - 1 : 1;
+    }
+    const bool overlap = call_fault >= 0xE0 && call_fault < 0xF0 && x_count > 1;
+    std::vector<float> x = random_values(generator, x_count, 1.0f + static_cast<float>(in.byte() % 8));
+    inject_specials(in, x);
+
+    DenseCall call = make_dense_call(x, x_count, y_count, overlap);
+    const frnn_status status = dense_forward(dense, workspace, rows, call, x_count, y_count);
+    check(!(overlap && status == FRNN_STATUS_OK), "a dense layer's overlapping x and y were accepted");
+    DenseCall serial_call = make_dense_call(x, x_count, y_count, overlap);
+    check(dense_forward(serial_dense, serial_workspace, rows, serial_call, x_count, y_count) == status,
+          "a dense layer's status depends on num_threads");
+    check(same_results(call.arena, serial_call.arena), "a dense layer's results depend on num_threads");
+    if (status == FRNN_STATUS_OK) {
+        DenseCall again = make_dense_call(x, x_count, y_count, overlap);
+        check(dense_forward(dense, workspace, rows, again, x_count, y_count) == FRNN_STATUS_OK,
+              "a repeated dense call failed");
+        check(same_results(call.arena, again.arena), "a repeated dense call on a reused workspace gave other results");
+    }
+    check(frnn_dense_destroy(serial_dense) == FRNN_STATUS_OK, "frnn_dense_destroy failed");
+    check(frnn_dense_destroy(dense) == FRNN_STATUS_OK, "frnn_dense_destroy failed");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
@@ -464,6 +590,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         check(forward(model, workspace, again) == FRNN_STATUS_OK, "a repeated call failed");
         check(same_results(call.arena, again.arena), "a repeated call on a reused workspace gave other results");
     }
+
+    fuzz_dense(in, generator, workspace, serial_workspace);
 
     check(frnn_workspace_destroy(serial_workspace) == FRNN_STATUS_OK, "frnn_workspace_destroy failed");
     check(frnn_workspace_destroy(workspace) == FRNN_STATUS_OK, "frnn_workspace_destroy failed");

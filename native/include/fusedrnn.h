@@ -16,7 +16,7 @@
  *    workspace. A workspace must be used by one thread at a time. Destroying an object while another
  *    thread is still using it is the caller's error.
  *  - Reserved fields must be zero.
- *  - Structs the caller fills for the library to read once (frnn_model_spec) begin with struct_size, the sizeof the
+ *  - Structs the caller fills for the library to read once (frnn_model_spec, frnn_dense_spec) begin with struct_size, the sizeof the
  *    caller was compiled with: a later version of this header appends fields, which the library reads only when
  *    struct_size covers them (older callers get their defaults, all zero), and a caller built against a newer
  *    header is refused only if it sets a field this library does not know.
@@ -191,11 +191,39 @@ typedef struct frnn_forward_args {
     int64_t cn_count;
 } frnn_forward_args;
 
+/** The function a dense layer applies to W x + b; the numeric values are part of the ABI. */
+typedef enum frnn_dense_activation {
+    FRNN_DENSE_IDENTITY = 0,   /**< y = W x + b */
+    FRNN_DENSE_RELU = 1,       /**< max(0, y) */
+    FRNN_DENSE_TANH = 2,       /**< tanh(y) */
+    FRNN_DENSE_SIGMOID = 3,    /**< 1 / (1 + e^-y) */
+    FRNN_DENSE_SOFTMAX = 4,    /**< e^y / sum of e^y over the row's outputs */
+    FRNN_DENSE_LOG_SOFTMAX = 5 /**< y - log(sum of e^y over the row's outputs) */
+} frnn_dense_activation;
+
+/**
+ * A dense (fully connected) layer, y = activation(W x + b), as PyTorch's nn.Linear: the head of a sequence model. It
+ * follows frnn_model_spec's struct_size convention.
+ */
+typedef struct frnn_dense_spec {
+    uint32_t struct_size; /**< sizeof(frnn_dense_spec) as the caller was compiled */
+    int32_t input_size;   /**< features of each input row, >= 1 */
+    int32_t output_size;  /**< features of each output row, >= 1 */
+    int32_t activation;   /**< an frnn_dense_activation value */
+    int32_t num_threads;  /**< as frnn_model_spec's */
+    int32_t precision;    /**< an frnn_precision value; 0 = float32 */
+    bool has_bias;        /**< true = bias is given */
+    uint8_t reserved[7];  /**< must be zero */
+} frnn_dense_spec;
+
 /** A model: spec plus weights packed for the kernels. */
 typedef struct frnn_model frnn_model;
 
 /** Scratch memory of forward calls for one model, reused across calls. */
 typedef struct frnn_workspace frnn_workspace;
+
+/** A dense layer: spec plus weight and bias packed for the kernels. */
+typedef struct frnn_dense frnn_dense;
 
 /**
  * Message of the last failed call on this thread, or "" if none has failed. Successful calls leave it
@@ -252,6 +280,25 @@ FRNN_API frnn_status frnn_workspace_destroy(frnn_workspace* workspace);
  * On failure no output buffer has been written.
  */
 FRNN_API frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspace, const frnn_forward_args* args);
+
+/**
+ * Creates a dense layer: weight [output_size, input_size] (row-major, nn.Linear's layout) and, when has_bias,
+ * bias [output_size]; NULL with count 0 otherwise. Both are copied and packed; the caller's buffers are not kept.
+ */
+FRNN_API frnn_status frnn_dense_create(const frnn_dense_spec* spec, const float* weight, int64_t weight_count,
+                                       const float* bias, int64_t bias_count, frnn_dense** out_dense);
+
+/** Destroys a dense layer; NULL is accepted. */
+FRNN_API frnn_status frnn_dense_destroy(frnn_dense* dense);
+
+/**
+ * Runs the layer on `rows` rows: x [rows, input_size], y [rows, output_size], which must not overlap. The workspace
+ * may be one created for any model: the call borrows its memory and worker threads, so a sequence model's heads run
+ * on the threads of the network before them (one thread at a time, as for frnn_model_forward). Each output is
+ * computed the same way whatever the thread count. On failure y has not been written.
+ */
+FRNN_API frnn_status frnn_dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows,
+                                        const float* x, int64_t x_count, float* y, int64_t y_count);
 
 #ifdef __cplusplus
 } /* extern "C" */

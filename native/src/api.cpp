@@ -1,11 +1,13 @@
 // The exported C functions: each one is a guard_api_call around C++ that validates its arguments first.
 #include <fusedrnn.h>
 
+#include "common/dense.h"
 #include "common/error.h"
 #include "common/model.h"
 #include "common/shape_checks.h"
 #include "common/struct_layout.h"
 #include "common/workspace.h"
+#include "cpu/dense_forward.h"
 #include "cpu/dispatch.h"
 #include "cpu/forward.h"
 
@@ -47,10 +49,8 @@ frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_layer_weig
         require_not_null(out_model, "out_model");
         *out_model = nullptr;
         const frnn_model_spec known_spec = read_spec(spec);
-        const int64_t panel_width = known_spec.precision == FRNN_PRECISION_FLOAT64
-                                        ? cpu::active_kernels<double>().panel_width
-                                        : cpu::active_kernels<float>().panel_width;
-        *out_model = model_registry().adopt(create_model(known_spec, weights, weights_count, panel_width));
+        *out_model = model_registry().adopt(
+            create_model(known_spec, weights, weights_count, cpu::panel_width_for(known_spec.precision)));
     });
 }
 
@@ -106,5 +106,34 @@ frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspac
         }
         const ForwardShape call = validate_forward_args(live_model.shape, args);
         cpu::forward(live_model, live_workspace, call, *args);
+    });
+}
+
+frnn_status frnn_dense_create(const frnn_dense_spec* spec, const float* weight, int64_t weight_count,
+                              const float* bias, int64_t bias_count, frnn_dense** out_dense) {
+    return guard_api_call("frnn_dense_create", [&] {
+        require_not_null(out_dense, "out_dense");
+        *out_dense = nullptr;
+        const frnn_dense_spec known_spec = read_dense_spec(spec);
+        *out_dense = dense_registry().adopt(create_dense(known_spec, weight, weight_count, bias, bias_count,
+                                                         cpu::panel_width_for(known_spec.precision)));
+    });
+}
+
+frnn_status frnn_dense_destroy(frnn_dense* dense) {
+    return guard_api_call("frnn_dense_destroy", [&] {
+        if (dense != nullptr) {
+            dense_registry().destroy(dense, "dense");
+        }
+    });
+}
+
+frnn_status frnn_dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows, const float* x,
+                               int64_t x_count, float* y, int64_t y_count) {
+    return guard_api_call("frnn_dense_forward", [&] {
+        const frnn_dense& live_dense = dense_registry().require_live(dense, "dense");
+        frnn_workspace& live_workspace = workspace_registry().require_live(workspace, "workspace");
+        validate_dense_forward(live_dense.shape, rows, x, x_count, y, y_count);
+        cpu::dense_forward(live_dense, live_workspace, rows, x, y);
     });
 }

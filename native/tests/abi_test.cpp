@@ -103,6 +103,16 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
     EXPECT_FIELD(frnn_forward_args, hn_count);
     EXPECT_FIELD(frnn_forward_args, cn);
     EXPECT_FIELD(frnn_forward_args, cn_count);
+
+    EXPECT_EQ(reported_size("frnn_dense_spec"), static_cast<int64_t>(sizeof(frnn_dense_spec)));
+    EXPECT_FIELD(frnn_dense_spec, struct_size);
+    EXPECT_FIELD(frnn_dense_spec, input_size);
+    EXPECT_FIELD(frnn_dense_spec, output_size);
+    EXPECT_FIELD(frnn_dense_spec, activation);
+    EXPECT_FIELD(frnn_dense_spec, num_threads);
+    EXPECT_FIELD(frnn_dense_spec, precision);
+    EXPECT_FIELD(frnn_dense_spec, has_bias);
+    EXPECT_FIELD(frnn_dense_spec, reserved);
 }
 
 // The sizes the managed declarations are written against (LP64 / LLP64 with 8-byte pointers).
@@ -114,6 +124,7 @@ TEST(Abi, StructSizesHaveNoHiddenPadding) {
     EXPECT_EQ(sizeof(frnn_layer_weights), 96u);
     EXPECT_EQ(sizeof(frnn_forward_args), 128u);
     EXPECT_EQ(offsetof(frnn_forward_args, x), 16u);
+    EXPECT_EQ(sizeof(frnn_dense_spec), 32u);
 }
 
 TEST(Abi, LayoutReportRejectsUnknownNamesAndNulls) {

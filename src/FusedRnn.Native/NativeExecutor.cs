@@ -8,10 +8,12 @@ namespace FusedRnn.Native;
 internal sealed unsafe class NativeExecutor : RnnExecutor
 {
     private readonly ModelSafeHandle model;
+    private readonly int threads;
 
     public NativeExecutor(RnnWeights weights, int threads, RnnPrecision precision)
-        : base(weights.Spec)
+        : base(weights.Spec, precision)
     {
+        this.threads = threads;
         RnnSpec spec = weights.Spec;
         FrnnModelSpec nativeSpec = new()
         {
@@ -64,6 +66,9 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
             pins.ForEach(pin => pin.Dispose());
         }
     }
+
+    /// <summary>The layer as an <c>frnn_dense</c> with this model's threads and precision, run on its workspaces.</summary>
+    public override DenseExecutor LoadDense(DenseLayer layer) => new NativeDenseExecutor(layer, threads, Precision);
 
     public override RnnWorkspace CreateWorkspace() => new NativeWorkspace(this, WorkspaceSafeHandle.Create(model));
 
@@ -134,7 +139,7 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
         Output = ToNative(activations.Output),
     };
 
-    private static FrnnPrecision ToNative(RnnPrecision precision) => precision switch
+    internal static FrnnPrecision ToNative(RnnPrecision precision) => precision switch
     {
         RnnPrecision.Float32 => FrnnPrecision.Float32,
         RnnPrecision.Float64 => FrnnPrecision.Float64,
@@ -150,7 +155,7 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no native cell kind"),
     };
 
-    private sealed class NativeWorkspace(NativeExecutor owner, WorkspaceSafeHandle handle) : RnnWorkspace(owner)
+    internal sealed class NativeWorkspace(NativeExecutor owner, WorkspaceSafeHandle handle) : RnnWorkspace(owner)
     {
         public WorkspaceSafeHandle Handle { get; } = handle;
 

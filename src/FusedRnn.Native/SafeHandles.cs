@@ -67,3 +67,24 @@ internal sealed class WorkspaceSafeHandle : SafeHandleZeroOrMinusOneIsInvalid
         return released;
     }
 }
+
+/// <summary>Owns an <c>frnn_dense</c>; releasing it calls <c>frnn_dense_destroy</c>.</summary>
+internal sealed class DenseSafeHandle : SafeHandleZeroOrMinusOneIsInvalid
+{
+    public DenseSafeHandle()
+        : base(ownsHandle: true)
+    {
+    }
+
+    public FrnnDenseHandle Value => new(handle);
+
+    /// <summary>Takes ownership of a layer <c>frnn_dense_create</c> returned.</summary>
+    public static DenseSafeHandle Own(FrnnDenseHandle dense)
+    {
+        var owner = new DenseSafeHandle();
+        owner.SetHandle(dense.Value);
+        return owner;
+    }
+
+    protected override bool ReleaseHandle() => FrnnNative.frnn_dense_destroy(new FrnnDenseHandle(handle)) == FrnnStatus.Ok;
+}

@@ -40,15 +40,18 @@ public abstract class RecurrentBase : IDisposable
     /// one. Reusing it spares the backend's setup (scratch memory, worker threads). Give it back with
     /// <see cref="ReturnWorkspace"/>.
     /// </summary>
-    private protected RnnWorkspace RentWorkspace() => Interlocked.Exchange(ref _sharedWorkspace, null) ?? Executor.CreateWorkspace();
+    internal RnnWorkspace RentWorkspace() => Interlocked.Exchange(ref _sharedWorkspace, null) ?? Executor.CreateWorkspace();
 
     /// <summary>Keeps <paramref name="workspace"/> for the next call, or disposes it when one is kept already.</summary>
-    private protected void ReturnWorkspace(RnnWorkspace workspace)
+    internal void ReturnWorkspace(RnnWorkspace workspace)
     {
         if (Interlocked.CompareExchange(ref _sharedWorkspace, workspace, null) is not null) workspace.Dispose();
         // A Dispose that ran meanwhile may have missed it.
         if (_disposed) Interlocked.Exchange(ref _sharedWorkspace, null)?.Dispose();
     }
+
+    /// <summary>A dense layer loaded to run on this object's workspaces (a sequence model's heads, after its last network).</summary>
+    internal DenseExecutor LoadDense(DenseLayer layer) => Executor.LoadDense(layer);
 
     private protected RnnExecutor Executor
     {

@@ -1,3 +1,4 @@
+using FusedRnn.Backends;
 using FusedRnn.IO;
 
 namespace FusedRnn;
@@ -36,18 +37,21 @@ public sealed record SequenceModelParts(
 /// A whole sequence model as one object: an optional embedding, one or more recurrent modules, and dense heads on
 /// every step, each row's last valid step or the final state. <see cref="Forward"/> runs whole sequences, <see cref="Step(FloatTensor, SequenceModelState)"/> one
 /// step of a stream whose state a <see cref="SequenceModelState"/> holds. Arrays are in PyTorch's layouts
-/// (<see cref="RnnOptions.BatchFirst"/> for batch-major); the recurrent modules run on the chosen backend and the heads
-/// in the model's precision (<see cref="DenseLayer"/>). Thread-safe as its modules are.
+/// (<see cref="RnnOptions.BatchFirst"/> for batch-major); the recurrent modules run on the chosen backend, and the heads
+/// on the same backend in the model's precision, on the last network's workspace and threads
+/// (<see cref="RnnExecutor.LoadDense"/>). Thread-safe as its modules are.
 /// </summary>
 public sealed class SequenceModel : IDisposable
 {
     private readonly RecurrentModule[] _recurrent;
     private readonly string[] _recurrentNames;
+    private readonly DenseExecutor[] _heads;
 
-    private SequenceModel(SequenceModelParts parts, RecurrentModule[] recurrent, string[] recurrentNames, RnnOptions options)
+    private SequenceModel(SequenceModelParts parts, RecurrentModule[] recurrent, DenseExecutor[] heads, string[] recurrentNames, RnnOptions options)
     {
         Embedding = parts.Embedding;
         Heads = [.. parts.Heads];
+        _heads = heads;
         HeadSteps = parts.HeadSteps;
         _recurrent = recurrent;
         _recurrentNames = recurrentNames;
@@ -92,17 +96,21 @@ public sealed class SequenceModel : IDisposable
         if (!Enum.IsDefined(parts.HeadSteps)) throw new ArgumentOutOfRangeException(nameof(parts), parts.HeadSteps, "not a HeadSteps");
         RnnOptions resolved = options ?? new RnnOptions();
         var modules = new List<RecurrentModule>();
+        var heads = new List<DenseExecutor>();
         try
         {
             foreach (RnnWeights weights in parts.Recurrent) modules.Add(RecurrentModule.Create(weights, resolved));
+            // The heads run on the last network's workspaces: in its backend, on its threads.
+            foreach (DenseLayer head in parts.Heads) heads.Add(modules[^1].LoadDense(head));
         }
         catch
         {
+            foreach (DenseExecutor head in heads) head.Dispose();
             foreach (RecurrentModule module in modules) module.Dispose();
             throw;
         }
 
-        return new SequenceModel(parts, [.. modules], names, resolved);
+        return new SequenceModel(parts, [.. modules], [.. heads], names, resolved);
     }
 
     /// <summary>
@@ -253,6 +261,7 @@ public sealed class SequenceModel : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        foreach (DenseExecutor head in _heads) head.Dispose();
         foreach (RecurrentModule module in _recurrent) module.Dispose();
     }
 
@@ -330,15 +339,27 @@ public sealed class SequenceModel : IDisposable
     /// <summary>The heads on every row of <paramref name="input"/> (its last axis the features).</summary>
     private FloatTensor ApplyHeads(FloatTensor input)
     {
+        if (_heads.Length == 0) return input;
         FloatTensor current = input;
-        foreach (DenseLayer head in Heads)
+        RecurrentModule last = _recurrent[^1];
+        RnnWorkspace workspace = last.RentWorkspace();
+        try
         {
-            int rows = current.Length / head.InputSize;
-            var output = new float[(long)rows * head.OutputSize];
-            head.Apply(current.Span, rows, output, Options.Precision);
-            int[] shape = current.Shape.ToArray();
-            shape[^1] = head.OutputSize;
-            current = new FloatTensor(output, shape);
+            foreach (DenseExecutor head in _heads)
+            {
+                int rows = current.Length / head.Layer.InputSize;
+                long count = (long)rows * head.Layer.OutputSize;
+                if (count > Array.MaxLength) throw new ShapeMismatchException("x", "fewer steps", $"gives {rows} rows of {head.Layer.OutputSize} outputs", "outputs an array holds");
+                var output = new float[count];
+                head.Apply(current.Span, rows, output, workspace);
+                int[] shape = current.Shape.ToArray();
+                shape[^1] = head.Layer.OutputSize;
+                current = new FloatTensor(output, shape);
+            }
+        }
+        finally
+        {
+            last.ReturnWorkspace(workspace);
         }
 
         return current;
@@ -361,11 +382,11 @@ public sealed class SequenceModel : IDisposable
             current = y;
         }
 
-        for (int index = 0; index < Heads.Count; index++)
+        for (int index = 0; index < _heads.Length; index++)
         {
-            DenseLayer head = Heads[index];
-            Span<float> y = index == Heads.Count - 1 ? output : state.Buffer(_recurrent.Length + index, batch * head.OutputSize);
-            head.Apply(current, batch, y, Options.Precision, Options.Precision == RnnPrecision.Float64 ? state.Scratch(head.OutputSize) : default);
+            DenseExecutor head = _heads[index];
+            Span<float> y = index == _heads.Length - 1 ? output : state.Buffer(_recurrent.Length + index, batch * head.Layer.OutputSize);
+            head.Apply(current, batch, y, state.Workspace(_recurrent.Length - 1));
             current = y;
         }
     }
@@ -387,7 +408,6 @@ public sealed class SequenceModelState : IDisposable
 {
     private readonly RnnWorkspace?[] _workspaces;
     private readonly Dictionary<int, float[]> _buffers = [];
-    private double[] _scratch = [];
 
     internal SequenceModelState(SequenceModel model, int batch)
     {
@@ -450,12 +470,5 @@ public sealed class SequenceModelState : IDisposable
     {
         if (!_buffers.TryGetValue(stage, out float[]? buffer) || buffer.Length != length) _buffers[stage] = buffer = new float[length];
         return buffer;
-    }
-
-    /// <summary>Doubles of scratch for a Float64 head of <paramref name="length"/> outputs.</summary>
-    internal Span<double> Scratch(int length)
-    {
-        if (_scratch.Length < length) _scratch = new double[length];
-        return _scratch.AsSpan(0, length);
     }
 }

@@ -1,5 +1,6 @@
 #include "common/cpu_topology.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -95,6 +96,10 @@ int thread_limit() {
         return logical_processor_count();
     }();
     return limit;
+}
+
+int resolve_thread_count(int num_threads) {
+    return num_threads != 0 ? std::min(num_threads, thread_limit()) : physical_core_count();
 }
 
 }  // namespace fusedrnn

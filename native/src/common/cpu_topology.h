@@ -15,4 +15,9 @@ int logical_processor_count();
 // Read once.
 int thread_limit();
 
+// The participants a call of an object created with `num_threads` (frnn_model_spec's or frnn_dense_spec's) has at
+// most: num_threads capped at thread_limit() (more than can run at once would leave every barrier waiting for one that
+// is not running; the spec keeps the value as given), 0 = one per physical core.
+int resolve_thread_count(int num_threads);
+
 }  // namespace fusedrnn

@@ -3,7 +3,6 @@
 #include "common/cpu_topology.h"
 #include "common/shape_checks.h"
 
-#include <algorithm>
 #include <atomic>
 
 namespace fusedrnn {
@@ -34,9 +33,7 @@ std::unique_ptr<frnn_model> create_model(const frnn_model_spec& spec, const frnn
     model->shape = shape;
     model->serial = next_model_serial.fetch_add(1, std::memory_order_relaxed);
     model->panel_width = panel_width;
-    // More participants than logical processors cannot all run at once, and each barrier would wait for one that
-    // is not running; so a larger num_threads is capped (the spec keeps the value as given).
-    model->thread_count = spec.num_threads != 0 ? std::min(spec.num_threads, thread_limit()) : physical_core_count();
+    model->thread_count = resolve_thread_count(spec.num_threads);
     if (shape.precision == FRNN_PRECISION_FLOAT32) {
         model->f32_layers = pack_layers<float>(shape, weights, weights_count, panel_width);
     } else {

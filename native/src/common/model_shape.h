@@ -74,4 +74,12 @@ struct ForwardShape {
     bool batch_first;
 };
 
+// The dimensions of a validated frnn_dense_spec.
+struct DenseShape {
+    int64_t input_size;
+    int64_t output_size;
+    int32_t activation;  // an frnn_dense_activation
+    int32_t precision;   // an frnn_precision
+};
+
 }  // namespace fusedrnn

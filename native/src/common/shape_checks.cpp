@@ -279,38 +279,91 @@ bool require_cell_flag(const bool& field, const char* name, bool allowed, const 
 
 }  // namespace
 
-frnn_model_spec read_spec(const frnn_model_spec* caller_spec) {
+namespace {
+
+// The caller's struct as this library's (see read_spec): `type` names it in messages.
+template <class Spec>
+Spec read_sized_struct(const Spec* caller_spec, uint32_t first_size, const char* type) {
     require_not_null(caller_spec, "spec");
     // Only struct_size is read before it is checked: the caller's struct may be shorter than this library's.
     uint32_t caller_size = 0;
     std::memcpy(&caller_size, caller_spec, sizeof caller_size);
-    constexpr uint32_t known_size = sizeof(frnn_model_spec);
+    constexpr uint32_t known_size = sizeof(Spec);
     // One longer than any version could define (a garbage size) is not read at all.
     constexpr uint32_t largest_plausible_size = 4096;
-    if (caller_size < first_model_spec_size) {
-        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->struct_size is " + to_string(caller_size) +
-                                               " but must be sizeof(frnn_model_spec), " + to_string(known_size) +
+    const std::string name(type);
+    if (caller_size < first_size) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->struct_size is " + to_string(caller_size) + " but must be sizeof(" +
+                                               name + "), " + to_string(known_size) +
                                                " in the fusedrnn.h of this library (ABI " +
                                                to_string(FRNN_ABI_VERSION) + ")");
     }
     if (caller_size > largest_plausible_size) {
-        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->struct_size is " + to_string(caller_size) +
-                                               ", more than any frnn_model_spec (set it to sizeof(frnn_model_spec))");
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "spec->struct_size is " + to_string(caller_size) + ", more than any " +
+                                               name + " (set it to sizeof(" + name + "))");
     }
-    frnn_model_spec spec{};
+    Spec spec{};
     std::memcpy(&spec, caller_spec, std::min(caller_size, known_size));
     // A newer header's fields this library does not know: refused if the caller set any of them.
     const auto* bytes = reinterpret_cast<const unsigned char*>(caller_spec);
     for (uint32_t offset = known_size; offset < caller_size; ++offset) {
         if (bytes[offset] != 0) {
             fail(FRNN_STATUS_UNSUPPORTED, "spec->struct_size is " + to_string(caller_size) + " and byte " +
-                                              to_string(offset) + " is set, but this library's frnn_model_spec has " +
+                                              to_string(offset) + " is set, but this library's " + name + " has " +
                                               to_string(known_size) + " bytes (ABI " + to_string(FRNN_ABI_VERSION) +
                                               "): the caller uses a field of a newer fusedrnn.h");
         }
     }
     spec.struct_size = known_size;
     return spec;
+}
+
+}  // namespace
+
+frnn_model_spec read_spec(const frnn_model_spec* caller_spec) {
+    return read_sized_struct(caller_spec, first_model_spec_size, "frnn_model_spec");
+}
+
+frnn_dense_spec read_dense_spec(const frnn_dense_spec* caller_spec) {
+    return read_sized_struct(caller_spec, first_dense_spec_size, "frnn_dense_spec");
+}
+
+DenseShape validate_dense(const frnn_dense_spec& spec, const float* weight, int64_t weight_count, const float* bias,
+                          int64_t bias_count) {
+    require_range("spec->input_size", spec.input_size, 1, INT32_MAX);
+    require_range("spec->output_size", spec.output_size, 1, INT32_MAX);
+    require_range("spec->activation", spec.activation, FRNN_DENSE_IDENTITY, FRNN_DENSE_LOG_SOFTMAX);
+    require_range("spec->num_threads", spec.num_threads, 0, INT32_MAX);
+    require_range("spec->precision", spec.precision, FRNN_PRECISION_FLOAT32, FRNN_PRECISION_FLOAT64);
+    const bool has_bias = require_bool(spec.has_bias, "spec->has_bias");
+    require_zero_reserved(spec.reserved, "spec->reserved");
+    const Factor outputs{"output_size", spec.output_size};
+    require_tensor("weight", weight, weight_count, "the dense layer", {{outputs, {"input_size", spec.input_size}}});
+    if (has_bias) {
+        require_tensor("bias", bias, bias_count, "the dense layer", {{outputs}});
+    } else {
+        require_absent_tensor("bias", bias, bias_count, "spec->has_bias is 0");
+    }
+    return {spec.input_size, spec.output_size, spec.activation, spec.precision};
+}
+
+void validate_dense_forward(const DenseShape& shape, int64_t rows, const float* x, int64_t x_count, const float* y,
+                            int64_t y_count) {
+    require_range("rows", rows, 1, INT32_MAX);
+    const Factor row_count{"rows", rows};
+    if (x == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, "x is NULL");
+    }
+    if (y == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, "y is NULL");
+    }
+    require_count("x_count", x_count, "the dense layer", {{row_count, {"input_size", shape.input_size}}});
+    require_count("y_count", y_count, "the dense layer", {{row_count, {"output_size", shape.output_size}}});
+    const ByteRange input = byte_range("x", x, x_count, false);
+    const ByteRange output = byte_range("y", y, y_count, true);
+    if (input.begin < output.end && output.begin < input.end) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "x and y overlap; a dense layer writes y while it reads x");
+    }
 }
 
 ModelShape validate_spec(const frnn_model_spec* spec) {

@@ -22,6 +22,21 @@ frnn_model_spec read_spec(const frnn_model_spec* caller_spec);
 // Validates a spec read by read_spec.
 ModelShape validate_spec(const frnn_model_spec* spec);
 
+// sizeof(frnn_dense_spec) in the first ABI that has it.
+constexpr uint32_t first_dense_spec_size = 32;
+static_assert(sizeof(frnn_dense_spec) >= first_dense_spec_size, "frnn_dense_spec only grows");
+
+// As read_spec, for a dense layer's spec.
+frnn_dense_spec read_dense_spec(const frnn_dense_spec* caller_spec);
+
+// Validates a dense spec read by read_dense_spec and its weights.
+DenseShape validate_dense(const frnn_dense_spec& spec, const float* weight, int64_t weight_count, const float* bias,
+                          int64_t bias_count);
+
+// Validates one frnn_dense_forward call's rows and buffers.
+void validate_dense_forward(const DenseShape& shape, int64_t rows, const float* x, int64_t x_count, const float* y,
+                            int64_t y_count);
+
 void validate_weights(const ModelShape& shape, const frnn_layer_weights* weights, int32_t weights_count);
 
 ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_args* args);

@@ -70,6 +70,13 @@ const FieldLayout forward_args_fields[] = {
     FRNN_FIELD(frnn_forward_args, cn),       FRNN_FIELD(frnn_forward_args, cn_count),
 };
 
+const FieldLayout dense_spec_fields[] = {
+    FRNN_FIELD(frnn_dense_spec, struct_size), FRNN_FIELD(frnn_dense_spec, input_size),
+    FRNN_FIELD(frnn_dense_spec, output_size), FRNN_FIELD(frnn_dense_spec, activation),
+    FRNN_FIELD(frnn_dense_spec, num_threads), FRNN_FIELD(frnn_dense_spec, precision),
+    FRNN_FIELD(frnn_dense_spec, has_bias),    FRNN_FIELD(frnn_dense_spec, reserved),
+};
+
 #undef FRNN_FIELD
 
 template <std::size_t N>
@@ -83,6 +90,7 @@ const StructLayout struct_layouts[] = {
     describe("frnn_model_spec", sizeof(frnn_model_spec), model_spec_fields),
     describe("frnn_layer_weights", sizeof(frnn_layer_weights), layer_weights_fields),
     describe("frnn_forward_args", sizeof(frnn_forward_args), forward_args_fields),
+    describe("frnn_dense_spec", sizeof(frnn_dense_spec), dense_spec_fields),
 };
 
 const StructLayout& find_struct(const char* struct_name) {
@@ -94,7 +102,7 @@ const StructLayout& find_struct(const char* struct_name) {
     }
     fail(FRNN_STATUS_INVALID_ARGUMENT, std::string("unknown struct '") + struct_name +
                                            "'; known: frnn_activation, frnn_cell_activations, frnn_model_spec, frnn_layer_weights, "
-                                           "frnn_forward_args");
+                                           "frnn_forward_args, frnn_dense_spec");
 }
 
 }  // namespace

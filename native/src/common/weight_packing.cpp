@@ -13,7 +13,8 @@ int64_t packed_row(int64_t gate, int64_t unit, int64_t gate_count, int64_t panel
     return (unit / panel_width * gate_count + gate) * panel_width + unit % panel_width;
 }
 
-// Packs the gate-major rows of a [G*H, columns] matrix into k-major unit blocks of G*panel_width rows.
+}  // namespace
+
 AlignedFloats pack_gate_rows(const float* rows, int64_t gate_count, int64_t hidden_size, int64_t padded_hidden,
                              int64_t columns, int64_t panel_width) {
     AlignedFloats packed(to_size(gate_count * padded_hidden * columns));
@@ -29,8 +30,6 @@ AlignedFloats pack_gate_rows(const float* rows, int64_t gate_count, int64_t hidd
     }
     return packed;
 }
-
-}  // namespace
 
 template <class T>
 PackedLayer<T> pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,

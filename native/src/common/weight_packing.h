@@ -35,6 +35,11 @@ struct PackedLayer {
     int64_t gate_columns(int64_t gate_count) const { return gate_count * padded_hidden; }
 };
 
+// Packs the gate-major rows of a [G*H, columns] matrix into k-major unit blocks of G*panel_width rows, H padded to
+// padded_hidden with zero rows. A dense layer's [outputs, inputs] weight is the G = 1 case.
+AlignedFloats pack_gate_rows(const float* rows, int64_t gate_count, int64_t hidden_size, int64_t padded_hidden,
+                             int64_t columns, int64_t panel_width);
+
 // Packs validated weights (see validate_weights) of `layer` for kernels of the given panel width.
 template <class T>
 PackedLayer<T> pack_layer(const ModelShape& shape, int64_t layer, const frnn_layer_weights& weights,

@@ -18,6 +18,20 @@
 
 namespace fusedrnn {
 
+// [begin, end) of some index: time steps, batch rows, unit blocks.
+struct Range {
+    int64_t begin;
+    int64_t end;
+
+    int64_t size() const { return end - begin; }
+    bool operator==(const Range& other) const { return begin == other.begin && end == other.end; }
+};
+
+// `count` items for one of `parts` participants, in contiguous, balanced ranges.
+inline Range share(int64_t count, int participant, int parts) {
+    return {count * participant / parts, count * (participant + 1) / parts};
+}
+
 #if defined(_MSC_VER)
 #pragma warning(push)
 #pragma warning(disable : 4324)  // padded for alignas: the point of alignas here

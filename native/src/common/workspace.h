@@ -18,7 +18,17 @@ struct frnn_workspace {
     uint64_t model_serial;  // the model it was created for
     int64_t chunk_budget_bytes;  // bound on a call's chunk buffers (cpu/forward.cpp), from chunk_budget_bytes()
     fusedrnn::AlignedArray<std::byte> arena;
-    std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first forward that uses threads
+    std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first call that uses threads (team_for)
+
+    // The team of a call of `participants` (> 1) threads: grows to the most participants a call has wanted (the old
+    // workers are joined first); a call that wants fewer leaves the rest idle.
+    fusedrnn::WorkerTeam& team_for(int participants) {
+        if (team == nullptr || team->size() < participants) {
+            team.reset();
+            team = std::make_unique<fusedrnn::WorkerTeam>(participants);
+        }
+        return *team;
+    }
 
     // At least `count` values of T; reallocates only when the arena is smaller, so steady-state calls don't allocate.
     template <class T>

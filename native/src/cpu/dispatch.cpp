@@ -2,6 +2,8 @@
 
 #include "common/cpu_features.h"
 
+#include <fusedrnn.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +30,7 @@ bool always_supported() { return true; }
      datatype##_gru_step_##isa,           datatype##_rnn_tanh_step_##isa,                                     \
      datatype##_rnn_relu_step_##isa,      datatype##_lstm_variant_step_##isa,                                 \
      datatype##_gru_variant_step_##isa,   datatype##_gru_reset_before_step_##isa,                             \
-     datatype##_rnn_variant_step_##isa}
+     datatype##_rnn_variant_step_##isa,   datatype##_dense_activation_##isa}
 
 // Best first; the reference set runs everywhere and stays last. W is the values per register in each precision.
 // (The flags of the vector sets also allow F16C, which the kernels do not use.)
@@ -90,6 +92,11 @@ const KernelTable<float>& active_kernels<float>() {
 template <>
 const KernelTable<double>& active_kernels<double>() {
     return active_candidate().f64;
+}
+
+int64_t panel_width_for(int32_t precision) {
+    return precision == FRNN_PRECISION_FLOAT64 ? active_kernels<double>().panel_width
+                                               : active_kernels<float>().panel_width;
 }
 
 }  // namespace fusedrnn::cpu

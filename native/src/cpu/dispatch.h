@@ -14,4 +14,7 @@ const char* active_isa_name();
 template <class T>
 const KernelTable<T>& active_kernels();
 
+// W of that set in a precision (an frnn_precision): the layout weights are packed in.
+int64_t panel_width_for(int32_t precision);
+
 }  // namespace fusedrnn::cpu

@@ -10,20 +10,6 @@
 namespace fusedrnn::cpu {
 namespace {
 
-// [begin, end) of some index: time steps, batch rows, unit blocks.
-struct Range {
-    int64_t begin;
-    int64_t end;
-
-    int64_t size() const { return end - begin; }
-    bool operator==(const Range& other) const { return begin == other.begin && end == other.end; }
-};
-
-// `count` items for one of `parts` participants, in contiguous, balanced ranges.
-Range share(int64_t count, int participant, int parts) {
-    return {count * participant / parts, count * (participant + 1) / parts};
-}
-
 // Batch rows that share each weight load in the batched step kernel: a row split hands out whole groups.
 constexpr int64_t row_group = 4;
 
@@ -463,12 +449,7 @@ void forward_in(const frnn_model& model, frnn_workspace& workspace, const Forwar
         chunk_shape_for<T>(model.shape, gate_columns, call, sharing, workspace.chunk_budget_bytes);
     const ForwardBuffers<T> buffers =
         carve_buffers<T>(workspace, model.shape, gate_columns, call, chunks, regions_of(sharing));
-    if (sharing.participants > 1 && (workspace.team == nullptr || workspace.team->size() < sharing.participants)) {
-        // Grows to the most participants a call has wanted (the old workers are joined first); a call that wants
-        // fewer leaves the rest idle.
-        workspace.team.reset();
-        workspace.team = std::make_unique<WorkerTeam>(sharing.participants);
-    }
+    WorkerTeam* team = sharing.participants > 1 ? &workspace.team_for(sharing.participants) : nullptr;
     // A unit split (or the caller alone) in one chunk reads every row of x in every layer-0 pass: converted here,
     // once, before the participants start (one barrier fewer; next to the weights a batch this split serves streams
     // every step, it is a small copy). A row split converts its own rows.
@@ -477,7 +458,7 @@ void forward_in(const frnn_model& model, frnn_workspace& workspace, const Forwar
         load_input(args.x, model.shape.input_size, whole_call, whole_call, whole_call.rows, buffers.chunk_input);
     }
     const ForwardPlan<T> plan{model,  active_kernels<T>(), call, args, buffers, chunks,
-                              sharing.participants > 1 ? workspace.team.get() : nullptr, sharing};
+                              team, sharing};
     if (plan.team == nullptr) {
         plan.run(0);
         return;

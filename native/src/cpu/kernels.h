@@ -31,6 +31,12 @@ template <class T>
 using GemmNtFn = void (*)(int64_t rows, int64_t blocks, int64_t gate_count, int64_t depth, const T* a,
                           const float* b, const T* bias, T* c, int64_t c_stride);
 
+// A dense layer's activation (an frnn_dense_activation) on one row: values [count], W x + b in T, which the kernel may
+// overwrite, into out [count] in float32 (round_to_float's NaN rule). Softmax and log-softmax subtract the row's
+// maximum first (NaNs aside) and sum in one fixed order, so a row's result does not depend on the thread that runs it.
+template <class T>
+using DenseActivationFn = void (*)(int32_t activation, T* values, int64_t count, float* out);
+
 // An activation of a cell variant: kind is an frnn_activation_kind (never DEFAULT: resolved at model creation).
 struct ActivationRule {
     int32_t kind;
@@ -103,6 +109,7 @@ struct KernelTable {
     RecurrentStepFn<T> gru_variant_step;        // reset after the product
     RecurrentStepFn<T> gru_reset_before_step;   // reset before the product: two passes over the units
     RecurrentStepFn<T> rnn_variant_step;
+    DenseActivationFn<T> dense_activation;
 };
 
 #define FUSEDRNN_DECLARE_KERNELS(datatype, T, isa)                                                             \
@@ -115,7 +122,8 @@ struct KernelTable {
     void datatype##_lstm_variant_step_##isa(const RecurrentStep<T>& step);                                     \
     void datatype##_gru_variant_step_##isa(const RecurrentStep<T>& step);                                      \
     void datatype##_gru_reset_before_step_##isa(const RecurrentStep<T>& step);                                 \
-    void datatype##_rnn_variant_step_##isa(const RecurrentStep<T>& step);
+    void datatype##_rnn_variant_step_##isa(const RecurrentStep<T>& step);                                     \
+    void datatype##_dense_activation_##isa(int32_t activation, T* values, int64_t count, float* out);
 #define FUSEDRNN_DECLARE_KERNEL_SET(isa)                                                                       \
     FUSEDRNN_DECLARE_KERNELS(f32, float, isa)                                                                  \
     FUSEDRNN_DECLARE_KERNELS(f64, double, isa)

@@ -109,4 +109,30 @@ internal static unsafe partial class FrnnNative
     [LibraryImport(LibraryName)]
     [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
     public static partial FrnnStatus frnn_model_forward(FrnnModelHandle model, FrnnWorkspaceHandle workspace, FrnnForwardArgs* args);
+
+    /// <summary>
+    /// Creates a dense layer: weight [output_size, input_size] (row-major, nn.Linear's layout) and, when has_bias,
+    /// bias [output_size]; NULL with count 0 otherwise. Both are copied and packed; the caller's buffers are not kept.
+    /// </summary>
+    // frnn_status frnn_dense_create(const frnn_dense_spec* spec, const float* weight, int64_t weight_count, const float* bias, int64_t bias_count, frnn_dense** out_dense);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial FrnnStatus frnn_dense_create(FrnnDenseSpec* spec, float* weight, long weight_count, float* bias, long bias_count, FrnnDenseHandle* out_dense);
+
+    /// <summary>Destroys a dense layer; NULL is accepted.</summary>
+    // frnn_status frnn_dense_destroy(frnn_dense* dense);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial FrnnStatus frnn_dense_destroy(FrnnDenseHandle dense);
+
+    /// <summary>
+    /// Runs the layer on `rows` rows: x [rows, input_size], y [rows, output_size], which must not overlap. The workspace
+    /// may be one created for any model: the call borrows its memory and worker threads, so a sequence model's heads run
+    /// on the threads of the network before them (one thread at a time, as for frnn_model_forward). Each output is
+    /// computed the same way whatever the thread count. On failure y has not been written.
+    /// </summary>
+    // frnn_status frnn_dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows, const float* x, int64_t x_count, float* y, int64_t y_count);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial FrnnStatus frnn_dense_forward(FrnnDenseHandle dense, FrnnWorkspaceHandle workspace, long rows, float* x, long x_count, float* y, long y_count);
 }

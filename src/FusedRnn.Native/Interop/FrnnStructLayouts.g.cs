@@ -82,5 +82,16 @@ internal static class FrnnStructLayouts
             ("cn", nameof(FrnnForwardArgs.Cn)),
             ("cn_count", nameof(FrnnForwardArgs.CnCount)),
         ]),
+        new("frnn_dense_spec", typeof(FrnnDenseSpec),
+        [
+            ("struct_size", nameof(FrnnDenseSpec.StructSize)),
+            ("input_size", nameof(FrnnDenseSpec.InputSize)),
+            ("output_size", nameof(FrnnDenseSpec.OutputSize)),
+            ("activation", nameof(FrnnDenseSpec.Activation)),
+            ("num_threads", nameof(FrnnDenseSpec.NumThreads)),
+            ("precision", nameof(FrnnDenseSpec.Precision)),
+            ("has_bias", nameof(FrnnDenseSpec.HasBias)),
+            ("reserved", nameof(FrnnDenseSpec.Reserved)),
+        ]),
     ];
 }

@@ -83,6 +83,24 @@ internal enum FrnnActivationKind : uint
     Softplus = 12,
 }
 
+/// <summary>The function a dense layer applies to W x + b; the numeric values are part of the ABI.</summary>
+// C: frnn_dense_activation
+internal enum FrnnDenseActivation : uint
+{
+    /// <summary>y = W x + b</summary>
+    Identity = 0,
+    /// <summary>max(0, y)</summary>
+    Relu = 1,
+    /// <summary>tanh(y)</summary>
+    Tanh = 2,
+    /// <summary>1 / (1 + e^-y)</summary>
+    Sigmoid = 3,
+    /// <summary>e^y / sum of e^y over the row's outputs</summary>
+    Softmax = 4,
+    /// <summary>y - log(sum of e^y over the row's outputs)</summary>
+    LogSoftmax = 5,
+}
+
 /// <summary>
 /// One activation with its parameters. alpha must be finite for AFFINE, LEAKY_RELU, THRESHOLDED_RELU, SCALED_TANH,
 /// HARD_SIGMOID and ELU, and beta for AFFINE, SCALED_TANH and HARD_SIGMOID; a parameter the kind does not take must
@@ -320,6 +338,55 @@ internal unsafe struct FrnnForwardArgs
 
     [FieldOffset(120)]
     public long CnCount;
+}
+
+/// <summary>
+/// A dense (fully connected) layer, y = activation(W x + b), as PyTorch's nn.Linear: the head of a sequence model. It
+/// follows frnn_model_spec's struct_size convention.
+/// </summary>
+// C: frnn_dense_spec, 32 bytes
+[StructLayout(LayoutKind.Explicit, Size = 32)]
+internal unsafe struct FrnnDenseSpec
+{
+    /// <summary>sizeof(frnn_dense_spec) as the caller was compiled</summary>
+    [FieldOffset(0)]
+    public uint StructSize;
+
+    /// <summary>features of each input row, &gt;= 1</summary>
+    [FieldOffset(4)]
+    public int InputSize;
+
+    /// <summary>features of each output row, &gt;= 1</summary>
+    [FieldOffset(8)]
+    public int OutputSize;
+
+    /// <summary>an frnn_dense_activation value</summary>
+    [FieldOffset(12)]
+    public int Activation;
+
+    /// <summary>as frnn_model_spec's</summary>
+    [FieldOffset(16)]
+    public int NumThreads;
+
+    /// <summary>an frnn_precision value; 0 = float32</summary>
+    [FieldOffset(20)]
+    public int Precision;
+
+    /// <summary>true = bias is given</summary>
+    [FieldOffset(24)]
+    public bool HasBias;
+
+    /// <summary>must be zero</summary>
+    [FieldOffset(25)]
+    public fixed byte Reserved[7];
+}
+
+/// <summary>A dense layer: spec plus weight and bias packed for the kernels.</summary>
+// C: frnn_dense* (opaque), passed as the pointer itself
+internal readonly struct FrnnDenseHandle(nint value)
+{
+    /// <summary>The native pointer; 0 is NULL.</summary>
+    public nint Value { get; } = value;
 }
 
 /// <summary>A model: spec plus weights packed for the kernels.</summary>

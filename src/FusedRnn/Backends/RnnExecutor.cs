@@ -44,17 +44,30 @@ public readonly ref struct ForwardRequest
 /// </summary>
 public abstract class RnnExecutor : IDisposable
 {
-    /// <summary>Creates the executor for <paramref name="spec"/>.</summary>
-    protected RnnExecutor(RnnSpec spec) => Spec = spec;
+    /// <summary>Creates the executor for <paramref name="spec"/>, computing in <paramref name="precision"/>.</summary>
+    protected RnnExecutor(RnnSpec spec, RnnPrecision precision)
+    {
+        Spec = spec;
+        Precision = precision;
+    }
 
     /// <summary>The network's architecture.</summary>
     public RnnSpec Spec { get; }
+
+    /// <summary>What the kernels compute in.</summary>
+    public RnnPrecision Precision { get; }
 
     /// <summary>Scratch memory for one caller at a time; it grows to the largest call and is then reused.</summary>
     public abstract RnnWorkspace CreateWorkspace();
 
     /// <summary>Runs a request the façade has validated.</summary>
     public abstract void Forward(in ForwardRequest request, RnnWorkspace workspace);
+
+    /// <summary>
+    /// Loads a dense layer (a sequence model's head) to run on this executor's workspaces, in its precision. A backend
+    /// without its own dense kernels gets the managed one on the calling thread.
+    /// </summary>
+    public virtual DenseExecutor LoadDense(DenseLayer layer) => new Managed.ManagedDenseExecutor(layer, Precision, threads: 1);
 
     /// <inheritdoc />
     public void Dispose()

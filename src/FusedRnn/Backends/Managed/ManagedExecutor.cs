@@ -45,7 +45,7 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
     /// <param name="weights">The network, of <typeparamref name="TCell"/>'s kind.</param>
     /// <param name="threads">Threads per call, the caller's included, at least 1.</param>
     public ManagedExecutor(RnnWeights weights, int threads)
-        : base(weights.Spec)
+        : base(weights.Spec, typeof(T) == typeof(double) ? RnnPrecision.Float64 : RnnPrecision.Float32)
     {
         RnnSpec spec = weights.Spec;
         _threads = threads;
@@ -67,6 +67,8 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
             _largestLayerFloats = long.Max(_largestLayerFloats, _layers[index].StreamedWeightFloats);
         }
     }
+
+    public override DenseExecutor LoadDense(DenseLayer layer) => new ManagedDenseExecutor(layer, Precision, _threads);
 
     public override RnnWorkspace CreateWorkspace()
     {

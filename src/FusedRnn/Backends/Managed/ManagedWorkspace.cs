@@ -41,15 +41,21 @@ internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWo
     public int ParticipantsNow(int planned) =>
         planned > 1 && FollowsCongestionAdvice && _team is { } team && team.Congested() ? 1 : planned;
 
+    /// <summary>The running dense layer's call (<see cref="ManagedDenseExecutor"/>); made on the first one that uses threads.</summary>
+    internal DenseCall? Dense;
+
     /// <summary>
     /// Runs <see cref="Job"/> on <paramref name="participants"/> threads (1: the caller alone, no workers). The team
     /// grows to the most participants a call has wanted; a call that wants fewer leaves the rest idle.
     /// </summary>
-    public void Run(int participants)
+    public void Run(int participants) => Run(Job!, participants);
+
+    /// <summary>Runs <paramref name="job"/> as <see cref="Run(int)"/> runs <see cref="Job"/>.</summary>
+    public void Run(Action<int> job, int participants)
     {
         if (participants == 1)
         {
-            Job!(0);
+            job(0);
             return;
         }
 
@@ -60,7 +66,7 @@ internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWo
             _team = new WorkerTeam(participants);
         }
 
-        _team.Run(Job!, participants);
+        _team.Run(job, participants);
     }
 
     /// <summary>The per-step barrier; a no-op when the caller runs alone.</summary>

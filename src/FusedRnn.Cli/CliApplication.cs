@@ -52,6 +52,7 @@ internal static class CliApplication
             new InfoCommand(console),
             new DemoCommand(console),
             new BenchCommand(console),
+            new ParityCommand(console),
         };
         HelpOption help = root.Options.OfType<HelpOption>().Single();
         var helpWithExitCodes = new HelpWithExitCodesAction((HelpAction)help.Action!);

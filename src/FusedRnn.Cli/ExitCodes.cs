@@ -17,6 +17,9 @@ internal static class ExitCodes
     /// <summary>Not enough memory, or an array larger than .NET allows; the message names the sizes asked for.</summary>
     public const int OutOfMemory = 4;
 
+    /// <summary><c>fusedrnn parity</c>: a backend, or a pair of backends, differs by more than the tolerance.</summary>
+    public const int ParityFailed = 5;
+
     /// <summary>An unexpected failure: a bug in fusedrnn (EX_SOFTWARE in sysexits.h).</summary>
     public const int Internal = 70;
 
@@ -28,6 +31,7 @@ internal static class ExitCodes
         (Usage, "usage: unknown command, option or value, a missing option, options that contradict"),
         (CannotWrite, "an output could not be written (missing folder, no permission, disk full); no output was changed"),
         (OutOfMemory, "out of memory, or an array larger than .NET allows; the message names the sizes"),
+        (ParityFailed, "parity: a backend or a pair of backends differs by more than the tolerance"),
         (Internal, "internal error: a bug in fusedrnn, please report it"),
     ];
 }

@@ -193,10 +193,10 @@ internal sealed class RunCommand : Command
         }
     }
 
-    enum ModelFormat { Safetensors, Onnx, Keras }
+    internal enum ModelFormat { Safetensors, Onnx, Keras }
 
     /// <summary>The format by the file's extension: .onnx, .keras and .h5 (.weights.h5 too), else safetensors.</summary>
-    static ModelFormat FormatOf(string path) =>
+    internal static ModelFormat FormatOf(string path) =>
         path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? ModelFormat.Onnx
         : path.EndsWith(".keras", StringComparison.OrdinalIgnoreCase) || path.EndsWith(".h5", StringComparison.OrdinalIgnoreCase) ? ModelFormat.Keras
         : ModelFormat.Safetensors;
@@ -292,7 +292,7 @@ internal sealed class RunCommand : Command
     }
 
     /// <summary>The model as run goes: a PyTorch module, an ONNX node in PyTorch's layouts or its own, or Keras layers.</summary>
-    sealed class Model : IDisposable
+    internal sealed class Model : IDisposable
     {
         readonly RecurrentModule? _pytorch;
         readonly OnnxRecurrentModule? _onnx;
@@ -318,6 +318,9 @@ internal sealed class RunCommand : Command
 
         public static Model Keras(KerasModel model, RnnOptions options, string? layer) =>
             new(null, null, null, model.CreateModule(options, layer), false, options.BatchFirst);
+
+        /// <summary>Features of each step of x: the first network's input_size.</summary>
+        public int InputSize => Spec?.InputSize ?? _keras!.Layers[0].Weights.Spec.InputSize;
 
         /// <summary>The one network's spec; null for Keras layers, which each have their own.</summary>
         public RnnSpec? Spec => _pytorch?.Spec ?? _onnxModel?.Weights.Spec;

@@ -37,7 +37,9 @@ internal sealed unsafe class NativeDenseExecutor : DenseExecutor
 
     public override void Apply(ReadOnlySpan<float> input, int rows, Span<float> output, RnnWorkspace workspace)
     {
-        WorkspaceSafeHandle workspaceHandle = ((NativeExecutor.NativeWorkspace)workspace).Handle;
+        WorkspaceSafeHandle workspaceHandle = workspace is NativeExecutor.NativeWorkspace native
+            ? native.Handle
+            : throw new ArgumentException("a native dense layer runs on a workspace of the cpu backend's model that loaded it", nameof(workspace));
         fixed (float* x = input)
         fixed (float* y = output)
         {

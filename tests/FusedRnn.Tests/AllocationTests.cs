@@ -57,4 +57,25 @@ public class AllocationTests
         Assert.Equal(0, allocated);
         Assert.Contains(h, v => v != 0);
     }
+
+    /// <summary>A whole model's stream whose 2000-way softmax head is split between two threads.</summary>
+    [Theory]
+    [MemberData(nameof(BackendUnderTest.NamesAndPrecisions), MemberType = typeof(BackendUnderTest))]
+    public void AThreadedHeadStepsWithoutAllocatingAfterWarmUp(string backendName, RnnPrecision precision)
+    {
+        var (parts, _) = SequenceModels.SequenceModelHeadTests.Parts();
+        RnnOptions options = BackendUnderTest.Get(backendName).In(precision) with { Threads = 2, OversubscribeThreads = true };
+        using SequenceModel model = SequenceModel.Create(parts, options);
+        using SequenceModelState state = model.CreateState(1);
+        long[] id = [5];
+        var y = new float[SequenceModels.SequenceModelHeadTests.Classes];
+
+        for (int i = 0; i < WarmUpCalls; i++) model.StepIds(id, state, y);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) model.StepIds(id, state, y);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Equal(1, y.Sum(), 4);
+    }
 }

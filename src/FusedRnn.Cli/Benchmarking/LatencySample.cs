@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime;
 
 namespace FusedRnn.Cli.Benchmarking;
 
@@ -23,41 +22,19 @@ internal sealed class LatencySample
     /// <summary>The nearest-rank quantile of the call durations, in seconds (0.5: the median).</summary>
     public double QuantileSeconds(double quantile) => _sortedSeconds[Math.Max(0, (int)Math.Ceiling(quantile * Count) - 1)];
 
-    /// <summary>How long the JIT must have compiled nothing before timing starts.</summary>
-    static readonly TimeSpan JitQuietTime = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>The longest warm-up spent waiting for the JIT to go quiet.</summary>
-    static readonly TimeSpan LongestWarmUp = TimeSpan.FromSeconds(5);
-
     /// <summary>
-    /// Calls <paramref name="call"/> untimed for at least <paramref name="warmUp"/> and until the JIT has compiled
-    /// nothing for <see cref="JitQuietTime"/> (up to <see cref="LongestWarmUp"/>): tiered compilation recompiles hot
-    /// methods in the background a while after their first calls, and a recompilation during timing — or the
-    /// background compiler taking a core from a call's worker threads — would land in the tail. Then times each call
-    /// until <paramref name="duration"/> has passed and at least <paramref name="minimumCalls"/> calls were made.
+    /// Warms <paramref name="call"/> up for at least <paramref name="warmUp"/> and <paramref name="minimumCalls"/> calls
+    /// and until the JIT is quiet (<see cref="JitWarmup.Run"/>, its defaults), then times each call until
+    /// <paramref name="duration"/> has passed and at least <paramref name="minimumCalls"/> calls were made.
     /// <paramref name="phase"/>, when given, hears each phase begin (for a progress display; never while a call is timed).
     /// </summary>
     public static LatencySample Measure(Action call, TimeSpan warmUp, TimeSpan duration, int minimumCalls, Action<string>? phase = null)
     {
         phase?.Invoke("Warming up until the JIT is quiet");
-        long warmUpStart = Stopwatch.GetTimestamp();
-        int warmUpCalls = 0;
-        long compiledMethods = JitInfo.GetCompiledMethodCount(), lastCompilation = warmUpStart;
-        for (; warmUpCalls < minimumCalls || Stopwatch.GetElapsedTime(warmUpStart) < warmUp ||
-               (Stopwatch.GetElapsedTime(lastCompilation) < JitQuietTime && Stopwatch.GetElapsedTime(warmUpStart) < LongestWarmUp);
-             warmUpCalls++)
-        {
-            call();
-            long compiled = JitInfo.GetCompiledMethodCount();
-            if (compiled != compiledMethods)
-            {
-                compiledMethods = compiled;
-                lastCompilation = Stopwatch.GetTimestamp();
-            }
-        }
+        WarmupReport warmed = JitWarmup.Run(call, minimumCalls, warmUp);
 
         // Sized from the warm-up rate so that the list rarely grows while calls are being timed.
-        double estimatedCalls = warmUpCalls * duration.TotalSeconds / Math.Max(Stopwatch.GetElapsedTime(warmUpStart).TotalSeconds, 1e-9);
+        double estimatedCalls = warmed.Calls * duration.TotalSeconds / Math.Max(warmed.Elapsed.TotalSeconds, 1e-9);
         var seconds = new List<double>((int)Math.Min(estimatedCalls * 1.25 + minimumCalls, 50_000_000));
         phase?.Invoke($"Timing calls for {duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)} s");
         long measureStart = Stopwatch.GetTimestamp();

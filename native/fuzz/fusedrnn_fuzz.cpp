@@ -139,17 +139,38 @@ struct ExtendedSpec {
     uint8_t extension[8];
 };
 
-frnn_model* create_model(const ExtendedSpec& caller, const std::vector<frnn_layer_weights>& views, int32_t count) {
-    frnn_model* model = reinterpret_cast<frnn_model*>(&model);  // must be overwritten, with NULL on failure
-    const frnn_status status = frnn_model_create(&caller.spec, views.data(), count, &model);
-    check(status != FRNN_STATUS_INTERNAL, "frnn_model_create: internal error");
+// The contract of every create call: never INTERNAL; on failure *out is NULL and there is a message; on success an
+// object. `object` is what the call left in its out-parameter.
+template <class Object>
+Object* created(frnn_status status, Object* object, const std::string& function) {
+    check(status != FRNN_STATUS_INTERNAL, (function + ": internal error").c_str());
     if (status != FRNN_STATUS_OK) {
-        check(model == nullptr, "frnn_model_create failed but set *out_model");
-        check(frnn_last_error()[0] != '\0', "frnn_model_create failed without a message");
+        check(object == nullptr, (function + " failed but set its out-parameter").c_str());
+        check(frnn_last_error()[0] != '\0', (function + " failed without a message").c_str());
         return nullptr;
     }
-    check(model != nullptr, "frnn_model_create succeeded without a model");
-    return model;
+    check(object != nullptr, (function + " succeeded without an object").c_str());
+    return object;
+}
+
+// The contract of every call that writes buffers inside `arena`: never INTERNAL, and a failure leaves a message and
+// every buffer as it was. Returns the call's status.
+template <class Call>
+frnn_status run_call(const std::vector<float>& arena, const std::string& function, Call call) {
+    const std::vector<float> before = arena;
+    const frnn_status status = call();
+    check(status != FRNN_STATUS_INTERNAL, (function + ": internal error").c_str());
+    if (status != FRNN_STATUS_OK) {
+        check(frnn_last_error()[0] != '\0', (function + " failed without a message").c_str());
+        check(std::memcmp(before.data(), arena.data(), before.size() * sizeof(float)) == 0,
+              (function + " failed but wrote a buffer").c_str());
+    }
+    return status;
+}
+
+frnn_model* create_model(const ExtendedSpec& caller, const std::vector<frnn_layer_weights>& views, int32_t count) {
+    frnn_model* model = reinterpret_cast<frnn_model*>(&model);  // must be overwritten, with NULL on failure
+    return created(frnn_model_create(&caller.spec, views.data(), count, &model), model, "frnn_model_create");
 }
 
 // The buffers of one forward call, all inside one arena so that a fuzzed overlap stays inside memory we own.
@@ -245,15 +266,7 @@ bool outputs_overlap(const frnn_forward_args& args) {
 }
 
 frnn_status forward(const frnn_model* model, frnn_workspace* workspace, CallBuffers& call) {
-    const std::vector<float> before = call.arena;
-    const frnn_status status = frnn_model_forward(model, workspace, &call.args);
-    check(status != FRNN_STATUS_INTERNAL, "frnn_model_forward: internal error");
-    if (status != FRNN_STATUS_OK) {
-        check(frnn_last_error()[0] != '\0', "frnn_model_forward failed without a message");
-        check(std::memcmp(before.data(), call.arena.data(), before.size() * sizeof(float)) == 0,
-              "frnn_model_forward failed but wrote a buffer");
-    }
-    return status;
+    return run_call(call.arena, "frnn_model_forward", [&] { return frnn_model_forward(model, workspace, &call.args); });
 }
 
 // Equal bit for bit, except that any NaN equals any NaN: which operand's NaN an FMA passes on depends on the form
@@ -293,16 +306,9 @@ struct ExtendedDenseSpec {
 
 frnn_dense* create_dense(const frnn_dense_spec& spec, const Tensor& weight, int64_t weight_count, const Tensor& bias) {
     frnn_dense* dense = reinterpret_cast<frnn_dense*>(&dense);  // must be overwritten, with NULL on failure
-    const frnn_status status = frnn_dense_create(&spec, weight.pointer(), weight_count, bias.pointer(),
-                                                 static_cast<int64_t>(bias.values.size()), &dense);
-    check(status != FRNN_STATUS_INTERNAL, "frnn_dense_create: internal error");
-    if (status != FRNN_STATUS_OK) {
-        check(dense == nullptr, "frnn_dense_create failed but set *out_dense");
-        check(frnn_last_error()[0] != '\0', "frnn_dense_create failed without a message");
-        return nullptr;
-    }
-    check(dense != nullptr, "frnn_dense_create succeeded without a dense layer");
-    return dense;
+    return created(frnn_dense_create(&spec, weight.pointer(), weight_count, bias.pointer(),
+                                     static_cast<int64_t>(bias.values.size()), &dense),
+                   dense, "frnn_dense_create");
 }
 
 // x then y in one arena (y starts as sentinels), so that a fuzzed overlap stays inside memory we own.
@@ -325,15 +331,8 @@ DenseCall make_dense_call(const std::vector<float>& x, int64_t x_count, int64_t 
 
 frnn_status dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows, DenseCall& call,
                           int64_t x_count, int64_t y_count) {
-    const std::vector<float> before = call.arena;
-    const frnn_status status = frnn_dense_forward(dense, workspace, rows, call.x, x_count, call.y, y_count);
-    check(status != FRNN_STATUS_INTERNAL, "frnn_dense_forward: internal error");
-    if (status != FRNN_STATUS_OK) {
-        check(frnn_last_error()[0] != '\0', "frnn_dense_forward failed without a message");
-        check(std::memcmp(before.data(), call.arena.data(), before.size() * sizeof(float)) == 0,
-              "frnn_dense_forward failed but wrote a buffer");
-    }
-    return status;
+    return run_call(call.arena, "frnn_dense_forward",
+                    [&] { return frnn_dense_forward(dense, workspace, rows, call.x, x_count, call.y, y_count); });
 }
 
 // A dense layer (a sequence model's head) from a fuzzed spec and weights, run on both workspaces of the model above:

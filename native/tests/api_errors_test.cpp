@@ -7,15 +7,6 @@
 namespace fusedrnn::test {
 namespace {
 
-using ::testing::HasSubstr;
-
-// Checks a call's status and that frnn_last_error() names the function and contains `message_part`.
-#define EXPECT_FAILS(call, expected_status, message_part)                                          \
-    do {                                                                                           \
-        EXPECT_EQ((call), (expected_status));                                                      \
-        EXPECT_THAT(std::string(frnn_last_error()), HasSubstr(message_part)) << "from " #call;     \
-    } while (false)
-
 struct SmallLstm {
     frnn_model_spec spec = make_spec(FRNN_CELL_LSTM, 3, 5, 2, 2);
     std::vector<LayerTensors> layers;

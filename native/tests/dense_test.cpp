@@ -7,14 +7,6 @@
 namespace fusedrnn::test {
 namespace {
 
-using ::testing::HasSubstr;
-
-#define EXPECT_FAILS(call, expected_status, message_part)                                          \
-    do {                                                                                           \
-        EXPECT_EQ((call), (expected_status));                                                      \
-        EXPECT_THAT(std::string(frnn_last_error()), HasSubstr(message_part)) << "from " #call;     \
-    } while (false)
-
 struct DenseDeleter {
     void operator()(frnn_dense* dense) const { EXPECT_EQ(frnn_dense_destroy(dense), FRNN_STATUS_OK); }
 };

@@ -18,6 +18,13 @@
 #include <utility>
 #include <vector>
 
+// Checks a call's status and that frnn_last_error() contains `message_part` (the message names the function).
+#define EXPECT_FAILS(call, expected_status, message_part)                                                       \
+    do {                                                                                                        \
+        EXPECT_EQ((call), (expected_status));                                                                   \
+        EXPECT_THAT(std::string(frnn_last_error()), ::testing::HasSubstr(message_part)) << "from " #call;       \
+    } while (false)
+
 namespace fusedrnn::test {
 
 struct ModelDeleter {

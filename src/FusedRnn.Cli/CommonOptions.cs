@@ -16,13 +16,14 @@ internal static class CommonOptions
 
     /// <summary>
     /// Restricts every value of <paramref name="option"/> to <paramref name="choices"/> (ignoring case) with a one-line
-    /// error; System.CommandLine's AcceptOnlyFromAmong lists them on several lines.
+    /// error; System.CommandLine's AcceptOnlyFromAmong lists them on several lines. With a <paramref name="separator"/>
+    /// each token is a list of values.
     /// </summary>
-    public static TOption AcceptOnly<TOption>(TOption option, string what, IReadOnlyList<string> choices) where TOption : Option
+    public static TOption AcceptOnly<TOption>(TOption option, string what, IReadOnlyList<string> choices, char? separator = null) where TOption : Option
     {
         option.Validators.Add(result =>
         {
-            foreach (string value in result.Tokens.Select(token => token.Value))
+            foreach (string value in Values(result.Tokens.Select(token => token.Value), separator))
             {
                 if (choices.Contains(value.Trim().ToLowerInvariant())) continue;
                 string? nearest = CliText.Nearest(value, choices);
@@ -32,6 +33,10 @@ internal static class CommonOptions
         });
         return option;
     }
+
+    /// <summary>The values of an option's tokens: each token, or with a <paramref name="separator"/> its trimmed, non-empty parts.</summary>
+    public static IEnumerable<string> Values(IEnumerable<string> tokens, char? separator = null) =>
+        tokens.SelectMany(token => separator is { } split ? token.Split(split, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [token]);
 
     /// <summary>What the kernels compute in (<see cref="RnnOptions.Precision"/>).</summary>
     public static Option<string> Precision() => AcceptOnly(

@@ -40,12 +40,14 @@ internal sealed class ParityCommand : Command
 
     readonly Option<string?> _layer = new("--layer") { Description = "One recurrent layer of a Keras model, by name (default: the whole model)" };
 
-    readonly Option<string[]> _backends = new("--backends")
-    {
-        Description = "The backends to compare, comma-separated or repeated, each of which must be available here (default: every available backend)",
-        HelpName = string.Join('|', RnnBackends.Names),
-        AllowMultipleArgumentsPerToken = true,
-    };
+    readonly Option<string[]> _backends = CommonOptions.AcceptOnly(
+        new Option<string[]>("--backends")
+        {
+            Description = "The backends to compare, comma-separated or repeated, each of which must be available here (default: every available backend)",
+            HelpName = string.Join('|', RnnBackends.Names),
+            AllowMultipleArgumentsPerToken = true,
+        },
+        "backend", RnnBackends.Names, separator: ',');
 
     readonly Option<string> _precision = CommonOptions.Precision();
 
@@ -79,25 +81,13 @@ internal sealed class ParityCommand : Command
         : base("parity", "Run one model on several backends and compare them with each other and with the exact (float64) answer")
     {
         foreach (Option option in new Option[] { _weights, _prefix, _nonlinearity, _modelConfig, _layer, _backends, _precision, _steps, _batch, _tolerance }) Options.Add(option);
-        _backends.Validators.Add(result =>
-        {
-            foreach (string name in Split(result.Tokens.Select(token => token.Value)))
-            {
-                if (RnnBackends.Names.Contains(name)) continue;
-                string? nearest = CliText.Nearest(name, RnnBackends.Names);
-                result.AddError($"unknown backend '{name}' for {_backends.Name}; choose among {string.Join(", ", RnnBackends.Names)}" + (nearest is null ? "" : $" (did you mean '{nearest}'?)"));
-            }
-        });
         SetAction(parseResult => console.Guard(() => Execute(parseResult, console)));
     }
-
-    static IEnumerable<string> Split(IEnumerable<string> values) =>
-        values.SelectMany(value => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Select(name => name.ToLowerInvariant());
 
     int Execute(ParseResult parseResult, CliConsole console)
     {
         RnnPrecision precision = CommonOptions.PrecisionOf(parseResult, _precision);
-        string[] chosen = [.. Split(parseResult.GetValue(_backends) ?? []).Distinct()];
+        string[] chosen = [.. CommonOptions.Values(parseResult.GetValue(_backends) ?? [], separator: ',').Select(name => name.ToLowerInvariant()).Distinct()];
         BackendStatus[] backends = [.. RnnBackends.Describe().Where(backend => chosen.Length == 0 ? backend.IsAvailable : chosen.Contains(backend.Name))];
         if (backends.FirstOrDefault(backend => !backend.IsAvailable) is { } unavailable)
             throw new BackendUnavailableException(unavailable.Name, unavailable.UnavailableReason ?? "unknown reason");

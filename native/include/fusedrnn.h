@@ -191,6 +191,32 @@ typedef struct frnn_forward_args {
     int64_t cn_count;
 } frnn_forward_args;
 
+/**
+ * Buffers of one frnn_model_step_slots call: one time step of B independent streams (a unidirectional model only)
+ * whose recurrent state lives in the caller's state buffer, in the model's arithmetic type, so a FLOAT64 model's
+ * state is never rounded to float32 between steps. B = batch, L = num_layers.
+ *   state   [slot_count, slot values] of float (a FLOAT32 model) or double (FLOAT64), aligned to that type; one
+ *           slot is frnn_model_slot_bytes bytes: h of every layer [L, Hout], then c of every layer [L, H] (LSTM).
+ *           A zeroed slot is the zero initial state.
+ *   slots   [B]  distinct slot indices in 0..slot_count-1: row b of x and y belongs to the stream in slot slots[b]
+ *   x       [B, input_size]                                                               required
+ *   y       [B, Hout]  NULL = not written
+ * Each stream's step is computed exactly as row b of a forward call would compute it, whatever the other rows are.
+ * None of the buffers may overlap. On failure neither y nor any slot has been written.
+ */
+typedef struct frnn_slot_step_args {
+    int32_t batch;
+    int32_t slot_count;
+    const int32_t* slots;
+    int64_t slots_count;
+    uint8_t* state;
+    int64_t state_bytes;
+    const float* x;
+    int64_t x_count;
+    float* y;
+    int64_t y_count;
+} frnn_slot_step_args;
+
 /** The function a dense layer applies to W x + b; the numeric values are part of the ABI. */
 typedef enum frnn_dense_activation {
     FRNN_DENSE_IDENTITY = 0,   /**< y = W x + b */
@@ -280,6 +306,20 @@ FRNN_API frnn_status frnn_workspace_destroy(frnn_workspace* workspace);
  * On failure no output buffer has been written.
  */
 FRNN_API frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspace, const frnn_forward_args* args);
+
+/**
+ * Bytes of one stream's state slot for frnn_model_step_slots: (L*Hout + L*H for an LSTM) values of the model's
+ * arithmetic type. Fails for a bidirectional model, which cannot be stepped one time step at a time.
+ */
+FRNN_API frnn_status frnn_model_slot_bytes(const frnn_model* model, int64_t* out_bytes);
+
+/**
+ * One time step of the streams named by args->slots (see frnn_slot_step_args), their state read from and written
+ * back to their slots in place. workspace must have been created for this model; the state buffer, like the
+ * workspace, must be used by one call at a time.
+ */
+FRNN_API frnn_status frnn_model_step_slots(const frnn_model* model, frnn_workspace* workspace,
+                                           const frnn_slot_step_args* args);
 
 /**
  * Creates a dense layer: weight [output_size, input_size] (row-major, nn.Linear's layout) and, when has_bias,

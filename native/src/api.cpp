@@ -1,6 +1,7 @@
 // The exported C functions: each one is a guard_api_call around C++ that validates its arguments first.
 #include <fusedrnn.h>
 
+#include "common/checked_math.h"
 #include "common/dense.h"
 #include "common/error.h"
 #include "common/model.h"
@@ -106,6 +107,28 @@ frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspac
         }
         const ForwardShape call = validate_forward_args(live_model.shape, args);
         cpu::forward(live_model, live_workspace, call, *args);
+    });
+}
+
+frnn_status frnn_model_slot_bytes(const frnn_model* model, int64_t* out_bytes) {
+    return guard_api_call("frnn_model_slot_bytes", [&] {
+        require_not_null(out_bytes, "out_bytes");
+        const ModelShape& shape = model_registry().require_live(model, "model").shape;
+        *out_bytes = checked_product({slot_values(shape), shape.precision == FRNN_PRECISION_FLOAT64 ? 8 : 4},
+                                     "a stream's state slot");
+    });
+}
+
+frnn_status frnn_model_step_slots(const frnn_model* model, frnn_workspace* workspace,
+                                  const frnn_slot_step_args* args) {
+    return guard_api_call("frnn_model_step_slots", [&] {
+        const frnn_model& live_model = model_registry().require_live(model, "model");
+        frnn_workspace& live_workspace = workspace_registry().require_live(workspace, "workspace");
+        if (live_workspace.model_serial != live_model.serial) {
+            fail(FRNN_STATUS_INVALID_ARGUMENT, "workspace was created for another model; create one per model");
+        }
+        validate_slot_step(live_model.shape, args, live_workspace.sorted_slots);
+        cpu::step_slots(live_model, live_workspace, *args);
     });
 }
 

@@ -104,6 +104,18 @@ TEST(Abi, StructLayoutReportMatchesThisCompiler) {
     EXPECT_FIELD(frnn_forward_args, cn);
     EXPECT_FIELD(frnn_forward_args, cn_count);
 
+    EXPECT_EQ(reported_size("frnn_slot_step_args"), static_cast<int64_t>(sizeof(frnn_slot_step_args)));
+    EXPECT_FIELD(frnn_slot_step_args, batch);
+    EXPECT_FIELD(frnn_slot_step_args, slot_count);
+    EXPECT_FIELD(frnn_slot_step_args, slots);
+    EXPECT_FIELD(frnn_slot_step_args, slots_count);
+    EXPECT_FIELD(frnn_slot_step_args, state);
+    EXPECT_FIELD(frnn_slot_step_args, state_bytes);
+    EXPECT_FIELD(frnn_slot_step_args, x);
+    EXPECT_FIELD(frnn_slot_step_args, x_count);
+    EXPECT_FIELD(frnn_slot_step_args, y);
+    EXPECT_FIELD(frnn_slot_step_args, y_count);
+
     EXPECT_EQ(reported_size("frnn_dense_spec"), static_cast<int64_t>(sizeof(frnn_dense_spec)));
     EXPECT_FIELD(frnn_dense_spec, struct_size);
     EXPECT_FIELD(frnn_dense_spec, input_size);
@@ -124,6 +136,7 @@ TEST(Abi, StructSizesHaveNoHiddenPadding) {
     EXPECT_EQ(sizeof(frnn_layer_weights), 96u);
     EXPECT_EQ(sizeof(frnn_forward_args), 128u);
     EXPECT_EQ(offsetof(frnn_forward_args, x), 16u);
+    EXPECT_EQ(sizeof(frnn_slot_step_args), 72u);
     EXPECT_EQ(sizeof(frnn_dense_spec), 32u);
 }
 

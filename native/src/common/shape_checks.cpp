@@ -508,4 +508,70 @@ ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_a
     return {args->seq_len, args->batch, batch_first};
 }
 
+int64_t slot_values(const ModelShape& shape) {
+    if (shape.num_directions != 1) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "the model is bidirectional: its reverse direction reads a sequence from its "
+                                           "end, so it cannot be stepped one time step at a time");
+    }
+    const char* const what = "a stream's state slot";
+    return checked_sum({checked_product({shape.num_layers, shape.output_size}, what),
+                        shape.has_cell_state() ? checked_product({shape.num_layers, shape.hidden_size}, what) : 0},
+                       what);
+}
+
+void validate_slot_step(const ModelShape& shape, const frnn_slot_step_args* args, std::vector<int32_t>& sorted_slots) {
+    const int64_t values = slot_values(shape);
+    require_not_null(args, "args");
+    require_range("args->batch", args->batch, 1, INT32_MAX);
+    require_range("args->slot_count", args->slot_count, 1, INT32_MAX);
+    const Factor batch{"batch", args->batch};
+    if (args->slots == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, "slots is NULL");
+    }
+    require_count("slots_count", args->slots_count, "the call", {{batch}});
+    if (args->state == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, "state is NULL");
+    }
+    const int64_t value_bytes = shape.precision == FRNN_PRECISION_FLOAT64 ? 8 : 4;
+    require_count("state_bytes", args->state_bytes, "the model",
+                  {{{"slot_count", args->slot_count}, {"slot values", values}, {"bytes per value", value_bytes}}});
+    if (reinterpret_cast<uintptr_t>(args->state) % static_cast<uintptr_t>(value_bytes) != 0) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "state is not aligned to " + to_string(value_bytes) +
+                                               " bytes, the size of the model's arithmetic type");
+    }
+    if (args->x == nullptr) {
+        fail(FRNN_STATUS_NULL_POINTER, "x is NULL");
+    }
+    require_count("x_count", args->x_count, "the model", {{batch, {"input_size", shape.input_size}}});
+    check_optional_buffer("y", "y_count", args->y, args->y_count,
+                          {{batch, {shape.has_projection ? "proj_size" : "hidden_size", shape.output_size}}});
+    const ByteRange ranges[] = {
+        byte_range("slots", args->slots, args->slots_count, false),
+        byte_range("state", args->state, args->state_bytes, true),
+        byte_range("x", args->x, args->x_count, false),
+        byte_range("y", args->y, args->y_count, true),
+    };
+    for (const ByteRange& a : ranges) {
+        for (const ByteRange& b : ranges) {
+            if (&a < &b && a.begin < b.end && b.begin < a.end && (a.written || b.written)) {
+                fail(FRNN_STATUS_INVALID_ARGUMENT, std::string(a.name) + " and " + b.name + " overlap");
+            }
+        }
+    }
+    for (int32_t row = 0; row < args->batch; ++row) {
+        if (args->slots[row] < 0 || args->slots[row] >= args->slot_count) {
+            require_range(("slots[" + to_string(row) + "]").c_str(), args->slots[row], 0, args->slot_count - 1);
+        }
+    }
+    // Two rows of one slot would both read its old state and race to write their new ones.
+    sorted_slots.assign(args->slots, args->slots + args->batch);
+    std::sort(sorted_slots.begin(), sorted_slots.end());
+    const auto repeated = std::adjacent_find(sorted_slots.begin(), sorted_slots.end());
+    if (repeated != sorted_slots.end()) {
+        fail(FRNN_STATUS_INVALID_ARGUMENT, "slot " + to_string(*repeated) +
+                                               " appears more than once in slots; each stream steps once per call");
+    }
+    checked_product({args->batch, shape.gate_rows()}, "batch*gates*hidden_size");
+}
+
 }  // namespace fusedrnn

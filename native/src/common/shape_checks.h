@@ -7,6 +7,7 @@
 #include <fusedrnn.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace fusedrnn {
 
@@ -40,5 +41,13 @@ void validate_dense_forward(const DenseShape& shape, int64_t rows, const float* 
 void validate_weights(const ModelShape& shape, const frnn_layer_weights* weights, int32_t weights_count);
 
 ForwardShape validate_forward_args(const ModelShape& shape, const frnn_forward_args* args);
+
+// Values (of the model's arithmetic type) in one stream's state slot: L*Hout of h, then L*H of c for an LSTM. Fails
+// for a bidirectional model, which cannot be stepped one time step at a time.
+int64_t slot_values(const ModelShape& shape);
+
+// Validates one frnn_model_step_slots call. `sorted_slots` is scratch the check of distinct slots sorts a copy of
+// args->slots into (grown to the batch, so steady-state calls do not allocate).
+void validate_slot_step(const ModelShape& shape, const frnn_slot_step_args* args, std::vector<int32_t>& sorted_slots);
 
 }  // namespace fusedrnn

@@ -70,6 +70,14 @@ const FieldLayout forward_args_fields[] = {
     FRNN_FIELD(frnn_forward_args, cn),       FRNN_FIELD(frnn_forward_args, cn_count),
 };
 
+const FieldLayout slot_step_args_fields[] = {
+    FRNN_FIELD(frnn_slot_step_args, batch),       FRNN_FIELD(frnn_slot_step_args, slot_count),
+    FRNN_FIELD(frnn_slot_step_args, slots),       FRNN_FIELD(frnn_slot_step_args, slots_count),
+    FRNN_FIELD(frnn_slot_step_args, state),       FRNN_FIELD(frnn_slot_step_args, state_bytes),
+    FRNN_FIELD(frnn_slot_step_args, x),           FRNN_FIELD(frnn_slot_step_args, x_count),
+    FRNN_FIELD(frnn_slot_step_args, y),           FRNN_FIELD(frnn_slot_step_args, y_count),
+};
+
 const FieldLayout dense_spec_fields[] = {
     FRNN_FIELD(frnn_dense_spec, struct_size), FRNN_FIELD(frnn_dense_spec, input_size),
     FRNN_FIELD(frnn_dense_spec, output_size), FRNN_FIELD(frnn_dense_spec, activation),
@@ -90,6 +98,7 @@ const StructLayout struct_layouts[] = {
     describe("frnn_model_spec", sizeof(frnn_model_spec), model_spec_fields),
     describe("frnn_layer_weights", sizeof(frnn_layer_weights), layer_weights_fields),
     describe("frnn_forward_args", sizeof(frnn_forward_args), forward_args_fields),
+    describe("frnn_slot_step_args", sizeof(frnn_slot_step_args), slot_step_args_fields),
     describe("frnn_dense_spec", sizeof(frnn_dense_spec), dense_spec_fields),
 };
 
@@ -102,7 +111,7 @@ const StructLayout& find_struct(const char* struct_name) {
     }
     fail(FRNN_STATUS_INVALID_ARGUMENT, std::string("unknown struct '") + struct_name +
                                            "'; known: frnn_activation, frnn_cell_activations, frnn_model_spec, frnn_layer_weights, "
-                                           "frnn_forward_args, frnn_dense_spec");
+                                           "frnn_forward_args, frnn_slot_step_args, frnn_dense_spec");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 // The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call, and the
 // worker threads of a multi-threaded model. The arena holds values of the model's arithmetic type (float or double):
@@ -19,6 +20,7 @@ struct frnn_workspace {
     int64_t chunk_budget_bytes;  // bound on a call's chunk buffers (cpu/forward.cpp), from chunk_budget_bytes()
     fusedrnn::AlignedArray<std::byte> arena;
     std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first call that uses threads (team_for)
+    std::vector<int32_t> sorted_slots;  // scratch of validate_slot_step
 
     // The team of a call of `participants` (> 1) threads: grows to the most participants a call has wanted (the old
     // workers are joined first); a call that wants fewer leaves the rest idle.

@@ -1,6 +1,7 @@
 #include "cpu/forward.h"
 
 #include "common/checked_math.h"
+#include "common/shape_checks.h"
 #include "cpu/dispatch.h"
 
 #include <algorithm>
@@ -229,29 +230,6 @@ RecurrentStepFn<T> step_kernel(const KernelTable<T>& kernels, const ModelShape& 
     return nullptr;  // unreachable: the spec was validated
 }
 
-// Everything the participants of one call read; each one runs the same walk over layers, directions, chunks and time
-// steps on its own slice of units (meeting the others at the barrier where the next phase reads their results) or
-// on its own rows (meeting nobody).
-template <class T>
-struct ForwardPlan {
-    const frnn_model& model;
-    const KernelTable<T>& kernels;
-    const ForwardShape& call;
-    const frnn_forward_args& args;
-    ForwardBuffers<T> buffers;
-    ChunkShape chunks;
-    WorkerTeam* team;  // null when the caller runs alone
-    Sharing sharing;
-
-    void barrier() const {
-        if (team != nullptr && sharing.split == Split::units) {
-            team->barrier();
-        }
-    }
-
-    void run(int participant) const;
-};
-
 // float32 values as T: widened in double precision, copied in float.
 template <class T>
 void convert(const float* source, int64_t count, T* destination) {
@@ -269,34 +247,78 @@ void load_input(const float* x, int64_t input_size, const RowGrid& call, const R
     });
 }
 
-// Columns [begin, end) of some rows of an initial state slice ([B, width]) as T, or zeros.
+// How a call reads its initial state and writes its final one, for h or for c: the caller's float32 buffers of a
+// forward call ([L*D, B, width] slices; an absent h0/c0 is zeros, an absent hn/cn is not written), or the slots of an
+// frnn_model_step_slots call, kept in T (so the state of a stream is never rounded between its steps).
 template <class T>
-void load_state(const float* initial, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
-                T* state) {
-    for (int64_t row = rows.begin; row < rows.end; ++row) {
-        T* destination = state + row * width + columns.begin;
-        if (initial != nullptr) {
-            convert(initial + (slice * batch + row) * width + columns.begin, columns.end - columns.begin, destination);
-        } else {
-            std::fill_n(destination, columns.end - columns.begin, T(0));
-        }
-    }
-}
+struct StateAccess {
+    const float* initial;
+    float* final;
+    const SlotState* slots;  // when set, it replaces both
+    int64_t slot_offset;     // where slice 0 of this state starts in a slot
+    int64_t slot_values;
+    int64_t batch;
+    int64_t width;
 
-// Stores columns [begin, end) of some rows of a final state slice as float32 into the caller's buffer, if any.
-template <class T>
-void store_state(const T* state, int64_t slice, int64_t batch, int64_t width, Range rows, Range columns,
-                 float* final_state) {
-    if (final_state == nullptr) {
-        return;
+    int64_t caller_row(int64_t slice, int64_t row) const { return (slice * batch + row) * width; }
+    T* slot_row(int64_t slice, int64_t row) const {
+        return reinterpret_cast<T*>(slots->state) + slots->slots[row] * slot_values + slot_offset + slice * width;
     }
-    for (int64_t row = rows.begin; row < rows.end; ++row) {
-        float* destination = final_state + (slice * batch + row) * width;
-        for (int64_t column = columns.begin; column < columns.end; ++column) {
-            destination[column] = round_to_float(state[row * width + column]);
+
+    // Columns `columns` of rows `rows` of slice `slice` into `state` ([B, width] in T).
+    void load(int64_t slice, Range rows, Range columns, T* state) const {
+        for (int64_t row = rows.begin; row < rows.end; ++row) {
+            T* destination = state + row * width + columns.begin;
+            if (slots != nullptr) {
+                std::copy_n(slot_row(slice, row) + columns.begin, columns.size(), destination);
+            } else if (initial != nullptr) {
+                convert(initial + caller_row(slice, row) + columns.begin, columns.size(), destination);
+            } else {
+                std::fill_n(destination, columns.size(), T(0));
+            }
         }
     }
-}
+
+    // Columns `columns` of rows `rows` of `state` back as slice `slice`.
+    void store(int64_t slice, Range rows, Range columns, const T* state) const {
+        for (int64_t row = rows.begin; row < rows.end; ++row) {
+            const T* source = state + row * width + columns.begin;
+            if (slots != nullptr) {
+                std::copy_n(source, columns.size(), slot_row(slice, row) + columns.begin);
+            } else if (final != nullptr) {
+                float* destination = final + caller_row(slice, row) + columns.begin;
+                for (int64_t column = 0; column < columns.size(); ++column) {
+                    destination[column] = round_to_float(source[column]);
+                }
+            }
+        }
+    }
+};
+
+// Everything the participants of one call read; each one runs the same walk over layers, directions, chunks and time
+// steps on its own slice of units (meeting the others at the barrier where the next phase reads their results) or
+// on its own rows (meeting nobody).
+template <class T>
+struct ForwardPlan {
+    const frnn_model& model;
+    const KernelTable<T>& kernels;
+    const ForwardShape& call;
+    const frnn_forward_args& args;
+    ForwardBuffers<T> buffers;
+    ChunkShape chunks;
+    WorkerTeam* team;  // null when the caller runs alone
+    Sharing sharing;
+    StateAccess<T> hidden_state;
+    StateAccess<T> cell_state;
+
+    void barrier() const {
+        if (team != nullptr && sharing.split == Split::units) {
+            team->barrier();
+        }
+    }
+
+    void run(int participant) const;
+};
 
 template <class T>
 void ForwardPlan<T>::run(int participant) const {
@@ -345,9 +367,9 @@ void ForwardPlan<T>::run(int participant) const {
             const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
             const PackedLayer<T>& weights = model.layers<T>()[static_cast<std::size_t>(slice)];
-            load_state(args.h0, slice, call.batch, shape.output_size, rows, state_columns, buffers.hidden[0]);
+            hidden_state.load(slice, rows, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
-                load_state(args.c0, slice, call.batch, shape.hidden_size, rows, cell_columns, buffers.cell);
+                cell_state.load(slice, rows, cell_columns, buffers.cell);
             }
             barrier();  // every step reads all of h
 
@@ -426,10 +448,9 @@ void ForwardPlan<T>::run(int participant) const {
                 }
             }
 
-            store_state(buffers.hidden[call.seq_len % 2], slice, call.batch, shape.output_size, rows, state_columns,
-                        args.hn);
+            hidden_state.store(slice, rows, state_columns, buffers.hidden[call.seq_len % 2]);
             if (shape.has_cell_state()) {
-                store_state(buffers.cell, slice, call.batch, shape.hidden_size, rows, cell_columns, args.cn);
+                cell_state.store(slice, rows, cell_columns, buffers.cell);
             }
         }
         layer_input = layer_output;
@@ -439,7 +460,7 @@ void ForwardPlan<T>::run(int participant) const {
 // The whole call in precision T.
 template <class T>
 void forward_in(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
-                const frnn_forward_args& args) {
+                const frnn_forward_args& args, const SlotState* slots) {
     Sharing sharing = sharing_for<T>(model, call);
     if (sharing.participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
         sharing = {1, Split::units};
@@ -457,8 +478,19 @@ void forward_in(const frnn_model& model, frnn_workspace& workspace, const Forwar
         const RowGrid whole_call{{0, call.seq_len}, {0, call.batch}, call.batch_first};
         load_input(args.x, model.shape.input_size, whole_call, whole_call, whole_call.rows, buffers.chunk_input);
     }
-    const ForwardPlan<T> plan{model,  active_kernels<T>(), call, args, buffers, chunks,
-                              team, sharing};
+    const ModelShape& shape = model.shape;
+    const int64_t values_per_slot = slots != nullptr ? slot_values(shape) : 0;
+    const int64_t cell_offset = shape.num_layers * shape.num_directions * shape.output_size;
+    const ForwardPlan<T> plan{model,
+                              active_kernels<T>(),
+                              call,
+                              args,
+                              buffers,
+                              chunks,
+                              team,
+                              sharing,
+                              {args.h0, args.hn, slots, 0, values_per_slot, call.batch, shape.output_size},
+                              {args.c0, args.cn, slots, cell_offset, values_per_slot, call.batch, shape.hidden_size}};
     if (plan.team == nullptr) {
         plan.run(0);
         return;
@@ -472,9 +504,26 @@ void forward_in(const frnn_model& model, frnn_workspace& workspace, const Forwar
 void forward(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
              const frnn_forward_args& args) {
     if (model.shape.precision == FRNN_PRECISION_FLOAT32) {
-        forward_in<float>(model, workspace, call, args);
+        forward_in<float>(model, workspace, call, args, nullptr);
     } else {
-        forward_in<double>(model, workspace, call, args);
+        forward_in<double>(model, workspace, call, args, nullptr);
+    }
+}
+
+void step_slots(const frnn_model& model, frnn_workspace& workspace, const frnn_slot_step_args& args) {
+    frnn_forward_args step{};
+    step.seq_len = 1;
+    step.batch = args.batch;
+    step.x = args.x;
+    step.x_count = args.x_count;
+    step.y = args.y;
+    step.y_count = args.y_count;
+    const ForwardShape call{1, args.batch, false};
+    const SlotState slots{args.state, args.slots};
+    if (model.shape.precision == FRNN_PRECISION_FLOAT32) {
+        forward_in<float>(model, workspace, call, step, &slots);
+    } else {
+        forward_in<double>(model, workspace, call, step, &slots);
     }
 }
 

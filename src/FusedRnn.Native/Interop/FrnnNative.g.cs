@@ -111,6 +111,25 @@ internal static unsafe partial class FrnnNative
     public static partial FrnnStatus frnn_model_forward(FrnnModelHandle model, FrnnWorkspaceHandle workspace, FrnnForwardArgs* args);
 
     /// <summary>
+    /// Bytes of one stream's state slot for frnn_model_step_slots: (L*Hout + L*H for an LSTM) values of the model's
+    /// arithmetic type. Fails for a bidirectional model, which cannot be stepped one time step at a time.
+    /// </summary>
+    // frnn_status frnn_model_slot_bytes(const frnn_model* model, int64_t* out_bytes);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial FrnnStatus frnn_model_slot_bytes(FrnnModelHandle model, long* out_bytes);
+
+    /// <summary>
+    /// One time step of the streams named by args-&gt;slots (see frnn_slot_step_args), their state read from and written
+    /// back to their slots in place. workspace must have been created for this model; the state buffer, like the
+    /// workspace, must be used by one call at a time.
+    /// </summary>
+    // frnn_status frnn_model_step_slots(const frnn_model* model, frnn_workspace* workspace, const frnn_slot_step_args* args);
+    [LibraryImport(LibraryName)]
+    [UnmanagedCallConv(CallConvs = [typeof(CallConvCdecl)])]
+    public static partial FrnnStatus frnn_model_step_slots(FrnnModelHandle model, FrnnWorkspaceHandle workspace, FrnnSlotStepArgs* args);
+
+    /// <summary>
     /// Creates a dense layer: weight [output_size, input_size] (row-major, nn.Linear's layout) and, when has_bias,
     /// bias [output_size]; NULL with count 0 otherwise. Both are copied and packed; the caller's buffers are not kept.
     /// </summary>

@@ -341,6 +341,54 @@ internal unsafe struct FrnnForwardArgs
 }
 
 /// <summary>
+/// Buffers of one frnn_model_step_slots call: one time step of B independent streams (a unidirectional model only)
+/// whose recurrent state lives in the caller's state buffer, in the model's arithmetic type, so a FLOAT64 model's
+/// state is never rounded to float32 between steps. B = batch, L = num_layers.
+///   state   [slot_count, slot values] of float (a FLOAT32 model) or double (FLOAT64), aligned to that type; one
+///           slot is frnn_model_slot_bytes bytes: h of every layer [L, Hout], then c of every layer [L, H] (LSTM).
+///           A zeroed slot is the zero initial state.
+///   slots   [B]  distinct slot indices in 0..slot_count-1: row b of x and y belongs to the stream in slot slots[b]
+///   x       [B, input_size]                                                               required
+///   y       [B, Hout]  NULL = not written
+/// Each stream's step is computed exactly as row b of a forward call would compute it, whatever the other rows are.
+/// None of the buffers may overlap. On failure neither y nor any slot has been written.
+/// </summary>
+// C: frnn_slot_step_args, 72 bytes
+[StructLayout(LayoutKind.Explicit, Size = 72)]
+internal unsafe struct FrnnSlotStepArgs
+{
+    [FieldOffset(0)]
+    public int Batch;
+
+    [FieldOffset(4)]
+    public int SlotCount;
+
+    [FieldOffset(8)]
+    public int* Slots;
+
+    [FieldOffset(16)]
+    public long SlotsCount;
+
+    [FieldOffset(24)]
+    public byte* State;
+
+    [FieldOffset(32)]
+    public long StateBytes;
+
+    [FieldOffset(40)]
+    public float* X;
+
+    [FieldOffset(48)]
+    public long XCount;
+
+    [FieldOffset(56)]
+    public float* Y;
+
+    [FieldOffset(64)]
+    public long YCount;
+}
+
+/// <summary>
 /// A dense (fully connected) layer, y = activation(W x + b), as PyTorch's nn.Linear: the head of a sequence model. It
 /// follows frnn_model_spec's struct_size convention.
 /// </summary>

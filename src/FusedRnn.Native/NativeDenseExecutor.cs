@@ -43,20 +43,9 @@ internal sealed unsafe class NativeDenseExecutor : DenseExecutor
         fixed (float* x = input)
         fixed (float* y = output)
         {
-            // References keep both handles alive should another thread dispose them during the call.
-            bool denseReferenced = false, workspaceReferenced = false;
-            try
-            {
-                dense.DangerousAddRef(ref denseReferenced);
-                workspaceHandle.DangerousAddRef(ref workspaceReferenced);
-                NativeCall.Check(FrnnNative.frnn_dense_forward(dense.Value, workspaceHandle.Value, rows, x, input.Length, y, output.Length),
-                    nameof(FrnnNative.frnn_dense_forward));
-            }
-            finally
-            {
-                if (workspaceReferenced) workspaceHandle.DangerousRelease();
-                if (denseReferenced) dense.DangerousRelease();
-            }
+            using var references = new HandleReferences(dense, workspaceHandle);
+            NativeCall.Check(FrnnNative.frnn_dense_forward(dense.Value, workspaceHandle.Value, rows, x, input.Length, y, output.Length),
+                nameof(FrnnNative.frnn_dense_forward));
         }
     }
 

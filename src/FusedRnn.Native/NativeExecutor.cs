@@ -74,7 +74,6 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
 
     public override void Forward(in ForwardRequest request, RnnWorkspace workspace)
     {
-        WorkspaceSafeHandle workspaceHandle = ((NativeWorkspace)workspace).Handle;
         fixed (float* x = request.Input)
         fixed (float* h0 = request.InitialHidden)
         fixed (float* c0 = request.InitialCell)
@@ -97,20 +96,31 @@ internal sealed unsafe class NativeExecutor : RnnExecutor
                 Hn = hn, HnCount = request.FinalHidden.Length,
                 Cn = cn, CnCount = request.FinalCell.Length,
             };
-            // References keep both handles alive should another thread dispose them during the call.
-            bool modelReferenced = false, workspaceReferenced = false;
-            try
+            WorkspaceSafeHandle workspaceHandle = ((NativeWorkspace)workspace).Handle;
+            using var references = new HandleReferences(model, workspaceHandle);
+            NativeCall.Check(FrnnNative.frnn_model_forward(model.Value, workspaceHandle.Value, &args), nameof(FrnnNative.frnn_model_forward));
+        }
+    }
+
+    public override void StepSlots(in SlotStepRequest request, RnnWorkspace workspace)
+    {
+        fixed (float* x = request.Input)
+        fixed (int* slots = request.Slots)
+        fixed (byte* state = request.State)
+        fixed (float* y = request.Output)
+        {
+            FrnnSlotStepArgs args = new()
             {
-                model.DangerousAddRef(ref modelReferenced);
-                workspaceHandle.DangerousAddRef(ref workspaceReferenced);
-                NativeCall.Check(FrnnNative.frnn_model_forward(model.Value, workspaceHandle.Value, &args),
-                    nameof(FrnnNative.frnn_model_forward));
-            }
-            finally
-            {
-                if (workspaceReferenced) workspaceHandle.DangerousRelease();
-                if (modelReferenced) model.DangerousRelease();
-            }
+                Batch = request.Batch,
+                SlotCount = request.SlotCount,
+                Slots = slots, SlotsCount = request.Slots.Length,
+                State = state, StateBytes = request.State.Length,
+                X = x, XCount = request.Input.Length,
+                Y = y, YCount = request.Output.Length,
+            };
+            WorkspaceSafeHandle workspaceHandle = ((NativeWorkspace)workspace).Handle;
+            using var references = new HandleReferences(model, workspaceHandle);
+            NativeCall.Check(FrnnNative.frnn_model_step_slots(model.Value, workspaceHandle.Value, &args), nameof(FrnnNative.frnn_model_step_slots));
         }
     }
 

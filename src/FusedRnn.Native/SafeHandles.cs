@@ -1,7 +1,41 @@
 using FusedRnn.Native.Interop;
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace FusedRnn.Native;
+
+/// <summary>
+/// The two handles of one native call (an object and the workspace it runs on), referenced for the call's duration so
+/// that another thread disposing either cannot free it mid-call.
+/// </summary>
+internal ref struct HandleReferences
+{
+    private readonly SafeHandle _first, _second;
+    private bool _firstReferenced, _secondReferenced;
+
+    public HandleReferences(SafeHandle first, SafeHandle second)
+    {
+        _first = first;
+        _second = second;
+        try
+        {
+            first.DangerousAddRef(ref _firstReferenced);
+            second.DangerousAddRef(ref _secondReferenced);
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_secondReferenced) _second.DangerousRelease();
+        if (_firstReferenced) _first.DangerousRelease();
+        _firstReferenced = _secondReferenced = false;
+    }
+}
 
 /// <summary>Owns an <c>frnn_model</c>; releasing it calls <c>frnn_model_destroy</c>.</summary>
 internal sealed class ModelSafeHandle : SafeHandleZeroOrMinusOneIsInvalid

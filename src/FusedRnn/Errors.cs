@@ -43,3 +43,39 @@ public sealed class BackendUnavailableException : NotSupportedException
     /// <summary>The backend that was asked for.</summary>
     public string Backend { get; }
 }
+
+/// <summary>
+/// A bound of a <see cref="Streams.StreamBatcher"/> is reached: every state slot holds an open stream
+/// (<see cref="Streams.StreamBatcherOptions.Capacity"/>), or the queue of steps waiting for a batch is full
+/// (<see cref="Streams.StreamBatcherOptions.QueueLimit"/>). Nothing changed; the call may be retried.
+/// </summary>
+public sealed class StreamLimitExceededException : InvalidOperationException
+{
+    /// <summary>Creates the exception for the option <paramref name="limit"/> and its value.</summary>
+    public StreamLimitExceededException(string limit, int value, string message)
+        : base(message)
+    {
+        Limit = limit;
+        Value = value;
+    }
+
+    /// <summary>The option whose bound was reached: <c>Capacity</c> or <c>QueueLimit</c>.</summary>
+    public string Limit { get; }
+
+    /// <summary>Its value.</summary>
+    public int Value { get; }
+}
+
+/// <summary>
+/// Bytes given to <see cref="Streams.RnnStream.Restore"/> are not a snapshot this stream can take: not a snapshot at
+/// all, a format version this library does not read, corrupt, or of another network or precision. The stream is
+/// unchanged.
+/// </summary>
+public sealed class InvalidSnapshotException : ArgumentException
+{
+    /// <summary>Creates the exception; the message says what does not fit.</summary>
+    public InvalidSnapshotException(string message, string paramName)
+        : base(message, paramName)
+    {
+    }
+}

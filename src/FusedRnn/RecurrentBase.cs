@@ -18,6 +18,35 @@ public abstract class RecurrentBase : IDisposable
         IRnnBackend backend = RnnBackends.Resolve(Options.Backend);
         Backend = backend.Name;
         _executor = backend.Load(weights, Options);
+        WeightsFingerprint = Fingerprint(weights);
+    }
+
+    /// <summary>
+    /// A hash of the architecture and every weight (not of the backend or precision): what a stream snapshot names its
+    /// model by, so that it restores only into a stream of the same network.
+    /// </summary>
+    internal ulong WeightsFingerprint { get; }
+
+    /// <summary>Whether <see cref="Dispose"/> was called.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposed);
+
+    /// <summary>The executor, for streams (<see cref="Streams.StreamBatcher"/>), which step it through slots.</summary>
+    internal RnnExecutor LoadedExecutor => Executor;
+
+    private static ulong Fingerprint(RnnWeights weights)
+    {
+        var hash = new System.IO.Hashing.XxHash3();
+        hash.Append(System.Text.Encoding.UTF8.GetBytes(weights.Spec.ToString()));
+        foreach (LayerWeights layer in weights.Layers)
+        {
+            foreach (float[]? tensor in (ReadOnlySpan<float[]?>)[layer.WeightIh, layer.WeightHh, layer.BiasIh, layer.BiasHh, layer.WeightHr, layer.WeightP])
+            {
+                hash.Append(BitConverter.GetBytes(tensor?.Length ?? -1));
+                if (tensor is not null) hash.Append(System.Runtime.InteropServices.MemoryMarshal.AsBytes(tensor.AsSpan()));
+            }
+        }
+
+        return hash.GetCurrentHashAsUInt64();
     }
 
     /// <summary>The architecture.</summary>

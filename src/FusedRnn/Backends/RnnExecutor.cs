@@ -39,6 +39,33 @@ public readonly ref struct ForwardRequest
 }
 
 /// <summary>
+/// One time step of independent streams whose recurrent state lives in slots of a state buffer, in the executor's
+/// arithmetic type (<see cref="RnnExecutor.SlotBytes"/> bytes a slot: h of every layer <c>[L, Hout]</c>, then c
+/// <c>[L, H]</c> for an LSTM), so a Float64 network's state is never rounded between steps. Row b of x and y belongs
+/// to the stream in slot <c>Slots[b]</c>; the slots are distinct. The façade checks every size and index first.
+/// </summary>
+public readonly ref struct SlotStepRequest
+{
+    /// <summary>x: <c>[B, I]</c>.</summary>
+    public ReadOnlySpan<float> Input { get; init; }
+
+    /// <summary>B, at least 1.</summary>
+    public int Batch { get; init; }
+
+    /// <summary>The slot of each row, <c>[B]</c>, distinct, each in 0..<see cref="SlotCount"/>−1.</summary>
+    public ReadOnlySpan<int> Slots { get; init; }
+
+    /// <summary>Slots in <see cref="State"/>.</summary>
+    public int SlotCount { get; init; }
+
+    /// <summary>The slots, <c>SlotCount · SlotBytes</c> bytes aligned to the arithmetic type; read and written in place.</summary>
+    public Span<byte> State { get; init; }
+
+    /// <summary>y: <c>[B, Hout]</c>; empty to skip it.</summary>
+    public Span<float> Output { get; init; }
+}
+
+/// <summary>
 /// A network loaded into one backend: weights packed into the backend's own layout once, then read-only, so one
 /// executor may serve many threads, each with its own <see cref="RnnWorkspace"/>.
 /// </summary>
@@ -62,6 +89,28 @@ public abstract class RnnExecutor : IDisposable
 
     /// <summary>Runs a request the façade has validated.</summary>
     public abstract void Forward(in ForwardRequest request, RnnWorkspace workspace);
+
+    /// <summary>
+    /// Bytes of one stream's state slot (see <see cref="SlotStepRequest"/>): <c>L·Hout</c> values of h and, for an
+    /// LSTM, <c>L·H</c> of c, each as wide as the arithmetic type.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The network is bidirectional: its reverse direction reads a sequence from its end.</exception>
+    public int SlotBytes
+    {
+        get
+        {
+            if (Spec.Bidirectional)
+                throw new NotSupportedException("a bidirectional network cannot be stepped one time step at a time: its reverse direction reads a sequence from its end");
+            long values = ((long)Spec.NumLayers * Spec.OutputSize) + (Spec.Kind.HasCellState() ? (long)Spec.NumLayers * Spec.HiddenSize : 0);
+            return checked((int)(values * (Precision == RnnPrecision.Float64 ? sizeof(double) : sizeof(float))));
+        }
+    }
+
+    /// <summary>
+    /// Runs a slot step the façade has validated: each row is computed exactly as that row of a one-step
+    /// <see cref="Forward"/> would be, whichever other rows share the call.
+    /// </summary>
+    public abstract void StepSlots(in SlotStepRequest request, RnnWorkspace workspace);
 
     /// <summary>
     /// Loads a dense layer (a sequence model's head) to run on this executor's workspaces, in its precision. A backend

@@ -81,22 +81,43 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
     {
         var ws = (ManagedWorkspace<T>)workspace;
         int seqLen = request.SeqLen, batch = request.Batch, rows = seqLen * batch;
-        (int planned, bool splitRows) = CallPlan.Share(
-            ws.Threads, batch, _gates, _blocks, _width, Spec.OutputSize, SplitsOnlyRows, _largestLayerFloats);
-        int participants = ws.ParticipantsNow(planned);
-        if (participants == 1) splitRows = false;
-        Prepare(ws, seqLen, batch, request.Lengths, participants);
-        Widen(request.Input, ws.Input);
-        LoadInitialState(ws, batch, request.InitialHidden, request.InitialCell);
-        ws.Call = new CallShape(seqLen, batch, request.BatchFirst, request.BatchFirst, participants, splitRows);
-        ws.Run(participants);
+        var state = new StateRows(Spec, batch);
+        Run(ws, request.Input, seqLen, batch, request.BatchFirst, request.Lengths, request.InitialHidden, request.InitialCell, state);
         if (!request.Output.IsEmpty)
         {
             Narrow(LayerOutput(ws, Spec.NumLayers - 1).AsSpan(0, rows * Spec.OutputFeatures), request.Output);
             if (!request.Lengths.IsEmpty) ClearPastLengths(request.Output, request.Lengths, seqLen, batch, request.BatchFirst);
         }
 
-        StoreFinalState(ws, batch, request.FinalHidden, request.FinalCell);
+        StoreFinalState(ws, batch, request.FinalHidden, request.FinalCell, state);
+    }
+
+    public override void StepSlots(in SlotStepRequest request, RnnWorkspace workspace)
+    {
+        var ws = (ManagedWorkspace<T>)workspace;
+        Span<T> slots = MemoryMarshal.Cast<byte, T>(request.State);
+        Span<T> cellSlots = TCell.HasCellState ? slots : default;
+        var state = new StateRows(Spec, request.Slots, SlotBytes / Unsafe.SizeOf<T>());
+        Run(ws, request.Input, 1, request.Batch, batchFirst: false, lengths: default, slots, cellSlots, state);
+        if (!request.Output.IsEmpty) Narrow(LayerOutput(ws, Spec.NumLayers - 1).AsSpan(0, request.Batch * Spec.OutputFeatures), request.Output);
+        StoreFinalState(ws, request.Batch, slots, cellSlots, state);
+    }
+
+    /// <summary>Plans the call, loads x and the initial state (from caller floats or slots of <typeparamref name="TState"/>) and runs every layer.</summary>
+    private void Run<TState>(
+        ManagedWorkspace<T> ws, ReadOnlySpan<float> input, int seqLen, int batch, bool batchFirst, ReadOnlySpan<int> lengths,
+        ReadOnlySpan<TState> initialHidden, ReadOnlySpan<TState> initialCell, in StateRows state)
+        where TState : unmanaged
+    {
+        (int planned, bool splitRows) = CallPlan.Share(
+            ws.Threads, batch, _gates, _blocks, _width, Spec.OutputSize, SplitsOnlyRows, _largestLayerFloats);
+        int participants = ws.ParticipantsNow(planned);
+        if (participants == 1) splitRows = false;
+        Prepare(ws, seqLen, batch, lengths, participants);
+        Widen(input, ws.Input);
+        LoadInitialState(ws, batch, initialHidden, initialCell, state);
+        ws.Call = new CallShape(seqLen, batch, batchFirst, batchFirst, participants, splitRows);
+        ws.Run(participants);
     }
 
     /// <summary>
@@ -178,8 +199,43 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
 
     private int HiddenCopySize(int batch) => batch * _outputStride;
 
+    /// <summary>
+    /// Where the state of (layer·direction <c>state</c>, batch row <c>row</c>) is in a flat span: the caller's
+    /// <c>[L·D, B, features]</c> buffers of a forward call, or the row's slot of a slot step (h of every layer, then c).
+    /// </summary>
+    private readonly ref struct StateRows
+    {
+        private readonly ReadOnlySpan<int> _slots;
+        private readonly int _batch, _slotValues, _cellOffset, _outputSize, _hiddenSize;
+
+        /// <summary>A forward call's caller buffers.</summary>
+        public StateRows(RnnSpec spec, int batch)
+        {
+            _batch = batch;
+            _outputSize = spec.OutputSize;
+            _hiddenSize = spec.HiddenSize;
+        }
+
+        /// <summary>The slots of a slot step, <paramref name="slotValues"/> values each.</summary>
+        public StateRows(RnnSpec spec, ReadOnlySpan<int> slots, int slotValues)
+            : this(spec, slots.Length)
+        {
+            _slots = slots;
+            _slotValues = slotValues;
+            _cellOffset = spec.NumLayers * spec.OutputSize;
+        }
+
+        /// <summary>Slots hold the arithmetic type itself; caller buffers are float32, rounded on the way out.</summary>
+        public bool InSlots => !_slots.IsEmpty;
+
+        public int Hidden(int state, int row) => InSlots ? (_slots[row] * _slotValues) + (state * _outputSize) : ((state * _batch) + row) * _outputSize;
+
+        public int Cell(int state, int row) => InSlots ? (_slots[row] * _slotValues) + _cellOffset + (state * _hiddenSize) : ((state * _batch) + row) * _hiddenSize;
+    }
+
     /// <summary>h0 and c0 (or zeros) into the first h copy and c of every (layer, direction), rows in length order.</summary>
-    private void LoadInitialState(ManagedWorkspace<T> ws, int batch, ReadOnlySpan<float> initialHidden, ReadOnlySpan<float> initialCell)
+    private void LoadInitialState<TState>(ManagedWorkspace<T> ws, int batch, ReadOnlySpan<TState> initialHidden, ReadOnlySpan<TState> initialCell, in StateRows rows)
+        where TState : unmanaged
     {
         int outputSize = Spec.OutputSize, hidden = Spec.HiddenSize;
         ws.Hidden.AsSpan(0, Spec.LayerDirectionCount * 2 * HiddenCopySize(batch)).Clear();
@@ -188,31 +244,48 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
         {
             for (int i = 0; i < batch; i++)
             {
-                int source = (state * batch) + ws.RowOrder[i];
+                int row = ws.RowOrder[i];
                 if (!initialHidden.IsEmpty)
-                    Widen(initialHidden.Slice(source * outputSize, outputSize), ws.Hidden.AsSpan((state * 2 * HiddenCopySize(batch)) + (i * _outputStride)));
+                    Load(initialHidden.Slice(rows.Hidden(state, row), outputSize), ws.Hidden.AsSpan((state * 2 * HiddenCopySize(batch)) + (i * _outputStride)));
                 if (!initialCell.IsEmpty)
-                    Widen(initialCell.Slice(source * hidden, hidden), ws.Cell.AsSpan(((state * batch) + i) * _hiddenStride));
+                    Load(initialCell.Slice(rows.Cell(state, row), hidden), ws.Cell.AsSpan(((state * batch) + i) * _hiddenStride));
             }
         }
     }
 
     /// <summary>h_n and c_n: a row's last h is in the copy its length selects (step s writes copy (s + 1) mod 2).</summary>
-    private void StoreFinalState(ManagedWorkspace<T> ws, int batch, Span<float> finalHidden, Span<float> finalCell)
+    private void StoreFinalState<TState>(ManagedWorkspace<T> ws, int batch, Span<TState> finalHidden, Span<TState> finalCell, in StateRows rows)
+        where TState : unmanaged
     {
         int outputSize = Spec.OutputSize, hidden = Spec.HiddenSize;
         for (int state = 0; state < Spec.LayerDirectionCount; state++)
         {
             for (int i = 0; i < batch; i++)
             {
-                int target = (state * batch) + ws.RowOrder[i];
+                int row = ws.RowOrder[i];
                 int copy = ws.SortedLengths[i] % 2;
                 if (!finalHidden.IsEmpty)
-                    Narrow(ws.Hidden.AsSpan((((state * 2) + copy) * HiddenCopySize(batch)) + (i * _outputStride), outputSize), finalHidden.Slice(target * outputSize));
+                    Store(ws.Hidden.AsSpan((((state * 2) + copy) * HiddenCopySize(batch)) + (i * _outputStride), outputSize), finalHidden.Slice(rows.Hidden(state, row)), rows.InSlots);
                 if (!finalCell.IsEmpty)
-                    Narrow(ws.Cell.AsSpan(((state * batch) + i) * _hiddenStride, hidden), finalCell.Slice(target * hidden));
+                    Store(ws.Cell.AsSpan(((state * batch) + i) * _hiddenStride, hidden), finalCell.Slice(rows.Cell(state, row)), rows.InSlots);
             }
         }
+    }
+
+    /// <summary>State values into the workspace: slots' T as they are, caller float32 widened.</summary>
+    private static void Load<TState>(ReadOnlySpan<TState> source, Span<T> destination)
+        where TState : unmanaged
+    {
+        if (typeof(TState) == typeof(T)) MemoryMarshal.Cast<TState, T>(source).CopyTo(destination);
+        else Widen(MemoryMarshal.Cast<TState, float>(source), destination);
+    }
+
+    /// <summary>State values out of the workspace: into slots as they are, into caller float32 rounded (<see cref="Narrow"/>).</summary>
+    private static void Store<TState>(ReadOnlySpan<T> source, Span<TState> destination, bool inSlots)
+        where TState : unmanaged
+    {
+        if (inSlots) source.CopyTo(MemoryMarshal.Cast<TState, T>(destination));
+        else Narrow(source, MemoryMarshal.Cast<TState, float>(destination));
     }
 
     private readonly record struct DirectionPass(int Layer, int Direction, int SeqLen, int Batch, bool InputBatchFirst, bool OutputBatchFirst);

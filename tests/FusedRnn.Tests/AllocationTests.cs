@@ -39,6 +39,39 @@ public class AllocationTests
         Assert.Contains(y, v => v != 0);
     }
 
+    public static TheoryData<string, RnnPrecision> BackendsAndPrecisions() => BackendUnderTest.NamesAndPrecisions();
+
+    /// <summary>A stream's steps, synchronous and asynchronous (which completes at once when it leads its own batch).</summary>
+    [Theory]
+    [MemberData(nameof(BackendsAndPrecisions))]
+    public void StreamStepsAllocateNothingAfterWarmUp(string backendName, RnnPrecision precision)
+    {
+        var spec = new RnnSpec(CellKind.Lstm, 8, 32, NumLayers: 2);
+        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(spec, 5), BackendUnderTest.Get(backendName).In(precision));
+        using var batcher = new FusedRnn.Streams.StreamBatcher(module);
+        using FusedRnn.Streams.RnnStream stream = batcher.Open();
+        float[] x = new float[8], y = new float[32];
+        x.AsSpan().Fill(0.5f);
+        void Steps(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                stream.Step(x, y);
+                ValueTask step = stream.StepAsync(x, y);
+                Assert.True(step.IsCompletedSuccessfully);
+                step.GetAwaiter().GetResult();
+            }
+        }
+
+        Steps(WarmUpCalls);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Steps(50);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+        Assert.Contains(y, v => v != 0);
+    }
+
     [Theory]
     [MemberData(nameof(BackendNames))]
     public void CellStepAllocatesNothingAfterWarmUp(string backendName)

@@ -71,17 +71,28 @@ public class StreamBatcherTests
         using var batcher = new StreamBatcher(module, new StreamBatcherOptions { BatchingWindow = TimeSpan.FromMilliseconds(1), MaxBatch = 16, Name = name });
         var failures = new ConcurrentQueue<string>();
         RnnStream[] streams = [.. Enumerable.Range(0, streamCount).Select(_ => batcher.Open())];
-        await Task.WhenAll(Enumerable.Range(0, streamCount).Select(s => Task.Run(async () =>
-        {
-            using RnnStream stream = streams[s];
-            var output = new float[spec.OutputSize];
-            for (int t = 0; t < sequences.SeqLen; t++)
+        // Even streams step asynchronously on the pool, odd ones synchronously on threads of their own.
+        await Task.WhenAll(Enumerable.Range(0, streamCount).Select(s => s % 2 == 0
+            ? Task.Run(async () =>
             {
-                if (s % 2 == 0) await stream.StepAsync(sequences.Input(t, s).ToArray(), output);
-                else stream.Step(sequences.Input(t, s), output);
-                if (!sequences.Matches(output, t, s)) failures.Enqueue($"stream {s}, step {t}");
-            }
-        })));
+                using RnnStream stream = streams[s];
+                var output = new float[spec.OutputSize];
+                for (int t = 0; t < sequences.SeqLen; t++)
+                {
+                    await stream.StepAsync(sequences.Input(t, s).ToArray(), output);
+                    if (!sequences.Matches(output, t, s)) failures.Enqueue($"stream {s}, step {t}");
+                }
+            })
+            : Task.Factory.StartNew(() =>
+            {
+                using RnnStream stream = streams[s];
+                var output = new float[spec.OutputSize];
+                for (int t = 0; t < sequences.SeqLen; t++)
+                {
+                    stream.Step(sequences.Input(t, s), output);
+                    if (!sequences.Matches(output, t, s)) failures.Enqueue($"stream {s}, step {t}");
+                }
+            }, TaskCreationOptions.LongRunning)));
 
         Assert.Empty(failures);
         Assert.Equal(0, batcher.OpenStreams);
@@ -125,20 +136,6 @@ public class StreamBatcherTests
         Assert.Equal(0, stream.Steps);
         stream.Step(sequences.Input(0, 0), output);
         sequences.AssertStep(output, 0, 0, $"{backendName}, {precision}, after Reset");
-    }
-
-    [Fact]
-    public void StepsAndResultsDoNotAllocateOnceWarm()
-    {
-        var spec = new RnnSpec(CellKind.Gru, 8, 32);
-        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(spec, 67));
-        using var batcher = new StreamBatcher(module);
-        using RnnStream stream = batcher.Open();
-        float[] input = new float[8], output = new float[32];
-        for (int i = 0; i < 100; i++) stream.Step(input, output);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++) stream.Step(input, output);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
     /// <summary>

@@ -16,7 +16,7 @@ FUZZ_OUT=${FUZZ_OUT:-$ROOT/artifacts/fuzz}
 CLANG=${CLANG:-clang-14}
 APP="$FUZZ_OUT/app"
 DRIVER="$FUZZ_OUT/driver/libfuzzer-dotnet-driver"
-TARGETS=(safetensors npy rnn statedict onnx keras sequencemodel)
+TARGETS=(safetensors npy rnn statedict onnx keras sequencemodel snapshot)
 # The dictionary each target's fuzzer uses (fuzz/dict/NAME.dict), if any.
 declare -A DICT=([safetensors]=safetensors [npy]=npy [rnn]=safetensors [onnx]=onnx [sequencemodel]=sequencemodel)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1

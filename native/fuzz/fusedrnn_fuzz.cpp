@@ -6,10 +6,13 @@
 //  - results do not depend on the thread count nor on the chunk budget (FUSEDRNN_CHUNK_BYTES): the same call on a
 //    single-threaded copy of the model, with a workspace of a fuzzed small budget, gives the same status and the
 //    same bits (any NaN for a NaN: see same_results), and so does the call repeated on a reused workspace.
-// Then a dense layer (frnn_dense_*) from fuzzed bytes on the same workspaces, checked the same ways.
+// Then one time step of streams in state slots (frnn_model_step_slots) of the same model, with fuzzed slot tables
+// (repeated, out of range), counts, alignment and overlaps: the same status, slots and bits on one thread, nothing
+// written on failure. Then a dense layer (frnn_dense_*) from fuzzed bytes on the same workspaces, checked the same ways.
 // Input format (native/README.md, "Fuzzing"): one byte per field, in the order read below; missing bytes read as 0.
 #include <fusedrnn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -335,6 +338,140 @@ frnn_status dense_forward(const frnn_dense* dense, frnn_workspace* workspace, in
                     [&] { return frnn_dense_forward(dense, workspace, rows, call.x, x_count, call.y, y_count); });
 }
 
+// Equal as values of the state's type (float, or double for a FLOAT64 model), any NaN equal to any NaN.
+bool same_state(const std::vector<float>& a, const std::vector<float>& b, int64_t floats, bool float64) {
+    for (int64_t index = 0; index < floats; index += float64 ? 2 : 1) {
+        double left = 0, right = 0;
+        if (float64) {
+            std::memcpy(&left, a.data() + index, sizeof left);
+            std::memcpy(&right, b.data() + index, sizeof right);
+        } else {
+            left = static_cast<double>(a[static_cast<std::size_t>(index)]);
+            right = static_cast<double>(b[static_cast<std::size_t>(index)]);
+        }
+        if (!(std::isnan(left) && std::isnan(right)) && std::memcmp(&left, &right, sizeof left) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// The state slots, x and y of one slot step in one arena of floats (the state first, 8-byte aligned), so that a fuzzed
+// overlap or misaligned state stays inside memory we own.
+struct SlotCall {
+    std::vector<float> arena;
+    std::vector<int32_t> slots;
+    frnn_slot_step_args args{};
+    bool broken = false;  // a fault that must be refused was applied
+};
+
+struct SlotPlan {
+    int32_t batch, slot_count;
+    int64_t state_floats, x_count, y_count, slots_count;
+    int fault;  // 0 none, 1 state misaligned, 2 x inside the state, 3 y inside x
+    bool float64;
+};
+
+SlotCall make_slot_call(const SlotPlan& plan, const std::vector<float>& state, const std::vector<float>& x,
+                        const std::vector<int32_t>& slots) {
+    SlotCall call;
+    float sentinel;
+    std::memcpy(&sentinel, &sentinel_bits, sizeof sentinel);
+    call.arena.assign(static_cast<std::size_t>(plan.state_floats + plan.x_count + plan.y_count + 2), sentinel);
+    std::copy(state.begin(), state.end(), call.arena.begin());
+    float* x_at = call.arena.data() + plan.state_floats;
+    std::copy(x.begin(), x.end(), x_at);
+    call.slots = slots;
+    frnn_slot_step_args& args = call.args;
+    args.batch = plan.batch;
+    args.slot_count = plan.slot_count;
+    args.slots = call.slots.empty() ? nullptr : call.slots.data();
+    args.slots_count = plan.slots_count;
+    // A misaligned state starts half a value in (its last value then reaches into x: refused either way).
+    args.state = reinterpret_cast<uint8_t*>(call.arena.data()) + (plan.fault == 1 ? (plan.float64 ? 4 : 2) : 0);
+    args.state_bytes = plan.state_floats * 4;
+    args.x = plan.fault == 2 ? call.arena.data() : x_at;
+    args.x_count = plan.x_count;
+    args.y = plan.y_count == 0 ? nullptr : plan.fault == 3 && plan.x_count > 1 ? x_at + 1 : x_at + plan.x_count;
+    args.y_count = plan.y_count;
+    call.broken = (plan.fault == 1 && plan.state_floats > 0) || (plan.fault == 2 && plan.state_floats > 0 && plan.x_count > 0) ||
+                  (plan.fault == 3 && plan.y_count > 0 && plan.x_count > 1);
+    return call;
+}
+
+frnn_status step_slots(const frnn_model* model, frnn_workspace* workspace, SlotCall& call) {
+    return run_call(call.arena, "frnn_model_step_slots",
+                    [&] { return frnn_model_step_slots(model, workspace, &call.args); });
+}
+
+// One slot step of the model above on both its workspaces: the same status, and the same slots and y on one thread as
+// on the fuzzed count; refused for a bidirectional model, a repeated or out-of-range slot, a misaligned state or
+// overlapping buffers.
+void fuzz_slot_step(Reader& in, std::mt19937& generator, const frnn_model_spec& spec, const frnn_model* model,
+                    frnn_workspace* workspace, const frnn_model* serial_model, frnn_workspace* serial_workspace) {
+    int64_t slot_bytes = -1;
+    const frnn_status sized = frnn_model_slot_bytes(model, &slot_bytes);
+    check(sized != FRNN_STATUS_INTERNAL, "frnn_model_slot_bytes: internal error");
+    if (sized != FRNN_STATUS_OK) {
+        check(spec.num_directions == 2, "frnn_model_slot_bytes failed for a unidirectional model");
+        return;
+    }
+    const bool float64 = spec.precision == FRNN_PRECISION_FLOAT64;
+    const int64_t out = spec.proj_size > 0 ? spec.proj_size : spec.hidden_size;
+    const int64_t values = int64_t{spec.num_layers} * (out + (spec.cell_kind == FRNN_CELL_LSTM ? spec.hidden_size : 0));
+    check(slot_bytes == values * (float64 ? 8 : 4), "frnn_model_slot_bytes is not L*(Hout [+ H]) values");
+
+    SlotPlan plan{};
+    plan.float64 = float64;
+    plan.slot_count = in.in_range(1, 12);
+    plan.batch = in.in_range(1, 9);
+    const bool sane = plan.slot_count >= 1 && plan.slot_count <= 1024 && plan.batch >= 1 && plan.batch <= 64;
+    plan.state_floats = sane ? plan.slot_count * slot_bytes / 4 : 0;
+    plan.x_count = sane ? int64_t{plan.batch} * spec.input_size : 0;
+    plan.y_count = (in.byte() & 1) != 0 && sane ? int64_t{plan.batch} * out : 0;
+    plan.slots_count = sane ? plan.batch : 0;
+    std::vector<int32_t> slots;
+    for (int32_t row = 0; sane && row < plan.batch; ++row) {
+        slots.push_back(in.in_range(0, plan.slot_count - 1));
+    }
+    const uint8_t fault = in.byte();
+    if (fault >= 0xF8) {
+        int64_t* counts[] = {&plan.state_floats, &plan.x_count, &plan.y_count, &plan.slots_count};
+        int64_t& count = *counts[fault % 4];
+        count = count > 0 ? count - 1 : 1;
+        if (&count == &plan.slots_count && count > static_cast<int64_t>(slots.size())) {
+            slots.resize(static_cast<std::size_t>(count), 0);
+        }
+    } else if (fault >= 0xF0) {
+        plan.fault = 1 + fault % 3;
+    }
+    std::vector<float> state(static_cast<std::size_t>(plan.state_floats));
+    if (float64) {
+        for (std::size_t index = 0; index + 1 < state.size(); index += 2) {
+            const double value = std::uniform_real_distribution<double>(-1.0, 1.0)(generator);
+            std::memcpy(&state[index], &value, sizeof value);
+        }
+    } else {
+        state = random_values(generator, plan.state_floats, 1.0f);
+    }
+    const std::vector<float> x = random_values(generator, plan.x_count, 1.0f + static_cast<float>(in.byte() % 8));
+
+    SlotCall call = make_slot_call(plan, state, x, slots);
+    const frnn_status status = step_slots(model, workspace, call);
+    check(!(call.broken && status == FRNN_STATUS_OK), "a misaligned state or overlapping buffers were accepted");
+    std::vector<int32_t> sorted = slots;
+    std::sort(sorted.begin(), sorted.end());
+    check(!(std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end() && status == FRNN_STATUS_OK),
+          "a repeated slot was accepted");
+    SlotCall serial_call = make_slot_call(plan, state, x, slots);
+    check(step_slots(serial_model, serial_workspace, serial_call) == status,
+          "a slot step's status depends on num_threads");
+    check(same_state(call.arena, serial_call.arena, plan.state_floats, float64) &&
+              same_results(std::vector<float>(call.arena.begin() + plan.state_floats, call.arena.end()),
+                           std::vector<float>(serial_call.arena.begin() + plan.state_floats, serial_call.arena.end())),
+          "a slot step's results depend on num_threads");
+}
+
 // A dense layer (a sequence model's head) from a fuzzed spec and weights, run on both workspaces of the model above:
 // the same status and bits on one thread as on the fuzzed count, and again on the reused workspace.
 void fuzz_dense(Reader& in, std::mt19937& generator, frnn_workspace* workspace, frnn_workspace* serial_workspace) {
@@ -590,6 +727,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         check(same_results(call.arena, again.arena), "a repeated call on a reused workspace gave other results");
     }
 
+    fuzz_slot_step(in, generator, spec, model, workspace, serial_model, serial_workspace);
     fuzz_dense(in, generator, workspace, serial_workspace);
 
     check(frnn_workspace_destroy(serial_workspace) == FRNN_STATUS_OK, "frnn_workspace_destroy failed");

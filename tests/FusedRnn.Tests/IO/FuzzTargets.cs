@@ -34,6 +34,7 @@ internal static class FuzzTargets
         ["onnx"] = Onnx,
         ["keras"] = Keras,
         ["sequencemodel"] = SequenceModelDescription,
+        ["snapshot"] = StreamSnapshot,
     };
 
     /// <summary>
@@ -325,6 +326,53 @@ internal static class FuzzTargets
             Check(step.Shape.SequenceEqual([batch, model.OutputSize]), "a step's output is not [batch, outputs]");
         }
     }
+
+    /// <summary>
+    /// <see cref="Streams.RnnStream.Restore"/> on a stream of a fixed two-layer LSTM (<see cref="SnapshotNetwork"/>),
+    /// which documents <see cref="InvalidSnapshotException"/> for bytes that are no snapshot of it; a snapshot it takes
+    /// must come back byte for byte from <see cref="Streams.RnnStream.Snapshot"/>, and the stream must then step.
+    /// </summary>
+    public static void StreamSnapshot(ReadOnlySpan<byte> data)
+    {
+        RestoreSnapshot(data);
+        // Mutations rarely keep the CRC-32 right; the same bytes with it recomputed reach the checks behind it.
+        if (data.Length < 4) return;
+        byte[] resealed = data.ToArray();
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(resealed.AsSpan(^4), System.IO.Hashing.Crc32.HashToUInt32(resealed.AsSpan(..^4)));
+        RestoreSnapshot(resealed);
+    }
+
+    static void RestoreSnapshot(ReadOnlySpan<byte> data)
+    {
+        using var batcher = new Streams.StreamBatcher(SnapshotNetwork.Value, new Streams.StreamBatcherOptions { Capacity = 1 });
+        using Streams.RnnStream stream = batcher.Open();
+        try
+        {
+            stream.Restore(data);
+        }
+        catch (InvalidSnapshotException)
+        {
+            Check(stream.Steps == 0, "a refused snapshot changed the stream's step count");
+            return;
+        }
+
+        Check(stream.Snapshot().AsSpan().SequenceEqual(data), "a restored stream's snapshot differs from the bytes it was restored from");
+        var output = new float[stream.OutputSize];
+        stream.Step(new float[stream.InputSize], output);
+    }
+
+    /// <summary>
+    /// The network of the <c>snapshot</c> target: an LSTM of 2 layers, 3 inputs and 4 units, every weight 0.125, on the
+    /// managed backend. Its seeds are its own snapshots (after 0 and 3 steps) and broken copies of them.
+    /// </summary>
+    internal static readonly Lazy<RecurrentModule> SnapshotNetwork = new(() =>
+    {
+        var spec = new RnnSpec(CellKind.Lstm, 3, 4, NumLayers: 2);
+        LayerWeights Layer(int inputs) => new(Filled(16 * inputs), Filled(16 * 4), Filled(16), Filled(16));
+        return RecurrentModule.Create(new RnnWeights(spec, [Layer(3), Layer(4)]), new RnnOptions { Backend = RnnBackends.Managed, Threads = 1 });
+
+        static float[] Filled(int count) => Enumerable.Repeat(0.125f, count).ToArray();
+    });
 
     /// <summary>A whole ONNX model as a <see cref="SequenceModel"/> on ids (or vectors) of 3 steps × 2 rows: the output of the shape OutputShape promises.</summary>
     static void RunWhole(OnnxRnnModel onnx, bool batchMajor)

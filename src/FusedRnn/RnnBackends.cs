@@ -37,6 +37,23 @@ public static class RnnBackends
 
     private static readonly Lazy<(Dictionary<string, IRnnBackend> Found, string? NativeProblem)> Discovered = new(Discover);
 
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IRnnBackend> Registered = new();
+
+    /// <summary>
+    /// Makes <paramref name="backend"/> the one its name resolves to, ahead of discovery. Discovery finds the native
+    /// backends through <see cref="RnnBackendProviderAttribute"/>s of the <see cref="NativeAssemblyName"/> assembly
+    /// loaded by name, which a trimmed or Native AOT application may not keep: such an application registers them
+    /// (<c>FusedRnn.Native.NativeBackends.Register()</c>; the hosting layer's <c>AddFusedRnn</c> does).
+    /// </summary>
+    /// <exception cref="ArgumentException">The backend's name is not one of <see cref="Names"/>, or is <c>managed</c>.</exception>
+    public static void Register(IRnnBackend backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        if (backend.Name == Managed || !Names.Contains(backend.Name))
+            throw new ArgumentException($"a registered backend is named {Cuda} or {Cpu}, not '{backend.Name}'", nameof(backend));
+        Registered[backend.Name] = backend;
+    }
+
     /// <summary>Every backend with its availability on this machine.</summary>
     public static IReadOnlyList<BackendStatus> Describe() =>
         [.. Names.Select(name => Find(name) is { } backend
@@ -59,7 +76,7 @@ public static class RnnBackends
     }
 
     private static IRnnBackend? Find(string name) =>
-        name == Managed ? ManagedBackend.Instance : Discovered.Value.Found.GetValueOrDefault(name);
+        name == Managed ? ManagedBackend.Instance : Registered.GetValueOrDefault(name) ?? Discovered.Value.Found.GetValueOrDefault(name);
 
     private static string MissingReason(string name) =>
         Discovered.Value.NativeProblem ?? $"the {NativeAssemblyName} assembly provides no '{name}' backend";

@@ -37,8 +37,11 @@ public sealed record StreamBatcherOptions
 
     internal int EffectiveQueueLimit => QueueLimit == 0 ? Capacity : QueueLimit;
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first option out of range.</summary>
-    internal void Validate(string paramName)
+    /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> (an <see cref="ArgumentException"/> for <see cref="Name"/>)
+    /// naming the first option out of range, with <paramref name="paramName"/> as its parameter; the batcher calls it.
+    /// </summary>
+    public void Validate(string? paramName = null)
     {
         if (string.IsNullOrWhiteSpace(Name))
             throw new ArgumentException($"{nameof(Name)} must be a non-empty name", paramName);

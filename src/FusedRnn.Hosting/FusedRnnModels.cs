@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using FusedRnn.Streams;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -21,15 +22,20 @@ public sealed partial class FusedRnnModels : IDisposable
 
     private readonly FusedRnnOptions _options;
     private readonly ILogger<FusedRnnModels> _logger;
+    private readonly IHostEnvironment? _environment;
     private readonly ConcurrentDictionary<string, Lazy<FusedRnnModel>> _models = new(StringComparer.OrdinalIgnoreCase);
     private bool _disposed;
 
     /// <summary>Creates the registry of the configured models; nothing is loaded yet.</summary>
-    public FusedRnnModels(IOptions<FusedRnnOptions> options, ILogger<FusedRnnModels> logger)
+    /// <param name="options">The models.</param>
+    /// <param name="logger">Where the backend each model runs on, and any fallback, is logged.</param>
+    /// <param name="environment">Its content root is where relative model paths start; the current directory without it.</param>
+    public FusedRnnModels(IOptions<FusedRnnOptions> options, ILogger<FusedRnnModels> logger, IHostEnvironment? environment = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _logger = logger;
+        _environment = environment;
         foreach ((string name, FusedRnnModelOptions settings) in _options.Models)
             _models[name] = new Lazy<FusedRnnModel>(() => Load(name, settings), LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -60,7 +66,7 @@ public sealed partial class FusedRnnModels : IDisposable
 
     private FusedRnnModel Load(string name, FusedRnnModelOptions settings)
     {
-        RnnWeights weights = ModelFiles.Read(settings);
+        RnnWeights weights = ModelFiles.Read(settings, _environment);
         string[] order = settings.BackendOrder;
         var skipped = new List<string>();
         foreach (string backend in order)

@@ -17,7 +17,8 @@ public sealed class FusedRnnModelOptions
     /// <summary>
     /// The network: a PyTorch state_dict (<c>.safetensors</c>, one nn.LSTM/GRU/RNN or cell), an ONNX model whose
     /// recurrent nodes run forward (<c>.onnx</c>), or a Keras model of one unidirectional recurrent layer
-    /// (<c>.keras</c>, <c>.h5</c>). Streams step one time step at a time, so the network must be unidirectional.
+    /// (<c>.keras</c>, <c>.h5</c>). Streams step one time step at a time, so the network must be unidirectional. A
+    /// relative path starts at the host's content root.
     /// </summary>
     public string? Path { get; set; }
 

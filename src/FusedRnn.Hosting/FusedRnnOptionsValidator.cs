@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace FusedRnn.Hosting;
@@ -6,7 +7,7 @@ namespace FusedRnn.Hosting;
 /// Checks every model's options before the host starts (<c>ValidateOnStart</c>): each failure names the setting by its
 /// configuration path (<c>FusedRnn:Models:NAME:SETTING</c>) and says what it must be.
 /// </summary>
-internal sealed class FusedRnnOptionsValidator : IValidateOptions<FusedRnnOptions>
+internal sealed class FusedRnnOptionsValidator(IHostEnvironment? environment = null) : IValidateOptions<FusedRnnOptions>
 {
     public ValidateOptionsResult Validate(string? name, FusedRnnOptions options)
     {
@@ -23,7 +24,7 @@ internal sealed class FusedRnnOptionsValidator : IValidateOptions<FusedRnnOption
             }
 
             if (string.IsNullOrWhiteSpace(settings.Path)) failures.Add($"{at}:Path is not set; name the model's file");
-            else if (!File.Exists(settings.Path)) failures.Add($"{at}:Path is '{settings.Path}', which does not exist");
+            else if (!File.Exists(ModelFiles.Resolve(settings.Path, environment))) failures.Add($"{at}:Path is '{settings.Path}', which does not exist (relative paths start at the content root, {environment?.ContentRootPath ?? Environment.CurrentDirectory})");
             else if (ModelFiles.FormatOf(settings.Path) is null) failures.Add($"{at}:Path is '{settings.Path}'; a model file ends in .safetensors, .onnx, .keras or .h5");
             string[] backends = settings.BackendOrder;
             if (backends.Length == 0) failures.Add($"{at}:Backends is empty; list backends in the order to try, e.g. 'cpu, managed'");

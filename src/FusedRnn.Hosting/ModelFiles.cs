@@ -1,4 +1,5 @@
 using FusedRnn.IO;
+using Microsoft.Extensions.Hosting;
 
 namespace FusedRnn.Hosting;
 
@@ -15,11 +16,15 @@ internal static class ModelFiles
         _ => null,
     };
 
+    /// <summary>A model's path: a relative one starts at the host's content root (or the current directory without one).</summary>
+    public static string Resolve(string path, IHostEnvironment? environment) =>
+        System.IO.Path.GetFullPath(path, environment?.ContentRootPath ?? Environment.CurrentDirectory);
+
     /// <summary>The network's weights, in the canonical layout.</summary>
     /// <exception cref="UnsupportedModelException">The file holds a network a stream cannot step (reverse or several separate layers).</exception>
-    public static RnnWeights Read(FusedRnnModelOptions settings)
+    public static RnnWeights Read(FusedRnnModelOptions settings, IHostEnvironment? environment)
     {
-        string path = settings.Path!;
+        string path = Resolve(settings.Path!, environment);
         switch (FormatOf(path))
         {
             case Format.Onnx:

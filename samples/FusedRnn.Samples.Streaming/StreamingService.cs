@@ -1,0 +1,101 @@
+using System.Buffers.Binary;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+using FusedRnn.Hosting;
+using FusedRnn.Streams;
+
+namespace FusedRnn.Samples.Streaming;
+
+/// <summary>
+/// The service: <c>GET /streams/{model}</c> upgrades to a WebSocket that is one stream of the model. Each binary
+/// message is one time step, x_t as the model's input size of little-endian float32; each reply is y_t, the output
+/// size of float32. A message of another size closes the socket with <see cref="WebSocketCloseStatus.InvalidPayloadData"/>
+/// and a reason that says what a step is. <c>GET /models</c> lists the models; <c>GET /health</c> is their health.
+/// </summary>
+public static class StreamingService
+{
+    /// <summary>The app, configured from <paramref name="args"/>, appsettings.json and the environment, then <paramref name="configure"/>.</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        configure?.Invoke(builder);
+        builder.Services.AddFusedRnn(builder.Configuration.GetSection("FusedRnn"));
+        WebApplication app = builder.Build();
+        app.UseWebSockets();
+        app.MapHealthChecks("/health");
+        app.MapGet("/models", (FusedRnnModels models) => Results.Text(string.Join('\n', models.Names.Order().Select(name =>
+        {
+            FusedRnnModel model = models.Get(name);
+            return $"{name}: {model.Network.Spec} on {model.Backend}, {model.Network.Options.Precision}; a step is {model.Batcher.InputSize} floats in, {model.Batcher.OutputSize} out";
+        })) + "\n"));
+        app.Map("/streams/{model}", Stream);
+        return app;
+    }
+
+    private static async Task Stream(HttpContext context, string model, FusedRnnModels models)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            await context.Response.WriteAsync("a stream is a WebSocket: connect with ws://.../streams/{model}\n");
+            return;
+        }
+
+        FusedRnnModel served;
+        try
+        {
+            served = models.Get(model);
+        }
+        catch (UnknownModelException e)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            await context.Response.WriteAsync(e.Message + "\n");
+            return;
+        }
+
+        using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+        using RnnStream stream = served.OpenStream();
+        int inputBytes = stream.InputSize * sizeof(float);
+        var message = new byte[inputBytes + 1];  // one byte more: a longer message shows as such, not as two steps
+        var input = new float[stream.InputSize];
+        var output = new float[stream.OutputSize];
+        var reply = new byte[stream.OutputSize * sizeof(float)];
+        CancellationToken aborted = context.RequestAborted;
+        while (true)
+        {
+            (int length, WebSocketMessageType type) = await ReceiveMessage(socket, message, aborted);
+            if (type == WebSocketMessageType.Close)
+            {
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, aborted);
+                return;
+            }
+
+            if (type != WebSocketMessageType.Binary || length != inputBytes)
+            {
+                await socket.CloseAsync(WebSocketCloseStatus.InvalidPayloadData,
+                    $"a step is one binary message of {stream.InputSize} float32 ({inputBytes} bytes); got {(type == WebSocketMessageType.Binary ? $"{(length > inputBytes ? "more than " + inputBytes : length)} bytes" : "a text message")}", aborted);
+                return;
+            }
+
+            for (int i = 0; i < input.Length; i++) input[i] = BinaryPrimitives.ReadSingleLittleEndian(message.AsSpan(i * sizeof(float)));
+            await stream.StepAsync(input, output, aborted);
+            if (BitConverter.IsLittleEndian) MemoryMarshal.AsBytes(output.AsSpan()).CopyTo(reply);
+            else for (int i = 0; i < output.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(reply.AsSpan(i * sizeof(float)), output[i]);
+            await socket.SendAsync(reply, WebSocketMessageType.Binary, endOfMessage: true, aborted);
+        }
+    }
+
+    /// <summary>One whole message into <paramref name="buffer"/> (its length, capped at the buffer's), or a close.</summary>
+    private static async Task<(int Length, WebSocketMessageType Type)> ReceiveMessage(WebSocket socket, byte[] buffer, CancellationToken cancellationToken)
+    {
+        int length = 0;
+        while (true)
+        {
+            Memory<byte> free = length < buffer.Length ? buffer.AsMemory(length) : new byte[256];
+            ValueWebSocketReceiveResult received = await socket.ReceiveAsync(free, cancellationToken);
+            if (received.MessageType == WebSocketMessageType.Close) return (0, WebSocketMessageType.Close);
+            length = int.Min(buffer.Length, length + received.Count);
+            if (received.EndOfMessage) return (length, received.MessageType);
+        }
+    }
+}

@@ -6,6 +6,10 @@ using BenchmarkDotNet.Running;
 using FusedRnn;
 using FusedRnn.Bench;
 
+// Concurrent streams are measured by a plain timed loop, not BenchmarkDotNet: thousands of concurrent callers are
+// the workload, not one method invoked repeatedly.
+if (args.Length > 0 && args[0] == "streams") return StreamsBenchmark.Run(args[1..]);
+
 IReadOnlyList<string> engines;
 try
 {

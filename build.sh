@@ -3,7 +3,7 @@
 #   ./build.sh            build everything (Release)
 #   ./build.sh test       build, then run every test suite (native CTest + xunit)
 #   ./build.sh run [ARGS] build the CLI, then run it with ARGS (no ARGS: `fusedrnn demo`); only its output on stdout
-#   ./build.sh pack       pack FusedRnn, FusedRnn.Native and the fusedrnn .NET tool into artifacts/packages/
+#   ./build.sh pack       pack FusedRnn, FusedRnn.Native, FusedRnn.Hosting and the fusedrnn .NET tool into artifacts/packages/
 #   ./build.sh bindings   regenerate src/FusedRnn.Native/Interop/*.g.cs from native/include/fusedrnn.h
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -83,7 +83,8 @@ build_all() {
 
 CLI_PROJECT=src/FusedRnn.Cli/FusedRnn.Cli.csproj
 
-# The packages a user references (FusedRnn.Native depends on FusedRnn: a feed needs both) and the fusedrnn tool.
+# The packages a user references (FusedRnn.Native depends on FusedRnn, FusedRnn.Hosting on both: a feed needs them all)
+# and the fusedrnn tool.
 pack_all() {
     ensure_packages
     ensure_dotnet
@@ -92,7 +93,7 @@ pack_all() {
     log "packages ($CONFIG) -> $packages"
     mkdir -p "$packages"
     rm -f "$packages"/FusedRnn.*.nupkg "$packages"/FusedRnn.*.snupkg
-    for project in src/FusedRnn/FusedRnn.csproj src/FusedRnn.Native/FusedRnn.Native.csproj "$CLI_PROJECT"; do
+    for project in src/FusedRnn/FusedRnn.csproj src/FusedRnn.Native/FusedRnn.Native.csproj src/FusedRnn.Hosting/FusedRnn.Hosting.csproj "$CLI_PROJECT"; do
         dotnet pack "$project" -c "$CONFIG" -o "$packages" -nologo -v:q >&2
     done
     ls "$packages"/*.nupkg

@@ -9,8 +9,8 @@ namespace FusedRnn.Tests.Native;
 /// What a user gets from the packages, packed as <c>./build.sh pack</c> packs them (FusedRnn, FusedRnn.Native and
 /// the fusedrnn tool, into one folder): libfusedrnn under runtimes/linux-x64/native, a readme, a license, the
 /// repository and XML docs in each; a console app that references only FusedRnn.Native from that folder restores
-/// FusedRnn from it too and runs on the cpu backend; and <c>dotnet tool install</c> from it gives a working
-/// <c>fusedrnn</c>.
+/// FusedRnn from it too and runs on the cpu backend; a trimmed, self-contained host on FusedRnn.Hosting still runs
+/// its model on cpu; and <c>dotnet tool install</c> from it gives a working <c>fusedrnn</c>.
 /// </summary>
 public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<PackagingTests.PackedFeed>
 {
@@ -18,7 +18,7 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
 
     /// <summary>The projects <c>./build.sh pack</c> packs, in its order.</summary>
     private static readonly string[] PackedProjects =
-        ["src/FusedRnn/FusedRnn.csproj", "src/FusedRnn.Native/FusedRnn.Native.csproj", "src/FusedRnn.Cli/FusedRnn.Cli.csproj"];
+        ["src/FusedRnn/FusedRnn.csproj", "src/FusedRnn.Native/FusedRnn.Native.csproj", "src/FusedRnn.Hosting/FusedRnn.Hosting.csproj", "src/FusedRnn.Cli/FusedRnn.Cli.csproj"];
 
     private static string Version => typeof(RnnSpec).Assembly.GetName().Version!.ToString(3);
 
@@ -67,7 +67,7 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
         NativeTestSupport.RequireLibrary();
         string packages = await feed.PackagesAsync();
 
-        foreach ((string id, string? docs) in new[] { ("FusedRnn", "lib/net10.0/FusedRnn.Core.xml"), ("FusedRnn.Native", "lib/net10.0/FusedRnn.Native.xml"), ("FusedRnn.Cli", null) })
+        foreach ((string id, string? docs) in new[] { ("FusedRnn", "lib/net10.0/FusedRnn.Core.xml"), ("FusedRnn.Native", "lib/net10.0/FusedRnn.Native.xml"), ("FusedRnn.Hosting", "lib/net10.0/FusedRnn.Hosting.xml"), ("FusedRnn.Cli", null) })
         {
             using ZipArchive archive = ZipFile.OpenRead(Path.Combine(packages, $"{id}.{Version}.nupkg"));
             Assert.NotNull(archive.GetEntry("README.md"));
@@ -146,6 +146,78 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
 
         ProcessResult run = await Dotnet(app, "run", "-c", "Release", "-nodeReuse:false");
         Assert.Contains("backend=cpu auto=cpu max_difference=", run.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A host on the FusedRnn.Hosting package, published trimmed and self-contained: its model runs on cpu, because
+    /// AddFusedRnn registers the native backend explicitly (the trimmer keeps what that call references), and the
+    /// configuration binds through generated code.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Packaging")]
+    public async Task ATrimmedHostStillRunsItsModelOnTheCpuBackend()
+    {
+        NativeTestSupport.RequireLibrary();
+        string packages = await feed.PackagesAsync();
+        string app = Directory.CreateDirectory(Path.Combine(feed.WorkRoot, "trimmed")).FullName;
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="packed" value="{packages}" />
+              </packageSources>
+            </configuration>
+            """);
+        File.WriteAllText(Path.Combine(app, "Trimmed.csproj"), $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <RuntimeIdentifier>linux-x64</RuntimeIdentifier>
+                <SelfContained>true</SelfContained>
+                <PublishTrimmed>true</PublishTrimmed>
+                <InvariantGlobalization>true</InvariantGlobalization>
+                <RestorePackagesPath>{Path.Combine(feed.WorkRoot, "nuget-cache")}</RestorePackagesPath>
+              </PropertyGroup>
+              <ItemGroup>
+                <PackageReference Include="FusedRnn.Hosting" Version="{Version}" />
+                <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.15" />
+              </ItemGroup>
+            </Project>
+            """);
+        var spec = new RnnSpec(CellKind.Gru, 6, 10);
+        FusedRnn.IO.SafetensorsWriter.Write(Path.Combine(app, "gru.safetensors"), RandomNetworks.Create(spec, 5).ToStateDict());
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using FusedRnn.Hosting;
+            using FusedRnn.Streams;
+            using Microsoft.Extensions.Configuration;
+            using Microsoft.Extensions.DependencyInjection;
+            using Microsoft.Extensions.Hosting;
+
+            HostApplicationBuilder builder = Host.CreateApplicationBuilder();
+            builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["FusedRnn:Models:gru:Path"] = Path.Combine(AppContext.BaseDirectory, "gru.safetensors"),
+                ["FusedRnn:Models:gru:Backends"] = "cpu",
+            });
+            builder.Services.AddFusedRnn(builder.Configuration.GetSection("FusedRnn"));
+            using IHost host = builder.Build();
+            await host.StartAsync();
+            FusedRnnModel model = host.Services.GetRequiredKeyedService<FusedRnnModel>("gru");
+            using RnnStream stream = model.OpenStream();
+            float[] y = new float[stream.OutputSize];
+            stream.Step(new float[stream.InputSize], y);
+            Console.WriteLine($"backend={model.Backend} outputs={y.Length}");
+            await host.StopAsync();
+            """);
+        string output = Path.Combine(app, "out");
+        await Dotnet(app, "publish", "-c", "Release", "-o", output, "-nodeReuse:false");
+        File.Copy(Path.Combine(app, "gru.safetensors"), Path.Combine(output, "gru.safetensors"));
+        ProcessResult run = await ChildProcess.RunAsync(Path.Combine(output, "Trimmed"), [], StepTimeout, output, BuildEnvironment);
+        Assert.True(run.ExitCode == 0, $"the trimmed app: {run}");
+        Assert.Contains("backend=cpu outputs=10", run.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,7 +6,10 @@ namespace FusedRnn;
 public abstract class RecurrentBase : IDisposable
 {
     private readonly RnnExecutor _executor;
-    private RnnWorkspace? _sharedWorkspace;
+
+    // Workspaces the allocating overloads give back, for the next calls: one per logical processor at most, as many
+    // calls as can run at once.
+    private readonly RnnWorkspace?[] _keptWorkspaces = new RnnWorkspace?[Environment.ProcessorCount];
     private bool _disposed;
 
     private protected RecurrentBase(RnnWeights weights, RnnOptions? options, Func<CellKind, bool> acceptsKind, string expected)
@@ -65,18 +68,34 @@ public abstract class RecurrentBase : IDisposable
     public RnnWorkspace CreateWorkspace() => Executor.CreateWorkspace();
 
     /// <summary>
-    /// A workspace for the allocating overloads: the one this object keeps when no other thread holds it, else a fresh
-    /// one. Reusing it spares the backend's setup (scratch memory, worker threads). Give it back with
-    /// <see cref="ReturnWorkspace"/>.
+    /// A workspace for the allocating overloads: one this object keeps (a bounded pool, one per logical processor at
+    /// most), else a fresh one. Reusing them spares the backend's setup (scratch memory, worker threads) for concurrent
+    /// callers too. Give it back with <see cref="ReturnWorkspace"/>.
     /// </summary>
-    internal RnnWorkspace RentWorkspace() => Interlocked.Exchange(ref _sharedWorkspace, null) ?? Executor.CreateWorkspace();
+    internal RnnWorkspace RentWorkspace()
+    {
+        RnnExecutor executor = Executor;
+        for (int index = 0; index < _keptWorkspaces.Length; index++)
+        {
+            if (Volatile.Read(ref _keptWorkspaces[index]) is not null && Interlocked.Exchange(ref _keptWorkspaces[index], null) is { } kept) return kept;
+        }
 
-    /// <summary>Keeps <paramref name="workspace"/> for the next call, or disposes it when one is kept already.</summary>
+        return executor.CreateWorkspace();
+    }
+
+    /// <summary>Keeps <paramref name="workspace"/> for a next call, or disposes it when the pool is full.</summary>
     internal void ReturnWorkspace(RnnWorkspace workspace)
     {
-        if (Interlocked.CompareExchange(ref _sharedWorkspace, workspace, null) is not null) workspace.Dispose();
+        int index = 0;
+        while (index < _keptWorkspaces.Length && Interlocked.CompareExchange(ref _keptWorkspaces[index], workspace, null) is not null) index++;
+        if (index == _keptWorkspaces.Length) workspace.Dispose();
         // A Dispose that ran meanwhile may have missed it.
-        if (_disposed) Interlocked.Exchange(ref _sharedWorkspace, null)?.Dispose();
+        if (_disposed) DisposeKeptWorkspaces();
+    }
+
+    private void DisposeKeptWorkspaces()
+    {
+        for (int index = 0; index < _keptWorkspaces.Length; index++) Interlocked.Exchange(ref _keptWorkspaces[index], null)?.Dispose();
     }
 
     /// <summary>A dense layer loaded to run on this object's workspaces (a sequence model's heads, after its last network).</summary>
@@ -111,7 +130,7 @@ public abstract class RecurrentBase : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        Interlocked.Exchange(ref _sharedWorkspace, null)?.Dispose();
+        DisposeKeptWorkspaces();
         _executor.Dispose();
         GC.SuppressFinalize(this);
     }

@@ -258,9 +258,19 @@ public sealed class SequenceModel : IDisposable
         StepVectors(vectors, state, output);
     }
 
+    /// <summary>The heads as loaded on the last network's backend, for streams (<see cref="Streams.StreamBatcher"/>).</summary>
+    internal IReadOnlyList<DenseExecutor> HeadExecutors => _heads;
+
+    /// <summary>What each recurrent network is called in messages.</summary>
+    internal IReadOnlyList<string> RecurrentNames => _recurrentNames;
+
+    /// <summary>Whether <see cref="Dispose"/> was called.</summary>
+    internal bool IsDisposed { get; private set; }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        IsDisposed = true;
         foreach (DenseExecutor head in _heads) head.Dispose();
         foreach (RecurrentModule module in _recurrent) module.Dispose();
     }

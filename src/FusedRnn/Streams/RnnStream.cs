@@ -30,11 +30,14 @@ public sealed class RnnStream : IDisposable
         Output = new float[batcher.OutputSize];
     }
 
-    /// <summary>Floats of one step's input x_t: the network's input size.</summary>
+    /// <summary>Floats of one step's input x_t: the network's input size (the embedding's dimension for a model that takes token ids).</summary>
     public int InputSize => Input.Length;
 
-    /// <summary>Floats of one step's output y_t: the last layer's h (its projection's size when it projects).</summary>
+    /// <summary>Floats of one step's output y_t: the last layer's h (its projection's size when it projects), or a model's heads' outputs.</summary>
     public int OutputSize => Output.Length;
+
+    /// <summary>The pending step's token id, for a model that takes them.</summary>
+    internal long Id { get; private set; }
 
     /// <summary>Steps taken since the stream was opened or reset (or the count a restored snapshot recorded).</summary>
     public long Steps { get; private set; }
@@ -63,7 +66,15 @@ public sealed class RnnStream : IDisposable
     /// <exception cref="ObjectDisposedException">The stream, its batcher or its network was disposed.</exception>
     /// <exception cref="InvalidOperationException">The stream already has a step in flight.</exception>
     /// <exception cref="StreamLimitExceededException">The batcher's queue is full; nothing changed.</exception>
-    public void Step(ReadOnlySpan<float> input, Span<float> output) => _batcher.Step(this, input, output);
+    public void Step(ReadOnlySpan<float> input, Span<float> output) => _batcher.Step(this, input, null, output);
+
+    /// <summary>
+    /// One step of a model that starts with an embedding (<see cref="StreamBatcher.TakesIds"/>): the token
+    /// <paramref name="id"/> in, y_t out, as <see cref="Step"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The id is outside the vocabulary.</exception>
+    /// <exception cref="InvalidOperationException">The model has no embedding, or the stream already has a step in flight.</exception>
+    public void StepId(long id, Span<float> output) => _batcher.Step(this, default, id, output);
 
     /// <summary>
     /// <see cref="Step"/> without blocking the caller: when the batcher's queue is full it waits for room. Cancelling
@@ -71,7 +82,11 @@ public sealed class RnnStream : IDisposable
     /// a step already in a batch completes (its state has advanced) and returns normally.
     /// </summary>
     public ValueTask StepAsync(ReadOnlyMemory<float> input, Memory<float> output, CancellationToken cancellationToken = default) =>
-        _batcher.StepAsync(this, input, output, cancellationToken);
+        _batcher.StepAsync(this, input, null, output, cancellationToken);
+
+    /// <summary><see cref="StepId"/> without blocking the caller, as <see cref="StepAsync"/>.</summary>
+    public ValueTask StepIdAsync(long id, Memory<float> output, CancellationToken cancellationToken = default) =>
+        _batcher.StepAsync(this, default, id, output, cancellationToken);
 
     /// <summary>Back to the zero initial state, as a new stream.</summary>
     /// <exception cref="InvalidOperationException">A step is in flight.</exception>
@@ -80,7 +95,7 @@ public sealed class RnnStream : IDisposable
         lock (_lifecycle)
         {
             CheckIdle(nameof(Reset));
-            _batcher.SlotState(Slot).Clear();
+            _batcher.ClearSlot(Slot);
             Steps = 0;
         }
     }
@@ -95,7 +110,9 @@ public sealed class RnnStream : IDisposable
         lock (_lifecycle)
         {
             CheckIdle(nameof(Snapshot));
-            return StreamSnapshot.Write(_batcher.SnapshotHeader(Steps), _batcher.SlotState(Slot));
+            byte[] state = new byte[_batcher.SlotBytes];
+            _batcher.ReadSlot(Slot, state);
+            return StreamSnapshot.Write(_batcher.SnapshotHeader(Steps), state);
         }
     }
 
@@ -108,7 +125,7 @@ public sealed class RnnStream : IDisposable
         {
             CheckIdle(nameof(Restore));
             Steps = StreamSnapshot.Read(snapshot, _batcher.SnapshotHeader(0), nameof(snapshot), out ReadOnlySpan<byte> state);
-            state.CopyTo(_batcher.SlotState(Slot));
+            _batcher.WriteSlot(Slot, state);
         }
     }
 
@@ -136,8 +153,8 @@ public sealed class RnnStream : IDisposable
             throw new InvalidOperationException($"the stream has a step in flight; {operation} it after the step completes");
     }
 
-    /// <summary>Queues a step: copies x_t and marks the stream pending.</summary>
-    internal void Begin(ReadOnlySpan<float> input, bool isAsync)
+    /// <summary>Queues a step: copies x_t (or keeps its token id) and marks the stream pending.</summary>
+    internal void Begin(ReadOnlySpan<float> input, long id, bool isAsync)
     {
         lock (_lifecycle)
         {
@@ -145,6 +162,7 @@ public sealed class RnnStream : IDisposable
             if (_status != (int)StepStatus.Idle)
                 throw new InvalidOperationException("the stream already has a step in flight; a stream takes one step at a time");
             input.CopyTo(Input);
+            Id = id;
             _stepIsAsync = isAsync;
             _failure = null;
             if (isAsync) _asyncSignal.Reset();

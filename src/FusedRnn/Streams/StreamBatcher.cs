@@ -16,10 +16,10 @@ namespace FusedRnn.Streams;
 /// </summary>
 public sealed class StreamBatcher : IDisposable
 {
-    private readonly RecurrentBase _network;
-    private readonly RnnWorkspace _workspace;
-    private readonly byte[] _state;
-    private readonly int _slotBytes;
+    private readonly StreamPipeline _pipeline;
+    private readonly RnnWorkspace[] _workspaces;  // one per network
+    private readonly byte[][] _states;            // one per network: its slots
+    private readonly int _slotBytes;              // of every network together
     private readonly int _capacity, _maxBatch;
     private readonly long _windowTicks;
     private readonly SemaphoreSlim _room;
@@ -36,7 +36,9 @@ public sealed class StreamBatcher : IDisposable
     // The running batch's streams and buffers; only its leader touches them.
     private readonly RnnStream?[] _batch;
     private readonly int[] _batchSlots;
-    private readonly float[] _batchInput, _batchOutput;
+    private readonly long[] _batchIds;
+    private readonly float[] _batchInput;
+    private readonly float[][] _stageOutputs;  // [MaxBatch, outputs] of each network, then each head
 
     /// <summary>Creates the batcher and the state slots of <see cref="StreamBatcherOptions.Capacity"/> streams.</summary>
     /// <param name="network">A unidirectional network (a module or a cell); the batcher uses its backend, precision and threads, and does not own it.</param>
@@ -44,39 +46,60 @@ public sealed class StreamBatcher : IDisposable
     /// <exception cref="NotSupportedException">The network is bidirectional.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
     public StreamBatcher(RecurrentBase network, StreamBatcherOptions? options = null)
+        : this(new StreamPipeline.Network(network ?? throw new ArgumentNullException(nameof(network))), options)
     {
-        ArgumentNullException.ThrowIfNull(network);
+    }
+
+    /// <summary>
+    /// A batcher of streams through a whole model: each step's y is the heads' output for that step (the last
+    /// network's h without heads), as <see cref="SequenceModel.Step(ReadOnlySpan{float}, SequenceModelState, Span{float})"/>
+    /// gives it; a model that starts with an embedding steps token ids (<see cref="RnnStream.StepId"/>).
+    /// </summary>
+    /// <param name="model">A model whose networks are unidirectional; the batcher does not own it.</param>
+    /// <param name="options">Capacity, window and bounds; <see cref="StreamBatcherOptions.Default"/> when null.</param>
+    /// <exception cref="NotSupportedException">A network is bidirectional; the message names it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range.</exception>
+    public StreamBatcher(SequenceModel model, StreamBatcherOptions? options = null)
+        : this(new StreamPipeline.Model(model ?? throw new ArgumentNullException(nameof(model))), options)
+    {
+    }
+
+    private StreamBatcher(StreamPipeline pipeline, StreamBatcherOptions? options)
+    {
         Options = options ?? StreamBatcherOptions.Default;
         Options.Validate(nameof(options));
-        RnnExecutor executor = network.LoadedExecutor;
-        _slotBytes = executor.SlotBytes;
-        _network = network;
+        _pipeline = pipeline;
         _capacity = Options.Capacity;
         _maxBatch = int.Min(Options.MaxBatch, _capacity);
         _windowTicks = (long)(Options.BatchingWindow.TotalSeconds * Stopwatch.Frequency);
-        InputSize = executor.Spec.InputSize;
-        OutputSize = executor.Spec.OutputSize;
-        long stateBytes = (long)_slotBytes * _capacity;
+        InputSize = pipeline.InputSize;
+        OutputSize = pipeline.OutputSize;
+        _slotBytes = checked((int)pipeline.SlotBytes.Sum(bytes => (long)bytes));
+        long stateBytes = (long)pipeline.SlotBytes.Max() * _capacity;
         if (stateBytes > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(options), _capacity, $"{_capacity} streams of {_slotBytes} state bytes each need {stateBytes} bytes, more than one array holds; lower {nameof(StreamBatcherOptions.Capacity)}");
+            throw new ArgumentOutOfRangeException(nameof(options), _capacity, $"{_capacity} streams of {pipeline.SlotBytes.Max()} state bytes each need {stateBytes} bytes, more than one array holds; lower {nameof(StreamBatcherOptions.Capacity)}");
         // Pinned, so the native backend reads the slots where they are; zeroed: every slot starts at the zero state.
-        _state = GC.AllocateArray<byte>((int)stateBytes, pinned: true);
+        _states = [.. pipeline.SlotBytes.Select(bytes => GC.AllocateArray<byte>(bytes * _capacity, pinned: true))];
         _freeSlots = new int[_capacity];
         for (int slot = 0; slot < _capacity; slot++) _freeSlots[slot] = _capacity - 1 - slot;
         _freeCount = _capacity;
         _room = new SemaphoreSlim(Options.EffectiveQueueLimit, Options.EffectiveQueueLimit);
         _batch = new RnnStream?[_maxBatch];
         _batchSlots = new int[_maxBatch];
+        _batchIds = new long[pipeline.Embedding is null ? 0 : _maxBatch];
         _batchInput = new float[checked(_maxBatch * InputSize)];
-        _batchOutput = new float[checked(_maxBatch * OutputSize)];
-        _workspace = network.CreateWorkspace();
-        _tags = new TagList { { "fusedrnn.model", Options.Name }, { "fusedrnn.backend", network.Backend } };
+        _stageOutputs = [.. Enumerable.Range(0, pipeline.Networks.Length + pipeline.Heads.Count).Select(stage => new float[checked(_maxBatch * pipeline.StageOutputs(stage))])];
+        _workspaces = [.. pipeline.Networks.Select(network => network.CreateWorkspace())];
+        _tags = new TagList { { "fusedrnn.model", Options.Name }, { "fusedrnn.backend", pipeline.Backend } };
     }
+
+    /// <summary>Whether a step is a token id (<see cref="RnnStream.StepId"/>): the model starts with an embedding.</summary>
+    public bool TakesIds => _pipeline.Embedding is not null;
 
     /// <summary>The options this batcher was created with.</summary>
     public StreamBatcherOptions Options { get; }
 
-    /// <summary>Floats of a step's input.</summary>
+    /// <summary>Floats of a step's input vector (the embedding's dimension for a model that takes token ids).</summary>
     public int InputSize { get; }
 
     /// <summary>Floats of a step's output.</summary>
@@ -119,18 +142,48 @@ public sealed class StreamBatcher : IDisposable
 
         var spinner = default(SpinWait);
         while (Volatile.Read(ref _leading)) spinner.SpinOnce();
-        _workspace.Dispose();
+        foreach (RnnWorkspace workspace in _workspaces) workspace.Dispose();
     }
 
-    internal Span<byte> SlotState(int slot) => _state.AsSpan(slot * _slotBytes, _slotBytes);
+    /// <summary>A stream's state in network <paramref name="network"/>.</summary>
+    private Span<byte> SlotState(int network, int slot) =>
+        _states[network].AsSpan(slot * _pipeline.SlotBytes[network], _pipeline.SlotBytes[network]);
 
-    internal StreamSnapshot.Header SnapshotHeader(long steps) =>
-        new(_network.LoadedExecutor.Precision, _slotBytes, _network.WeightsFingerprint, steps);
+    /// <summary>Bytes of one stream's state in every network together: what a snapshot holds.</summary>
+    internal int SlotBytes => _slotBytes;
+
+    /// <summary>A stream's state back to zero.</summary>
+    internal void ClearSlot(int slot)
+    {
+        for (int network = 0; network < _states.Length; network++) SlotState(network, slot).Clear();
+    }
+
+    /// <summary>A stream's state in every network, first to last, into <paramref name="destination"/> (<see cref="SlotBytes"/>).</summary>
+    internal void ReadSlot(int slot, Span<byte> destination)
+    {
+        for (int network = 0, at = 0; network < _states.Length; at += _pipeline.SlotBytes[network++]) SlotState(network, slot).CopyTo(destination[at..]);
+    }
+
+    /// <summary>The state <see cref="ReadSlot"/> gave, back into the stream's slots.</summary>
+    internal void WriteSlot(int slot, ReadOnlySpan<byte> source)
+    {
+        for (int network = 0, at = 0; network < _states.Length; at += _pipeline.SlotBytes[network++]) source.Slice(at, _pipeline.SlotBytes[network]).CopyTo(SlotState(network, slot));
+    }
+
+    internal StreamSnapshot.Header SnapshotHeader(long steps) => new(_pipeline.Precision, _slotBytes, _pipeline.Fingerprint, steps);
+
+    /// <summary>Checks a token id a stream steps against the embedding.</summary>
+    internal void CheckId(long id)
+    {
+        EmbeddingLayer embedding = _pipeline.Embedding ?? throw new InvalidOperationException("the model has no embedding: step it with vectors (Step)");
+        if (id < 0 || id >= embedding.VocabularySize)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"token id {id} is outside the vocabulary of {embedding.Name} (0..{embedding.VocabularySize - 1})");
+    }
 
     /// <summary>Frees a closed stream's slot, zeroed for the next stream.</summary>
     internal void Release(int slot)
     {
-        SlotState(slot).Clear();
+        ClearSlot(slot);
         lock (_gate)
         {
             _freeSlots[_freeCount++] = slot;
@@ -140,27 +193,28 @@ public sealed class StreamBatcher : IDisposable
         StreamMetrics.OpenStreamCount.Add(-1, _tags);
     }
 
-    internal void Step(RnnStream stream, ReadOnlySpan<float> input, Span<float> output)
+    /// <summary>A stream's step: the vector <paramref name="input"/>, or the token <paramref name="id"/> when it is not null.</summary>
+    internal void Step(RnnStream stream, ReadOnlySpan<float> input, long? id, Span<float> output)
     {
-        CheckStepShapes(input.Length, output.Length);
+        CheckStep(input.Length, id, output.Length);
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (!_room.Wait(0))
             throw new StreamLimitExceededException(nameof(StreamBatcherOptions.QueueLimit), Options.EffectiveQueueLimit,
                 $"{Options.EffectiveQueueLimit} steps are already waiting for a batch; retry, or use StepAsync, which waits for room");
-        Submit(stream, input, isAsync: false);
+        Submit(stream, input, id, isAsync: false);
         bool leads = !Enqueue(stream) || stream.WaitSync();
         if (leads) Lead(stream);
         stream.End(output, default);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask StepAsync(RnnStream stream, ReadOnlyMemory<float> input, Memory<float> output, CancellationToken cancellationToken)
+    internal async ValueTask StepAsync(RnnStream stream, ReadOnlyMemory<float> input, long? id, Memory<float> output, CancellationToken cancellationToken)
     {
-        CheckStepShapes(input.Length, output.Length);
+        CheckStep(input.Length, id, output.Length);
         ObjectDisposedException.ThrowIf(_disposed, this);
         ObjectDisposedException.ThrowIf(stream.IsDisposed, stream);
         await _room.WaitAsync(cancellationToken).ConfigureAwait(false);
-        Submit(stream, input.Span, isAsync: true);
+        Submit(stream, input.Span, id, isAsync: true);
         bool leads = !Enqueue(stream);
         if (!leads)
         {
@@ -181,18 +235,21 @@ public sealed class StreamBatcher : IDisposable
         stream.End(output.Span, cancellationToken);
     }
 
-    private void CheckStepShapes(int inputLength, int outputLength)
+    private void CheckStep(int inputLength, long? id, int outputLength)
     {
-        ShapeChecks.CheckLength("input", inputLength, [InputSize], "input_size", required: true);
-        ShapeChecks.CheckLength("output", outputLength, [OutputSize], "hidden features of the last layer", required: true);
+        if (id is { } token) CheckId(token);
+        else if (_pipeline.Embedding is { } embedding)
+            throw new InvalidOperationException($"the model starts with the embedding {embedding.Name}: step it with token ids (StepId)");
+        else ShapeChecks.CheckLength("input", inputLength, [InputSize], "input_size", required: true);
+        ShapeChecks.CheckLength("output", outputLength, [OutputSize], "one step's outputs", required: true);
     }
 
     /// <summary>Marks the step pending, giving back its room in the queue if it cannot be.</summary>
-    private void Submit(RnnStream stream, ReadOnlySpan<float> input, bool isAsync)
+    private void Submit(RnnStream stream, ReadOnlySpan<float> input, long? id, bool isAsync)
     {
         try
         {
-            stream.Begin(input, isAsync);
+            stream.Begin(input, id ?? 0, isAsync);
         }
         catch
         {
@@ -206,11 +263,11 @@ public sealed class StreamBatcher : IDisposable
     {
         lock (_gate)
         {
-            if (_disposed || _network.IsDisposed)
+            if (_disposed || _pipeline.IsDisposed)
             {
                 stream.Abandon();
                 _room.Release();
-                throw new ObjectDisposedException(_disposed ? nameof(StreamBatcher) : _network.GetType().Name,
+                throw new ObjectDisposedException(_disposed ? nameof(StreamBatcher) : "network",
                     _disposed ? "the stream's batcher was disposed" : "the stream's network was disposed");
             }
 
@@ -302,26 +359,21 @@ public sealed class StreamBatcher : IDisposable
 
     private void Run(int count, RnnStream leader)
     {
+        Span<float> input = _batchInput.AsSpan(0, count * InputSize);
         for (int row = 0; row < count; row++)
         {
             RnnStream stream = _batch[row]!;
             _batchSlots[row] = stream.Slot;
-            stream.Input.CopyTo(_batchInput.AsSpan(row * InputSize));
+            if (_batchIds.Length > 0) _batchIds[row] = stream.Id;
+            else stream.Input.CopyTo(input[(row * InputSize)..]);
         }
 
         Exception? failure = null;
+        ReadOnlySpan<float> output = default;
         long started = Stopwatch.GetTimestamp();
         try
         {
-            _network.LoadedExecutor.StepSlots(new SlotStepRequest
-            {
-                Input = _batchInput.AsSpan(0, count * InputSize),
-                Batch = count,
-                Slots = _batchSlots.AsSpan(0, count),
-                SlotCount = _capacity,
-                State = _state,
-                Output = _batchOutput.AsSpan(0, count * OutputSize),
-            }, _workspace);
+            output = RunStages(count, input);
         }
         catch (Exception exception)
         {
@@ -336,8 +388,40 @@ public sealed class StreamBatcher : IDisposable
             RnnStream stream = _batch[row]!;
             _batch[row] = null;
             StreamMetrics.StepDurations.Record(Stopwatch.GetElapsedTime(stream.QueuedAt, finished).TotalSeconds, _tags);
-            if (failure is null) _batchOutput.AsSpan(row * OutputSize, OutputSize).CopyTo(stream.Output);
+            if (failure is null) output.Slice(row * OutputSize, OutputSize).CopyTo(stream.Output);
             stream.Complete(failure, signal: !ReferenceEquals(stream, leader));
         }
+    }
+
+    /// <summary>The batch's rows through the embedding, every network (its slots read and written in place) and the heads.</summary>
+    private ReadOnlySpan<float> RunStages(int count, Span<float> input)
+    {
+        if (_pipeline.Embedding is { } embedding) embedding.Lookup(_batchIds.AsSpan(0, count), input);
+        ReadOnlySpan<float> current = input;
+        RecurrentBase[] networks = _pipeline.Networks;
+        for (int stage = 0; stage < networks.Length; stage++)
+        {
+            Span<float> output = _stageOutputs[stage].AsSpan(0, count * _pipeline.StageOutputs(stage));
+            networks[stage].LoadedExecutor.StepSlots(new SlotStepRequest
+            {
+                Input = current,
+                Batch = count,
+                Slots = _batchSlots.AsSpan(0, count),
+                SlotCount = _capacity,
+                State = _states[stage],
+                Output = output,
+            }, _workspaces[stage]);
+            current = output;
+        }
+
+        IReadOnlyList<DenseExecutor> heads = _pipeline.Heads;
+        for (int head = 0; head < heads.Count; head++)
+        {
+            Span<float> output = _stageOutputs[networks.Length + head].AsSpan(0, count * _pipeline.StageOutputs(networks.Length + head));
+            heads[head].Apply(current, count, output, _workspaces[^1]);
+            current = output;
+        }
+
+        return current;
     }
 }

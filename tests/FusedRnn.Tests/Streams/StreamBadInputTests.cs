@@ -172,7 +172,7 @@ public class StreamBadInputTests
         using RecurrentModule bidirectional = RecurrentModule.Create(RandomNetworks.Create(Spec with { Bidirectional = true }, 73));
         Assert.Contains("bidirectional", Assert.Throws<NotSupportedException>(() => new StreamBatcher(bidirectional)).Message);
         using RecurrentModule module = Module();
-        Assert.Throws<ArgumentNullException>(() => new StreamBatcher(null!));
+        Assert.Throws<ArgumentNullException>(() => new StreamBatcher((RecurrentBase)null!));
         Assert.Contains("Capacity", Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher(module, new StreamBatcherOptions { Capacity = 0 })).Message);
         Assert.Contains("MaxBatch", Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher(module, new StreamBatcherOptions { MaxBatch = -1 })).Message);
         Assert.Contains("QueueLimit", Assert.Throws<ArgumentOutOfRangeException>(() => new StreamBatcher(module, new StreamBatcherOptions { QueueLimit = -1 })).Message);

@@ -261,23 +261,26 @@ public sealed class StreamBatcher : IDisposable
     /// <summary>Queues a pending step; true when a batch is forming or running (its leader will see the step), false when the caller must lead.</summary>
     private bool Enqueue(RnnStream stream)
     {
+        bool closed;
         lock (_gate)
         {
-            if (_disposed || _pipeline.IsDisposed)
+            closed = _disposed || _pipeline.IsDisposed;
+            if (!closed)
             {
-                stream.Abandon();
-                _room.Release();
-                throw new ObjectDisposedException(_disposed ? nameof(StreamBatcher) : "network",
-                    _disposed ? "the stream's batcher was disposed" : "the stream's network was disposed");
+                _queue.Enqueue(stream);
+                _pending++;
+                StreamMetrics.QueuedStepCount.Add(1, _tags);
+                if (_leading) return true;
+                _leading = true;
+                return false;
             }
-
-            _queue.Enqueue(stream);
-            _pending++;
-            StreamMetrics.QueuedStepCount.Add(1, _tags);
-            if (_leading) return true;
-            _leading = true;
-            return false;
         }
+
+        // Outside the gate: a stream takes its own lock before the gate (to free its slot), never after.
+        stream.Abandon();
+        _room.Release();
+        throw new ObjectDisposedException(_disposed ? nameof(StreamBatcher) : "network",
+            _disposed ? "the stream's batcher was disposed" : "the stream's network was disposed");
     }
 
     /// <summary>Withdraws a pending step whose caller's token was cancelled, unless a batch took it first.</summary>

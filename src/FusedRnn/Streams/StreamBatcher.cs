@@ -298,11 +298,9 @@ public sealed class StreamBatcher : IDisposable
     }
 
     /// <summary>
-    /// Runs the batches led by <paramref name="leader"/>'s step (the oldest pending): waits for company within the
-    /// window, takes up to <see cref="StreamBatcherOptions.MaxBatch"/> pending steps and runs them; then, while another
-    /// full batch is waiting (up to <see cref="MaxConsecutiveBatches"/> in all), runs that too, since waking another
-    /// caller to lead it would only delay it; then hands the next batch to the oldest step still pending, or ends the
-    /// leadership when none is.
+    /// Runs one batch led by <paramref name="leader"/>'s step (the oldest pending): waits for company within the
+    /// window, takes up to <see cref="StreamBatcherOptions.MaxBatch"/> pending steps, runs them, and hands the next
+    /// batch to the oldest step still pending, or ends the leadership when none is.
     /// </summary>
     private void Lead(RnnStream leader)
     {
@@ -311,54 +309,43 @@ public sealed class StreamBatcher : IDisposable
         while (Volatile.Read(ref _pending) < int.Min(Volatile.Read(ref _open), _maxBatch) && Stopwatch.GetTimestamp() < deadline)
             spinner.SpinOnce(sleep1Threshold: -1);
 
-        RnnStream? next = null;
-        for (int led = 1; ; led++)
+        int count = 0;
+        lock (_gate)
         {
-            int count = 0;
-            lock (_gate)
+            while (count < _maxBatch && _queue.TryDequeue(out RnnStream? stream))
             {
-                while (count < _maxBatch && _queue.TryDequeue(out RnnStream? stream))
-                {
-                    if (!stream.TryTake()) continue;  // cancelled, or taken already through an older entry
-                    _batch[count++] = stream;
-                    _pending--;
-                }
+                if (!stream.TryTake()) continue;  // cancelled, or taken already through an older entry
+                _batch[count++] = stream;
+                _pending--;
             }
+        }
 
-            if (count > 0)
-            {
-                _room.Release(count);
-                StreamMetrics.QueuedStepCount.Add(-count, _tags);
-                Run(count, leader);
-            }
+        if (count > 0)
+        {
+            _room.Release(count);
+            StreamMetrics.QueuedStepCount.Add(-count, _tags);
+            Run(count, leader);
+        }
 
-            lock (_gate)
+        RnnStream? next = null;
+        lock (_gate)
+        {
+            while (_queue.TryPeek(out RnnStream? candidate))
             {
-                if (_pending >= _maxBatch && led < MaxConsecutiveBatches) continue;
-                while (_queue.TryPeek(out RnnStream? candidate))
+                if (candidate.TryPromote())
                 {
-                    if (candidate.TryPromote())
-                    {
-                        next = candidate;
-                        break;
-                    }
-
-                    _queue.Dequeue();
+                    next = candidate;
+                    break;
                 }
 
-                if (next is null) _leading = false;
-                break;
+                _queue.Dequeue();
             }
+
+            if (next is null) _leading = false;
         }
 
         next?.Signal(leads: true);
     }
-
-    /// <summary>
-    /// The most batches one caller runs in a row: enough to skip most hand-offs under full load, few enough that the
-    /// caller that leads them is not kept long from its own next step.
-    /// </summary>
-    private const int MaxConsecutiveBatches = 8;
 
     private void Run(int count, RnnStream leader)
     {

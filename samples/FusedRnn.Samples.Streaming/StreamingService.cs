@@ -8,8 +8,9 @@ namespace FusedRnn.Samples.Streaming;
 
 /// <summary>
 /// The service: <c>GET /streams/{model}</c> upgrades to a WebSocket that is one stream of the model. Each binary
-/// message is one time step, x_t as the model's input size of little-endian float32; each reply is y_t, the output
-/// size of float32. A message of another size closes the socket with <see cref="WebSocketCloseStatus.InvalidPayloadData"/>
+/// message is one time step, x_t as the model's input size of little-endian float32 (or, for a model that starts with
+/// an embedding, one little-endian int64 token id); each reply is y_t, the output size of float32. A message of another
+/// size, or an id outside the vocabulary, closes the socket with <see cref="WebSocketCloseStatus.InvalidPayloadData"/>
 /// and a reason that says what a step is. <c>GET /models</c> lists the models; <c>GET /health</c> is their health.
 /// </summary>
 public static class StreamingService
@@ -26,7 +27,8 @@ public static class StreamingService
         app.MapGet("/models", (FusedRnnModels models) => Results.Text(string.Join('\n', models.Names.Order().Select(name =>
         {
             FusedRnnModel model = models.Get(name);
-            return $"{name}: {model.Network.Spec} on {model.Backend}, {model.Network.Options.Precision}; a step is {model.Batcher.InputSize} floats in, {model.Batcher.OutputSize} out";
+            string step = model.Batcher.TakesIds ? "one token id (int64)" : $"{model.Batcher.InputSize} floats";
+            return $"{name}: {model.Architecture} on {model.Backend}, {model.Precision}; a step is {step} in, {model.Batcher.OutputSize} floats out";
         })) + "\n"));
         app.Map("/streams/{model}", Stream);
         return app;
@@ -55,7 +57,9 @@ public static class StreamingService
 
         using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
         using RnnStream stream = served.OpenStream();
-        int inputBytes = stream.InputSize * sizeof(float);
+        bool ids = served.Batcher.TakesIds;
+        int inputBytes = ids ? sizeof(long) : stream.InputSize * sizeof(float);
+        string what = ids ? "one int64 token id (8 bytes)" : $"{stream.InputSize} float32 ({inputBytes} bytes)";
         var message = new byte[inputBytes + 1];  // one byte more: a longer message shows as such, not as two steps
         var input = new float[stream.InputSize];
         var output = new float[stream.OutputSize];
@@ -72,17 +76,40 @@ public static class StreamingService
 
             if (type != WebSocketMessageType.Binary || length != inputBytes)
             {
-                await socket.CloseAsync(WebSocketCloseStatus.InvalidPayloadData,
-                    $"a step is one binary message of {stream.InputSize} float32 ({inputBytes} bytes); got {(type == WebSocketMessageType.Binary ? $"{(length > inputBytes ? "more than " + inputBytes : length)} bytes" : "a text message")}", aborted);
+                await socket.CloseAsync(WebSocketCloseStatus.InvalidPayloadData, Reason(
+                    $"a step is one binary message of {what}; got {(type == WebSocketMessageType.Binary ? $"{(length > inputBytes ? "more than " + inputBytes : length)} bytes" : "a text message")}"), aborted);
                 return;
             }
 
-            for (int i = 0; i < input.Length; i++) input[i] = BinaryPrimitives.ReadSingleLittleEndian(message.AsSpan(i * sizeof(float)));
-            await stream.StepAsync(input, output, aborted);
+            if (ids)
+            {
+                try
+                {
+                    await stream.StepIdAsync(BinaryPrimitives.ReadInt64LittleEndian(message), output, aborted);
+                }
+                catch (ArgumentOutOfRangeException e)
+                {
+                    await socket.CloseAsync(WebSocketCloseStatus.InvalidPayloadData, Reason(e.Message.Split(" (Parameter")[0]), aborted);
+                    return;
+                }
+            }
+            else
+            {
+                for (int i = 0; i < input.Length; i++) input[i] = BinaryPrimitives.ReadSingleLittleEndian(message.AsSpan(i * sizeof(float)));
+                await stream.StepAsync(input, output, aborted);
+            }
+
             if (BitConverter.IsLittleEndian) MemoryMarshal.AsBytes(output.AsSpan()).CopyTo(reply);
             else for (int i = 0; i < output.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(reply.AsSpan(i * sizeof(float)), output[i]);
             await socket.SendAsync(reply, WebSocketMessageType.Binary, endOfMessage: true, aborted);
         }
+    }
+
+    /// <summary>A close reason as WebSocket allows it: at most 123 bytes of UTF-8.</summary>
+    private static string Reason(string text)
+    {
+        while (System.Text.Encoding.UTF8.GetByteCount(text) > 123) text = text[..^1];
+        return text;
     }
 
     /// <summary>One whole message into <paramref name="buffer"/> (its length, capped at the buffer's), or a close.</summary>

@@ -66,7 +66,7 @@ public sealed partial class FusedRnnModels : IDisposable
 
     private FusedRnnModel Load(string name, FusedRnnModelOptions settings)
     {
-        RnnWeights weights = ModelFiles.Read(settings, _environment);
+        Func<RnnOptions, IDisposable> create = ModelFiles.Read(settings, _environment);
         string[] order = settings.BackendOrder;
         var skipped = new List<string>();
         foreach (string backend in order)
@@ -78,27 +78,31 @@ public sealed partial class FusedRnnModels : IDisposable
                 continue;
             }
 
-            var network = RecurrentModule.Create(weights, new RnnOptions { Backend = backend, Precision = settings.Precision, Threads = settings.Threads });
+            IDisposable loaded = create(new RnnOptions { Backend = backend, Precision = settings.Precision, Threads = settings.Threads });
             StreamBatcher batcher;
             try
             {
-                batcher = new StreamBatcher(network, settings.BatcherOptions(name));
+                batcher = loaded switch
+                {
+                    SequenceModel model => new StreamBatcher(model, settings.BatcherOptions(name)),
+                    _ => new StreamBatcher((RecurrentModule)loaded, settings.BatcherOptions(name)),
+                };
             }
             catch
             {
-                network.Dispose();
+                loaded.Dispose();
                 throw;
             }
 
-            var model = new FusedRnnModel(name, network, batcher, order[0], skipped);
-            LogLoaded(name, weights.Spec.ToString(), backend, status.Description ?? backend, settings.Precision);
-            if (model.IsFallback)
+            var hosted = new FusedRnnModel(name, loaded, batcher, order[0], skipped);
+            LogLoaded(name, hosted.Architecture, backend, status.Description ?? backend, settings.Precision);
+            if (hosted.IsFallback)
             {
                 LogFallback(name, backend, order[0], string.Join("; ", skipped));
                 Fallbacks.Add(1, new KeyValuePair<string, object?>("fusedrnn.model", name), new KeyValuePair<string, object?>("fusedrnn.backend", backend));
             }
 
-            return model;
+            return hosted;
         }
 
         throw new InvalidOperationException($"FusedRnn model '{name}': none of its backends ({settings.Backends}) can run here: {string.Join("; ", skipped)}");

@@ -15,12 +15,19 @@ public sealed class FusedRnnOptions
 public sealed class FusedRnnModelOptions
 {
     /// <summary>
-    /// The network: a PyTorch state_dict (<c>.safetensors</c>, one nn.LSTM/GRU/RNN or cell), an ONNX model whose
-    /// recurrent nodes run forward (<c>.onnx</c>), or a Keras model of one unidirectional recurrent layer
-    /// (<c>.keras</c>, <c>.h5</c>). Streams step one time step at a time, so the network must be unidirectional. A
-    /// relative path starts at the host's content root.
+    /// The model: a PyTorch state_dict (<c>.safetensors</c>: one nn.LSTM/GRU/RNN or cell, or a whole model with
+    /// <see cref="Description"/>), an ONNX model whose recurrent nodes run forward (<c>.onnx</c>, a stack or a whole
+    /// model with an embedding and dense layers), or a Keras model (<c>.keras</c>, <c>.h5</c>: one recurrent layer, or a
+    /// whole model). Streams step one time step at a time, so every network must be unidirectional. A relative path
+    /// starts at the host's content root.
     /// </summary>
     public string? Path { get; set; }
+
+    /// <summary>
+    /// For a <c>.safetensors</c> whole model: the JSON description of its layers (README, "Whole sequence models"), so
+    /// that a stream's output is its heads'. Null for a network alone.
+    /// </summary>
+    public string? Description { get; set; }
 
     /// <summary>The state_dict prefix of the module in a <c>.safetensors</c> file (e.g. <c>rnn.</c>); null finds it.</summary>
     public string? Prefix { get; set; }

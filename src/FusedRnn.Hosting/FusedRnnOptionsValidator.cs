@@ -26,6 +26,14 @@ internal sealed class FusedRnnOptionsValidator(IHostEnvironment? environment = n
             if (string.IsNullOrWhiteSpace(settings.Path)) failures.Add($"{at}:Path is not set; name the model's file");
             else if (!File.Exists(ModelFiles.Resolve(settings.Path, environment))) failures.Add($"{at}:Path is '{settings.Path}', which does not exist (relative paths start at the content root, {environment?.ContentRootPath ?? Environment.CurrentDirectory})");
             else if (ModelFiles.FormatOf(settings.Path) is null) failures.Add($"{at}:Path is '{settings.Path}'; a model file ends in .safetensors, .onnx, .keras or .h5");
+            if (settings.Description is { } description)
+            {
+                if (settings.Path is { } path && ModelFiles.FormatOf(path) != ModelFiles.Format.Safetensors)
+                    failures.Add($"{at}:Description describes a .safetensors whole model; '{settings.Path}' is not one (ONNX and Keras files describe themselves)");
+                else if (!File.Exists(ModelFiles.Resolve(description, environment)))
+                    failures.Add($"{at}:Description is '{description}', which does not exist");
+            }
+
             string[] backends = settings.BackendOrder;
             if (backends.Length == 0) failures.Add($"{at}:Backends is empty; list backends in the order to try, e.g. 'cpu, managed'");
             foreach (string backend in backends.Where(backend => !RnnBackends.Names.Contains(backend)))

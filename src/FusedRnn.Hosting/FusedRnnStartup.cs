@@ -24,7 +24,9 @@ internal sealed partial class FusedRnnStartup(FusedRnnModels models, ILogger<Fus
             using Streams.RnnStream stream = model.OpenStream();
             var input = new float[stream.InputSize];
             var output = new float[stream.OutputSize];
-            WarmupReport report = JitWarmup.Run(() => stream.Step(input, output), WarmUpSteps);
+            WarmupReport report = model.Batcher.TakesIds
+                ? JitWarmup.Run(() => stream.StepId(0, output), WarmUpSteps)
+                : JitWarmup.Run(() => stream.Step(input, output), WarmUpSteps);
             LogWarmedUp(name, report.Calls, report.Elapsed.TotalMilliseconds, report.JitQuiet);
         }
 

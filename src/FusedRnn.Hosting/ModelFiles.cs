@@ -3,12 +3,12 @@ using Microsoft.Extensions.Hosting;
 
 namespace FusedRnn.Hosting;
 
-/// <summary>Loads the network a model's file holds, in each format a stream can step.</summary>
+/// <summary>Reads a model's files once, and makes what they hold on a backend: a recurrent network, or a whole model.</summary>
 internal static class ModelFiles
 {
     public enum Format { Safetensors, Onnx, Keras }
 
-    public static Format? FormatOf(string path) => System.IO.Path.GetExtension(path).ToLowerInvariant() switch
+    public static Format? FormatOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
     {
         ".safetensors" => Format.Safetensors,
         ".onnx" => Format.Onnx,
@@ -18,11 +18,15 @@ internal static class ModelFiles
 
     /// <summary>A model's path: a relative one starts at the host's content root (or the current directory without one).</summary>
     public static string Resolve(string path, IHostEnvironment? environment) =>
-        System.IO.Path.GetFullPath(path, environment?.ContentRootPath ?? Environment.CurrentDirectory);
+        Path.GetFullPath(path, environment?.ContentRootPath ?? Environment.CurrentDirectory);
 
-    /// <summary>The network's weights, in the canonical layout.</summary>
-    /// <exception cref="UnsupportedModelException">The file holds a network a stream cannot step (reverse or several separate layers).</exception>
-    public static RnnWeights Read(FusedRnnModelOptions settings, IHostEnvironment? environment)
+    /// <summary>
+    /// The files read and checked, as a maker of the model on given options: a <see cref="RecurrentModule"/> for a
+    /// network alone, a <see cref="SequenceModel"/> for a whole model (a PyTorch state_dict with its
+    /// <see cref="FusedRnnModelOptions.Description"/>, an ONNX or Keras model with an embedding, dense layers or, for
+    /// Keras, several recurrent layers).
+    /// </summary>
+    public static Func<RnnOptions, IDisposable> Read(FusedRnnModelOptions settings, IHostEnvironment? environment)
     {
         string path = Resolve(settings.Path!, environment);
         switch (FormatOf(path))
@@ -31,16 +35,29 @@ internal static class ModelFiles
                 OnnxRnnModel onnx = OnnxRnnModel.Load(path);
                 if (onnx.Direction != OnnxDirection.Forward)
                     throw new UnsupportedModelException(path, $"its recurrent nodes run {onnx.Direction.ToString().ToLowerInvariant()}; a stream steps a forward network");
-                if (onnx.IsWholeModel)
-                    throw new UnsupportedModelException(path, $"it is a whole model (embedding or dense heads around the network); streams step the recurrent network alone");
-                return onnx.Weights;
+                return onnx.IsWholeModel ? onnx.CreateSequenceModel : options => RecurrentModule.Create(onnx.Weights, options);
             case Format.Keras:
                 KerasModel keras = KerasModel.Load(path);
-                if (keras.Layers.Count != 1 || keras.Layers[0].IsBidirectional || keras.Layers[0].Settings.GoBackwards)
-                    throw new UnsupportedModelException(path, $"it has {keras.Layers.Count} recurrent layers{(keras.Layers.Count == 1 ? " that do not run forward" : "")}; a stream steps one unidirectional layer");
-                return keras.Layers[0].Weights;
+                if (keras.Layers.Count == 1 && keras.OtherLayers.Count == 0)
+                {
+                    KerasRecurrentLayer layer = keras.Layers[0];
+                    if (layer.IsBidirectional || layer.Settings.GoBackwards)
+                        throw new UnsupportedModelException(path, $"its layer {layer.Name} does not run forward alone; a stream steps a unidirectional network");
+                    return options => RecurrentModule.Create(layer.Weights, options);
+                }
+
+                return keras.CreateSequenceModel;
             default:
-                return RnnWeights.LoadSafetensors(path, settings.Prefix, settings.Nonlinearity);
+                if (settings.Description is { } description)
+                {
+                    SafetensorsFile file = SafetensorsFile.Load(path);
+                    string descriptionPath = Resolve(description, environment);
+                    string json = File.ReadAllText(descriptionPath);
+                    return options => SequenceModel.FromPyTorch(file, json, descriptionPath, options);
+                }
+
+                RnnWeights weights = RnnWeights.LoadSafetensors(path, settings.Prefix, settings.Nonlinearity);
+                return options => RecurrentModule.Create(weights, options);
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using FusedRnn.Hosting;
 using FusedRnn.Streams;
+using FusedRnn.Tests.Cli;
 using FusedRnn.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -56,7 +57,7 @@ public class HostingTests
         var speech = host.Services.GetRequiredKeyedService<FusedRnnModel>("speech");
         Assert.Same(speech, host.Services.GetRequiredService<FusedRnnModels>().Get("SPEECH"));
         Assert.Same(speech.Batcher, host.Services.GetRequiredKeyedService<StreamBatcher>("speech"));
-        Assert.Equal(RnnPrecision.Float64, speech.Network.Options.Precision);
+        Assert.Equal(RnnPrecision.Float64, speech.Precision);
         Assert.Equal(TimeSpan.FromMicroseconds(50), speech.Batcher.Options.BatchingWindow);
         string expectedBackend = RnnBackends.Describe().Single(b => b.Name == RnnBackends.Cpu).IsAvailable ? RnnBackends.Cpu : RnnBackends.Managed;
         Assert.Equal(expectedBackend, speech.Backend);
@@ -118,6 +119,45 @@ public class HostingTests
         await host.StopAsync();
     }
 
+    /// <summary>A whole PyTorch model (embedding → LSTM → Linear + softmax) with its description: streams step token ids through it all.</summary>
+    [Fact]
+    public async Task AWholeModelWithItsDescriptionStreamsTokenIds()
+    {
+        using var files = new TempDirectory();
+        var random = new Random(5);
+        FloatTensor Tensor(params int[] shape) => new(RandomNetworks.Uniform(random, shape.Aggregate(1, (a, b) => a * b), 0.5f), shape);
+        var tensors = new Dictionary<string, (int[] Shape, float[] Data)>();
+        foreach ((string key, FloatTensor value) in new[] { ("embedding.weight", Tensor(30, 8)), ("fc.weight", Tensor(4, 16)), ("fc.bias", Tensor(4)) })
+            tensors[key] = (value.Shape.ToArray(), value.ToArray());
+        foreach (var tensor in RandomNetworks.Create(new RnnSpec(CellKind.Lstm, 8, 16), 9).ToStateDict("lstm.")) tensors[tensor.Key] = tensor.Value;
+        string weights = Path.Combine(files.Root, "classifier.safetensors"), description = Path.Combine(files.Root, "classifier.json");
+        FusedRnn.IO.SafetensorsWriter.Write(weights, tensors);
+        File.WriteAllText(description, """{ "embedding": "embedding.weight", "recurrent": [{ "prefix": "lstm." }], "heads": [{ "weight": "fc.weight", "bias": "fc.bias", "activation": "softmax" }] }""");
+
+        Dictionary<string, string?> settings = Model("classifier", weights, "managed", ("Description", description));
+        settings["FusedRnn:Models:classifier:Prefix"] = null;
+        using IHost host = Build(settings);
+        await host.StartAsync();
+        FusedRnnModel hosted = host.Services.GetRequiredKeyedService<FusedRnnModel>("classifier");
+        Assert.Null(hosted.Network);
+        Assert.NotNull(hosted.SequenceModel);
+        Assert.True(hosted.Batcher.TakesIds);
+        Assert.Contains("Embedding(30, 8)", hosted.Architecture);
+
+        using SequenceModel direct = SequenceModel.LoadPyTorch(weights, description, new RnnOptions { Backend = RnnBackends.Managed, Threads = 1 });
+        long[] ids = [3, 29, 0, 7, 7, 12];
+        FloatTensor whole = direct.ForwardIds(ids, [ids.Length, 1]);
+        using RnnStream stream = hosted.OpenStream();
+        var y = new float[4];
+        for (int t = 0; t < ids.Length; t++)
+        {
+            await stream.StepIdAsync(ids[t], y);
+            Assert.Equal(whole.Span.Slice(t * 4, 4).ToArray(), y);
+        }
+
+        await host.StopAsync();
+    }
+
     [Fact]
     public async Task TheDelegateOverloadConfiguresTheSameWay()
     {
@@ -127,7 +167,7 @@ public class HostingTests
         using IHost host = builder.Build();
         await host.StartAsync();
         FusedRnnModel model = host.Services.GetRequiredKeyedService<FusedRnnModel>("cell");
-        Assert.Equal(CellKind.Gru, model.Network.Spec.Kind);
+        Assert.Equal(CellKind.Gru, model.Network!.Spec.Kind);
         await host.StopAsync();
     }
 
@@ -137,6 +177,7 @@ public class HostingTests
         Dictionary<string, string?> settings = Model("missing", "/no/such/model.safetensors");
         foreach ((string key, string? value) in Model("wrong", LargeLstm, "cpu, tpu", ("Capacity", "0"), ("Threads", "-1"))) settings[key] = value;
         foreach ((string key, string? value) in Model("text", typeof(HostingTests).Assembly.Location)) settings[key] = value;
+        foreach ((string key, string? value) in Model("described", LargeLstm, more: ("Description", "/no/such.json"))) settings[key] = value;
         using IHost host = Build(settings);
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
         Assert.Contains("FusedRnn:Models:missing:Path is '/no/such/model.safetensors', which does not exist", error.Message);
@@ -145,6 +186,7 @@ public class HostingTests
         Assert.Contains("FusedRnn:Models:wrong:Threads is -1", error.Message);
         Assert.Contains("FusedRnn:Models:text:Path is", error.Message);
         Assert.Contains("a model file ends in .safetensors, .onnx, .keras or .h5", error.Message);
+        Assert.Contains("FusedRnn:Models:described:Description is '/no/such.json', which does not exist", error.Message);
 
         using IHost empty = Build([]);
         Assert.Contains("FusedRnn:Models names no model", (await Assert.ThrowsAsync<OptionsValidationException>(() => empty.StartAsync())).Message);

@@ -27,7 +27,7 @@ internal sealed class FusedRnnHealthCheck(FusedRnnModels models, string name) : 
             ["queuedSteps"] = model.Batcher.QueuedSteps,
             ["capacity"] = model.Batcher.Options.Capacity,
         };
-        int queueLimit = model.Batcher.Options.QueueLimit == 0 ? model.Batcher.Options.Capacity : model.Batcher.Options.QueueLimit;
+        int queueLimit = model.Batcher.Options.EffectiveQueueLimit;
         HealthCheckResult result = model.Batcher.QueuedSteps >= queueLimit
             ? HealthCheckResult.Degraded($"FusedRnn model '{name}': its queue of {queueLimit} steps is full", data: data)
             : model.IsFallback

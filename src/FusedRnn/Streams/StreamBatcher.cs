@@ -1,16 +1,15 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using FusedRnn.Backends;
 
 namespace FusedRnn.Streams;
 
 /// <summary>
-/// Runs the steps of many <see cref="RnnStream"/>s of one network as batched calls: a step that finds no batch
-/// forming starts one and waits up to <see cref="StreamBatcherOptions.BatchingWindow"/> for other streams' steps
-/// (less when every open stream has joined, or the batch is full), then runs them all in one call of the backend.
-/// Every stream's state lives in a slot of one buffer the backend reads and writes in place, addressed by a slot
-/// table: nothing is gathered or scattered but x_t and y_t. The caller whose step starts a batch runs it, and hands
+/// Runs the steps of many <see cref="RnnStream"/>s of one network (or one whole <see cref="SequenceModel"/>) as batched
+/// calls: a step that finds no batch forming starts one and waits up to <see cref="StreamBatcherOptions.BatchingWindow"/>
+/// for other streams' steps (less when every open stream has joined, or the batch is full), then runs them all in one
+/// call of the backend per network. Every stream's state lives in a slot of each network's buffer, which the backend
+/// reads and writes in place, addressed by a slot table: nothing is gathered or scattered but x_t and y_t. The caller whose step starts a batch runs it, and hands
 /// the next one to the oldest step still waiting, so no thread of the batcher's own waits or spins while it is idle.
 /// Thread-safe: streams may be stepped from any threads.
 /// </summary>

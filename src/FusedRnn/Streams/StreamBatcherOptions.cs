@@ -35,7 +35,8 @@ public sealed record StreamBatcherOptions
     /// <summary>The longest <see cref="BatchingWindow"/>.</summary>
     public static TimeSpan MaxBatchingWindow { get; } = TimeSpan.FromSeconds(1);
 
-    internal int EffectiveQueueLimit => QueueLimit == 0 ? Capacity : QueueLimit;
+    /// <summary>The queue's bound in effect: <see cref="QueueLimit"/>, or <see cref="Capacity"/> when that is 0.</summary>
+    public int EffectiveQueueLimit => QueueLimit == 0 ? Capacity : QueueLimit;
 
     /// <summary>
     /// Throws <see cref="ArgumentOutOfRangeException"/> (an <see cref="ArgumentException"/> for <see cref="Name"/>)

@@ -159,6 +159,26 @@ public class HostingTests
     }
 
     [Fact]
+    public async Task AFullQueueDegradesTheModelsHealth()
+    {
+        using IHost host = Build(Model("busy", LargeLstm, "managed", ("WarmUp", "false"), ("QueueLimit", "1"), ("BatchingWindow", "00:00:01")));
+        await host.StartAsync();
+        FusedRnnModel model = host.Services.GetRequiredKeyedService<FusedRnnModel>("busy");
+        using RnnStream first = model.OpenStream();
+        RnnStream second = model.OpenStream();
+        // first's step waits (up to the window) for second, and fills the queue of one.
+        Task step = Task.Run(() => first.Step(new float[64], new float[128]));
+        SpinWait.SpinUntil(() => model.Batcher.QueuedSteps == 1);
+        HealthReport busy = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Equal(HealthStatus.Degraded, busy.Entries["fusedrnn:busy"].Status);
+        Assert.Contains("its queue of 1 steps is full", busy.Entries["fusedrnn:busy"].Description);
+        second.Dispose();
+        await step;
+        Assert.Equal(HealthStatus.Healthy, (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Status);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task TheDelegateOverloadConfiguresTheSameWay()
     {
         HostApplicationBuilder builder = Host.CreateApplicationBuilder();

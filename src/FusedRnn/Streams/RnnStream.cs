@@ -3,9 +3,9 @@ using System.Threading.Tasks.Sources;
 namespace FusedRnn.Streams;
 
 /// <summary>
-/// One stream of time steps through a network (a connection's audio frames, a sensor's readings): it owns the
-/// network's recurrent state (h and c of every layer) in the network's precision, so a Float64 network keeps double
-/// state between steps, and stepping it T times gives exactly what the whole-sequence call gives
+/// One stream of time steps through a network or a whole model (a connection's audio frames, a sensor's readings): it
+/// owns the recurrent state (h and c of every layer of every network) in the precision it computes in, so a Float64
+/// network keeps double state between steps, and stepping it T times gives exactly what the whole-sequence call gives
 /// for those T inputs. Steps of different streams of one <see cref="StreamBatcher"/> run as one batched call; a
 /// stream's results never depend on which streams shared its batches. A stream takes one step at a time: it is not
 /// meant to be stepped from two threads at once. Open one with <see cref="StreamBatcher.Open"/>.

@@ -12,7 +12,7 @@ public static class StreamMetrics
     /// <summary>The meter's name.</summary>
     public const string MeterName = "FusedRnn";
 
-    /// <summary>Histogram, seconds: from a step's call to its result (queueing, the window and the batched call).</summary>
+    /// <summary>Histogram, seconds: from a step's queueing to its result (the window, the batches ahead of it and its own).</summary>
     public const string StepDuration = "fusedrnn.stream.step.duration";
 
     /// <summary>Histogram, steps: how many streams each batched call stepped.</summary>
@@ -29,7 +29,7 @@ public static class StreamMetrics
 
     internal static readonly Meter Meter = new(MeterName);
 
-    internal static readonly Histogram<double> StepDurations = Meter.CreateHistogram<double>(StepDuration, "s", "From a stream step's call to its result");
+    internal static readonly Histogram<double> StepDurations = Meter.CreateHistogram<double>(StepDuration, "s", "From a stream step's queueing to its result");
 
     internal static readonly Histogram<int> BatchSizes = Meter.CreateHistogram<int>(BatchSize, "{step}", "Streams stepped by one batched call");
 

@@ -5,9 +5,10 @@ namespace FusedRnn.Streams;
 
 /// <summary>
 /// The bytes of <see cref="RnnStream.Snapshot"/>, little-endian: the magic <c>FRNNSTRM</c>; the format version (u16,
-/// 1); the precision (u8: 0 float32, 1 float64); a zero byte; the slot's size in bytes (u32); the network's fingerprint
-/// (u64: a hash of its architecture and weights); the steps the stream has taken (u64); the slot's state as the
-/// stream keeps it (h of every layer, then c, in the precision's type); and a CRC-32 of everything before it (u32).
+/// 1); the precision (u8: 0 float32, 1 float64); a zero byte; the state's size in bytes (u32); the fingerprint of the
+/// network or whole model (u64: a hash of its architecture and weights); the steps the stream has taken (u64); the
+/// state as the stream keeps it, each network's slot in turn (h of every layer, then c, in the precision's type); and a
+/// CRC-32 of everything before it (u32).
 /// </summary>
 internal static class StreamSnapshot
 {

@@ -33,7 +33,7 @@ public sealed record StreamBatcherOptions
     public const int MaxCount = 1 << 20;
 
     /// <summary>The longest <see cref="BatchingWindow"/>.</summary>
-    public static TimeSpan MaxBatchingWindow { get; } = TimeSpan.FromSeconds(1);
+    public static TimeSpan MaxBatchingWindow { get; } = TimeSpan.FromMinutes(1);
 
     /// <summary>The queue's bound in effect: <see cref="QueueLimit"/>, or <see cref="Capacity"/> when that is 0.</summary>
     public int EffectiveQueueLimit => QueueLimit == 0 ? Capacity : QueueLimit;

@@ -69,9 +69,10 @@ public sealed partial class FusedRnnModels : IDisposable
         Func<RnnOptions, IDisposable> create = ModelFiles.Read(settings, _environment);
         string[] order = settings.BackendOrder;
         var skipped = new List<string>();
+        IReadOnlyList<BackendStatus> backends = RnnBackends.Describe();
         foreach (string backend in order)
         {
-            BackendStatus status = RnnBackends.Describe().Single(described => described.Name == backend);
+            BackendStatus status = backends.Single(described => described.Name == backend);
             if (!status.IsAvailable)
             {
                 skipped.Add($"{backend}: {status.UnavailableReason}");

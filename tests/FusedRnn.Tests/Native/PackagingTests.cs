@@ -57,6 +57,21 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
             return packages;
         }
 
+        /// <summary>A new folder for an app whose only package source is <paramref name="packages"/>.</summary>
+        public string AppFolder(string name, string packages)
+        {
+            string app = Directory.CreateDirectory(Path.Combine(_work.Root, name)).FullName;
+            File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="packed" value="{packages}" />
+                  </packageSources>
+                </configuration>
+                """);
+            return app;
+        }
+
         public void Dispose() => _work.Dispose();
     }
 
@@ -100,15 +115,7 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
             Assert.Equal(new FileInfo(NativeLibraryResolver.Load().Path!).Length, library.Length);
         }
 
-        string app = Directory.CreateDirectory(Path.Combine(feed.WorkRoot, "app")).FullName;
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="packed" value="{packages}" />
-              </packageSources>
-            </configuration>
-            """);
+        string app = feed.AppFolder("app", packages);
         File.WriteAllText(Path.Combine(app, "Consumer.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -159,15 +166,7 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
     {
         NativeTestSupport.RequireLibrary();
         string packages = await feed.PackagesAsync();
-        string app = Directory.CreateDirectory(Path.Combine(feed.WorkRoot, "trimmed")).FullName;
-        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
-            <?xml version="1.0" encoding="utf-8"?>
-            <configuration>
-              <packageSources>
-                <add key="packed" value="{packages}" />
-              </packageSources>
-            </configuration>
-            """);
+        string app = feed.AppFolder("trimmed", packages);
         File.WriteAllText(Path.Combine(app, "Trimmed.csproj"), $"""
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>

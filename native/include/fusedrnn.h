@@ -121,7 +121,7 @@ typedef struct frnn_model_spec {
     int32_t num_layers;     /**< L, >= 1 */
     int32_t num_directions; /**< D: 1, or 2 for bidirectional */
     int32_t proj_size;      /**< 0 = no projection; LSTM only, 1 <= proj_size < hidden_size */
-    int32_t num_threads;    /**< most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it */
+    int32_t num_threads;    /**< most threads a forward call uses (the workers are hired from one pool per process; fewer when fewer are idle); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it */
     int32_t precision;      /**< an frnn_precision value; 0 = float32 */
     bool has_bias;          /**< true = bias_ih and bias_hh are given, false = no biases */
     bool has_peepholes;     /**< LSTM only: weight_p is given; i and f add P_i * c_prev and P_f * c_prev, o adds P_o * c (ONNX's P) */
@@ -333,8 +333,8 @@ FRNN_API frnn_status frnn_dense_destroy(frnn_dense* dense);
 
 /**
  * Runs the layer on `rows` rows: x [rows, input_size], y [rows, output_size], which must not overlap. The workspace
- * may be one created for any model: the call borrows its memory and worker threads, so a sequence model's heads run
- * on the threads of the network before them (one thread at a time, as for frnn_model_forward). Each output is
+ * may be one created for any model: the call borrows its memory and hires workers through it as a forward call does
+ * (one thread at a time, as for frnn_model_forward). Each output is
  * computed the same way whatever the thread count. On failure y has not been written.
  */
 FRNN_API frnn_status frnn_dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows,

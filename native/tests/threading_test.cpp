@@ -1,7 +1,7 @@
 // Multi-threaded forward calls: participants split hidden units in whole register blocks, or batch rows in whole
 // row groups, so each output is computed by the same code on the same data whatever the split, and threaded
-// results equal single-threaded ones bit for bit. Also the lifetime of the worker threads, which belong to the
-// workspace.
+// results equal single-threaded ones bit for bit. Also the worker threads, which belong to one pool per process and
+// are hired by the calls of every workspace.
 #include "common/worker_team.h"
 #include "network_cases.h"
 #include "test_support.h"
@@ -60,9 +60,8 @@ INSTANTIATE_TEST_SUITE_P(Cases, ThreadedForwardTest, ::testing::ValuesIn(thread_
                              return std::string(case_info.param.name);
                          });
 
-// A workspace's team grows when a call wants more participants than it has (here a row split over 2, then 3
-// participants as the batch grows), and a call that wants fewer leaves the rest idle.
-TEST(ThreadedForward, TeamGrowsWithTheBatchAndResultsStaySerial) {
+// One workspace's calls of different sizes: a row split over 2, then 3 participants as the batch grows, then 2 again.
+TEST(ThreadedForward, CallsOfOneWorkspaceHireWhatTheirSizeWantsAndResultsStaySerial) {
     std::mt19937 generator(20260101);
     const NetworkCase small = {"small", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 8, {}};
     const NetworkCase large = {"large", FRNN_CELL_LSTM, 64, 64, 1, 1, 0, false, 4, 16, {}};
@@ -117,7 +116,8 @@ TEST(ThreadedForward, CallerThreadsSharingOneModelGetTheSerialResults) {
 
 // The congestion advice of the team itself (the library's copy is hidden; the test builds worker_team.cpp too).
 TEST(WorkerTeamCongestion, BlockedBarriersAdviseRunningAloneForADoublingStretch) {
-    WorkerTeam team(2);
+    WorkerPool pool(1);
+    WorkerTeam team(pool);
     EXPECT_FALSE(team.congested());
     // Participant 1 arrives 20 ms late at every barrier, as if it had lost its core: participant 0 spends half
     // of the call waiting.
@@ -129,51 +129,85 @@ TEST(WorkerTeamCongestion, BlockedBarriersAdviseRunningAloneForADoublingStretch)
             team.barrier();
         }
     };
-    team.run(late, 2);
+    ASSERT_EQ(team.hire(2), 2);
+    team.run(late);
     EXPECT_TRUE(team.congested());
     EXPECT_FALSE(team.congested()) << "one call alone after the first congested call";
-    team.run(late, 2);
+    ASSERT_EQ(team.hire(2), 2);
+    team.run(late);
     EXPECT_TRUE(team.congested());
     EXPECT_TRUE(team.congested());
     EXPECT_FALSE(team.congested()) << "two after the second";
     // A call without waits ends the stretch: the next congested call is followed by one call alone.
     auto no_barriers = [](int) {};
-    team.run(no_barriers, 2);
+    ASSERT_EQ(team.hire(2), 2);
+    team.run(no_barriers);
     EXPECT_FALSE(team.congested());
-    team.run(late, 2);
+    ASSERT_EQ(team.hire(2), 2);
+    team.run(late);
     EXPECT_TRUE(team.congested());
     EXPECT_FALSE(team.congested());
 }
 
-TEST(WorkerTeam, RunsAJobOnTheActiveParticipantsOnly) {
-    WorkerTeam team(3);
+TEST(WorkerTeam, RunsAJobOnTheHiredParticipants) {
+    WorkerPool pool(2);
+    WorkerTeam team(pool);
     std::atomic<int> ran[3] = {};
     auto count = [&](int participant) {
         ran[participant].fetch_add(1);
-        team.barrier();  // counts the active participants: would never pass if it waited for all three
+        team.barrier();  // counts the hired participants: would never pass if it waited for more
     };
-    team.run(count, 2);
-    team.run(count, 3);
+    ASSERT_EQ(team.hire(2), 2);
+    team.run(count);
+    ASSERT_EQ(team.hire(3), 3);
+    team.run(count);
     EXPECT_EQ(ran[0].load(), 2);
     EXPECT_EQ(ran[1].load(), 2);
     EXPECT_EQ(ran[2].load(), 1);
+}
+
+// Teams share the pool's workers: a team hires what is idle, so however many teams want threads, no more than the
+// pool's limit run; workers come back when a call ends (or is dismissed) and are started only when none is idle.
+TEST(WorkerTeam, HiresOnlyIdleWorkersOfItsPool) {
+    WorkerPool pool(3);
+    WorkerTeam first(pool);
+    WorkerTeam second(pool);
+    EXPECT_EQ(pool.started(), 0) << "workers start on demand";
+    EXPECT_EQ(first.hire(3), 3);
+    EXPECT_EQ(second.hire(4), 2) << "one worker left idle";
+    EXPECT_EQ(pool.started(), 3);
+    WorkerTeam third(pool);
+    EXPECT_EQ(third.hire(2), 1) << "none idle: the caller alone";
+    first.dismiss();
+    EXPECT_EQ(third.hire(3), 3);
+    std::atomic<int> ran{0};
+    auto count = [&](int) {
+        ran.fetch_add(1);
+        third.barrier();
+    };
+    third.run(count);
+    EXPECT_EQ(ran.load(), 3);
+    EXPECT_EQ(first.hire(3), 3) << "run() gave its workers back";
+    EXPECT_EQ(pool.started(), 3) << "and none more were started";
+}
+
+TEST(WorkerTeam, APoolOfNoWorkersRunsEveryCallOnItsCaller) {
+    WorkerPool pool(0);
+    WorkerTeam team(pool);
+    EXPECT_EQ(team.hire(4), 1);
+    int ran = 0;
+    auto count = [&](int participant) {
+        EXPECT_EQ(participant, 0);
+        ++ran;
+    };
+    team.run(count);
+    EXPECT_EQ(ran, 1);
 }
 
 #if defined(__linux__)
 std::size_t live_thread_count() {
     const std::filesystem::directory_iterator tasks("/proc/self/task");
     return static_cast<std::size_t>(std::distance(begin(tasks), end(tasks)));
-}
-
-// A joined thread leaves /proc/self/task a moment after pthread_join returns (the kernel wakes the joiner before
-// it reaps the thread), so counts after a join are read once they have settled.
-
-// The thread count once it reaches `expected`, or after 2 s.
-std::size_t settled_thread_count(std::size_t expected) {
-    for (int attempt = 0; attempt < 200 && live_thread_count() != expected; ++attempt) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return live_thread_count();
 }
 
 // The thread count once two readings 10 ms apart agree.
@@ -220,21 +254,34 @@ protected:
     }
 };
 
-TEST_F(WorkerThreads, StartWithTheFirstForwardAndAreJoinedWhenTheWorkspaceIsDestroyed) {
-    const std::size_t before = stable_thread_count();
-    WorkspacePtr workspace = create_workspace(model.get());
-    EXPECT_EQ(live_thread_count(), before) << "workers start lazily";
-    forward(workspace.get());
-    const std::size_t workers = static_cast<std::size_t>(expected_participants(3) - 1);
-    EXPECT_EQ(live_thread_count(), before + workers) << "3 participants (if capped, fewer): the caller and workers";
-    forward(workspace.get());
-    EXPECT_EQ(live_thread_count(), before + workers) << "workers persist across calls";
-    workspace.reset();  // right after a call: the workers are still spinning
-    EXPECT_EQ(settled_thread_count(before), before);
+// The pool is the process's: a 3-way call starts workers only while the pool has fewer than it needs, and they
+// outlive the workspace. Then any number of workspaces, of any models, hire those same threads.
+TEST_F(WorkerThreads, BelongToTheProcessAndServeEveryWorkspace) {
+    {
+        WorkspacePtr first = create_workspace(model.get());
+        const std::size_t before = stable_thread_count();
+        forward(first.get());
+        const std::size_t workers = static_cast<std::size_t>(expected_participants(3) - 1);
+        EXPECT_LE(live_thread_count(), before + workers) << "3 participants (if capped, fewer): the caller and workers";
+    }
+    const std::size_t pooled = stable_thread_count();
+    std::mt19937 generator(6);
+    const frnn_model_spec spec = spec_with_threads(c, 3);
+    ModelPtr other = create_model(spec, random_weights(spec, generator));
+    std::vector<WorkspacePtr> workspaces;
+    for (int index = 0; index < 8; ++index) {
+        workspaces.push_back(create_workspace(index % 2 == 0 ? model.get() : other.get()));
+        frnn_forward_args args = buffers.args();
+        ASSERT_EQ(frnn_model_forward(index % 2 == 0 ? model.get() : other.get(), workspaces.back().get(), &args),
+                  FRNN_STATUS_OK)
+            << frnn_last_error();
+    }
+    EXPECT_EQ(live_thread_count(), pooled) << "8 workspaces of 2 models, 3 participants each: no thread more";
+    workspaces.clear();
+    EXPECT_EQ(stable_thread_count(), pooled) << "the pool's workers outlive the workspaces";
 }
 
-TEST_F(WorkerThreads, SleepWhenIdleAndAreJoinedFromSleep) {
-    const std::size_t before = stable_thread_count();
+TEST_F(WorkerThreads, SleepWhenIdle) {
     WorkspacePtr workspace = create_workspace(model.get());
     forward(workspace.get());
     // Idle workers stop spinning within a fraction of a millisecond, so 100 ms idle cost next to no CPU.
@@ -244,14 +291,13 @@ TEST_F(WorkerThreads, SleepWhenIdleAndAreJoinedFromSleep) {
     const double idle_cpu_seconds = static_cast<double>(std::clock() - cpu_before) / CLOCKS_PER_SEC;
     EXPECT_LT(idle_cpu_seconds, 0.03);
     forward(workspace.get());  // wakes them
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    workspace.reset();
-    EXPECT_EQ(settled_thread_count(before), before);
 }
 
-// More participants than logical processors could never all run: num_threads = 10000 starts no more threads than
-// the machine has logical processors (the caller is one of them), or FUSEDRNN_THREAD_LIMIT when it is set.
-TEST_F(WorkerThreads, AreCappedAtTheLogicalProcessors) {
+// More participants than logical processors could never all run: the pool holds one worker fewer than the logical
+// processors (FUSEDRNN_THREAD_LIMIT when it is set; each call's caller is the other participant), however many
+// callers want threads at once. Here 4 callers, each with its own workspace of a num_threads = 10000 model, all in
+// a call at once: the threads are the pool's and the callers, and the results are the serial ones.
+TEST_F(WorkerThreads, NeverOutnumberTheLogicalProcessorsWhateverTheCallers) {
     const int32_t logical = expected_participants(10000);
     // LSTM, batch 1: unit blocks for more participants than that, whatever the kernel set's W (<= 16).
     const NetworkCase wide = {"wide", FRNN_CELL_LSTM, 4, std::max(96, 16 * (logical + 1)), 1, 1, 0, false, 2, 1, {}};
@@ -259,16 +305,50 @@ TEST_F(WorkerThreads, AreCappedAtTheLogicalProcessors) {
     const frnn_model_spec spec = spec_with_threads(wide, 10000);
     model = create_model(spec, random_weights(spec, generator));
     buffers = inputs_for(wide);
-    const std::size_t before = stable_thread_count();
-    WorkspacePtr workspace = create_workspace(model.get());
-    forward(workspace.get());
-    EXPECT_EQ(live_thread_count(), before + static_cast<std::size_t>(logical - 1));
+    {
+        WorkspacePtr workspace = create_workspace(model.get());
+        forward(workspace.get());  // the pool now holds all its workers
+    }
+    const std::size_t pooled = stable_thread_count();
+    const Outputs serial = [&] {
+        std::mt19937 same_weights(5);
+        const frnn_model_spec one = spec_with_threads(wide, 1);
+        ModelPtr alone = create_model(one, random_weights(one, same_weights));
+        WorkspacePtr workspace = create_workspace(alone.get());
+        return run_calls(alone.get(), workspace.get(), wide, 1);
+    }();
+
+    constexpr int caller_count = 4;
+    std::atomic<int> arrived{0};
+    std::atomic<bool> counted{false};
+    std::vector<Outputs> results(caller_count);
+    std::vector<std::thread> callers;
+    for (int index = 0; index < caller_count; ++index) {
+        callers.emplace_back([&, index] {
+            WorkspacePtr workspace = create_workspace(model.get());
+            results[index] = run_calls(model.get(), workspace.get(), wide, 20);
+            arrived.fetch_add(1);
+            while (!counted.load()) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            }
+        });
+    }
+    while (arrived.load() < caller_count) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(live_thread_count(), pooled + caller_count) << "no worker beyond the pool's";
+    counted.store(true);
+    for (std::thread& caller : callers) {
+        caller.join();
+    }
+    for (int index = 0; index < caller_count; ++index) {
+        EXPECT_EQ(results[index].y, serial.y) << "caller " << index;
+        EXPECT_EQ(results[index].hn, serial.hn) << "caller " << index;
+    }
     frnn_model_spec reported{};
     reported.struct_size = sizeof reported;
     ASSERT_EQ(frnn_model_get_spec(model.get(), &reported), FRNN_STATUS_OK);
     EXPECT_EQ(reported.num_threads, 10000) << "the spec is reported as given";
-    workspace.reset();
-    EXPECT_EQ(settled_thread_count(before), before);
 }
 
 TEST_F(WorkerThreads, AreNotStartedForOneThread) {

@@ -69,7 +69,7 @@ public abstract class RecurrentBase : IDisposable
 
     /// <summary>
     /// A workspace for the allocating overloads: one this object keeps (a bounded pool, one per logical processor at
-    /// most), else a fresh one. Reusing them spares the backend's setup (scratch memory, worker threads) for concurrent
+    /// most), else a fresh one. Reusing them spares the backend's setup (scratch memory, the worker team) for concurrent
     /// callers too. Give it back with <see cref="ReturnWorkspace"/>.
     /// </summary>
     internal RnnWorkspace RentWorkspace()

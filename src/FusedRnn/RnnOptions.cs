@@ -29,7 +29,9 @@ public sealed record RnnOptions
     /// per-step barrier would cost more than it saves; above it the threads split the hidden units (each keeps its
     /// slice of the weights in its own cache), or the batch rows in groups of 4, where there are at least two groups
     /// and either the weights fit every core's cache or there are more groups than unit blocks to share. A model with a
-    /// projection splits only rows. A call may use fewer threads than this: no more than it has blocks or groups.
+    /// projection splits only rows. A call may use fewer threads than this: no more than it has blocks or groups, and no
+    /// more workers than are idle in the backend's pool, one per process of one fewer than the cap above, that every
+    /// model's calls hire from (so many models together never run more threads than the cores, besides their callers).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
     public int Threads

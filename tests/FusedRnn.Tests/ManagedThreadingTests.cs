@@ -7,7 +7,8 @@ namespace FusedRnn.Tests;
 
 /// <summary>
 /// The managed backend's worker threads: any thread count gives the single-threaded result bit for bit, in both
-/// precisions, on both ways of splitting a call, and a workspace's workers end when it is disposed or collected.
+/// precisions, on both ways of splitting a call; the workers are the process pool's, shared by every workspace, and hold
+/// no workspace between calls.
 /// (<see cref="ThreadCountTests"/> holds every backend to the same, without looking inside the workspace.)
 /// </summary>
 public class ManagedThreadingTests
@@ -98,39 +99,81 @@ public class ManagedThreadingTests
     [Fact]
     public void BlockedBarriersAdviseRunningAloneForADoublingStretch()
     {
-        var team = new WorkerTeam(2);
-        try
+        var team = new WorkerTeam(new WorkerPool(1));
+        Assert.False(team.Congested());
+        // Participant 1 arrives 20 ms late at every barrier, as if it had lost its core: participant 0 spends half of
+        // the call waiting.
+        void Late(int participant)
         {
-            Assert.False(team.Congested());
-            // Participant 1 arrives 20 ms late at every barrier, as if it had lost its core: participant 0 spends half
-            // of the call waiting.
-            void Late(int participant)
+            for (int barrier = 0; barrier < 2; barrier++)
             {
-                for (int barrier = 0; barrier < 2; barrier++)
-                {
-                    if (participant == 1) Thread.Sleep(20);
-                    team.SignalAndWait();
-                }
+                if (participant == 1) Thread.Sleep(20);
+                team.SignalAndWait();
             }
+        }
 
-            team.Run(Late, 2);
-            Assert.True(team.Congested());
-            Assert.False(team.Congested()); // one call alone after the first congested call
-            team.Run(Late, 2);
-            Assert.True(team.Congested());
-            Assert.True(team.Congested());
-            Assert.False(team.Congested()); // two after the second
-            // A call without waits ends the stretch: the next congested call is followed by one call alone.
-            team.Run(_ => { }, 2);
-            Assert.False(team.Congested());
-            team.Run(Late, 2);
-            Assert.True(team.Congested());
-            Assert.False(team.Congested());
-        }
-        finally
+        void RunOnTwo(Action<int> job)
         {
-            team.Stop();
+            Assert.Equal(2, team.Hire(2));
+            team.Run(job);
         }
+
+        RunOnTwo(Late);
+        Assert.True(team.Congested());
+        Assert.False(team.Congested()); // one call alone after the first congested call
+        RunOnTwo(Late);
+        Assert.True(team.Congested());
+        Assert.True(team.Congested());
+        Assert.False(team.Congested()); // two after the second
+        // A call without waits ends the stretch: the next congested call is followed by one call alone.
+        RunOnTwo(_ => { });
+        Assert.False(team.Congested());
+        RunOnTwo(Late);
+        Assert.True(team.Congested());
+        Assert.False(team.Congested());
+    }
+
+    [Fact]
+    public void TeamsHireOnlyIdleWorkersOfTheirPool()
+    {
+        var pool = new WorkerPool(3);
+        WorkerTeam first = new(pool), second = new(pool), third = new(pool);
+        Assert.Equal(0, pool.Started); // workers start on demand
+        Assert.Equal(3, first.Hire(3));
+        Assert.Equal(2, second.Hire(4)); // one worker left idle
+        Assert.Equal(1, third.Hire(2)); // none idle: the caller alone
+        Assert.Equal(3, pool.Started);
+        first.Dismiss();
+        Assert.Equal(3, third.Hire(3));
+        int ran = 0;
+        third.Run(_ =>
+        {
+            Interlocked.Increment(ref ran);
+            third.SignalAndWait();
+        });
+        Assert.Equal(3, ran);
+        Assert.Equal(3, first.Hire(3)); // Run gave its workers back
+        Assert.Equal(3, pool.Started); // and none more were started
+        // Beyond the limit: the worker it gave back, and two more started.
+        Assert.Equal(4, second.Hire(4, beyondPoolLimit: true));
+        Assert.Equal(5, pool.Started);
+        first.Dismiss();
+        second.Dismiss();
+    }
+
+    [Fact]
+    public void AFailedParticipantFailsTheCallAndTheWorkersGoBack()
+    {
+        var pool = new WorkerPool(1);
+        var team = new WorkerTeam(pool);
+        Assert.Equal(2, team.Hire(2));
+        var failure = Assert.Throws<InvalidOperationException>(() => team.Run(participant =>
+        {
+            if (participant == 1) throw new ArithmeticException("worker");
+            team.SignalAndWait();
+        }));
+        Assert.IsType<ArithmeticException>(failure.InnerException);
+        Assert.Equal(2, new WorkerTeam(pool).Hire(2)); // the worker is idle again
     }
 
     [Fact]
@@ -155,12 +198,14 @@ public class ManagedThreadingTests
         {
         }
 
-        team.Run(_ => { }, 2);
+        Assert.Equal(2, team.Hire(2, beyondPoolLimit: true));
+        team.Run(_ => { });
+        Assert.Equal(2, team.Hire(2, beyondPoolLimit: true));
         team.Run(participant =>
         {
             if (participant == 1) Thread.Sleep(20);
             team.SignalAndWait();
-        }, 2);
+        });
         module.Forward(x, seqLen, batch, y, hn, cn, workspace);
 
         Assert.Equal(1, ws.Call.Participants);
@@ -169,56 +214,50 @@ public class ManagedThreadingTests
         Assert.Equal(2, ws.Call.Participants); // the stretch after one congested call is one call long
     }
 
+    /// <summary>A workspace dropped without being disposed is collected: the workers keep nothing of it between calls.</summary>
     [Fact]
-    public void DisposingAWorkspaceEndsItsWorkers()
-    {
-        using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 32), 2), Options(3));
-        RnnWorkspace workspace = module.CreateWorkspace();
-        IReadOnlyList<Thread> workers = RunRowSplit(module, workspace);
-
-        workspace.Dispose();
-
-        Assert.Equal(2, workers.Count);
-        Assert.All(workers, worker => Assert.True(worker.Join(TimeSpan.FromSeconds(10)), $"{worker.Name} still runs"));
-    }
-
-    [Fact]
-    public void CollectingAnUndisposedWorkspaceEndsItsWorkers()
+    public void TheWorkersHoldNoWorkspaceBetweenCalls()
     {
         using RecurrentModule module = RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 32), 2), Options(2));
-        IReadOnlyList<Thread> workers = RunAndForget(module);
+        WeakReference dropped = RunAndForget(module);
 
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
+        for (int attempt = 0; attempt < 10 && dropped.IsAlive; attempt++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
 
-        Assert.Single(workers);
-        Assert.All(workers, worker => Assert.True(worker.Join(TimeSpan.FromSeconds(10)), $"{worker.Name} still runs"));
+        Assert.False(dropped.IsAlive, "the workspace is still referenced");
     }
 
     /// <summary>Not inlined, so no reference to the workspace is left on the test's stack.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static IReadOnlyList<Thread> RunAndForget(RecurrentModule module) => RunRowSplit(module, module.CreateWorkspace());
+    private static WeakReference RunAndForget(RecurrentModule module)
+    {
+        RnnWorkspace workspace = SplitAsPlanned(module.CreateWorkspace());
+        RunRowSplit(module, workspace);
+        Assert.Equal(2, ((ManagedWorkspace)workspace).Call.Participants);
+        return new WeakReference(workspace);
+    }
 
-    /// <summary>A call big enough in batch to be split by rows; returns the workers it started.</summary>
-    private static IReadOnlyList<Thread> RunRowSplit(RecurrentModule module, RnnWorkspace workspace)
+    /// <summary>A call big enough in batch to be split by rows.</summary>
+    internal static void RunRowSplit(RecurrentModule module, RnnWorkspace workspace)
     {
         const int seqLen = 3, batch = 16;
         var x = new float[seqLen * batch * module.Spec.InputSize];
         var y = new float[seqLen * batch * module.Spec.OutputFeatures];
         var hn = new float[batch * module.Spec.OutputSize];
         module.Forward(x, seqLen, batch, y, hn, default, workspace);
-        WorkerTeam team = ((ManagedWorkspace)workspace).Team ?? throw new InvalidOperationException("no workers were started");
-        Assert.All(team.Workers, worker => Assert.True(worker.IsAlive));
-        return [.. team.Workers];
     }
 
     /// <summary>
-    /// <paramref name="workspace"/>, set to split every call as planned even when its workers find the cores busy (a
-    /// test runner's other tests keep them busy, and more threads than cores always do), so that tests can check the split.
+    /// <paramref name="workspace"/>, set to split every call as planned even when its workers find the cores busy or the
+    /// pool's workers hired (a test runner's other tests keep them busy, and more threads than cores always do), so that
+    /// tests can check the split.
     /// </summary>
     internal static RnnWorkspace SplitAsPlanned(RnnWorkspace workspace)
     {
-        ((ManagedWorkspace)workspace).FollowsCongestionAdvice = false;
+        ((ManagedWorkspace)workspace).SplitsAsPlanned = true;
         return workspace;
     }
 
@@ -258,5 +297,63 @@ public class ManagedThreadingAllocationTests
 
         Assert.Equal(2, ((ManagedWorkspace)workspace).Call.Participants);
         Assert.Equal(0, least);
+    }
+}
+
+/// <summary>
+/// The process's worker pool across workspaces and models: alone in the process, since other tests hire its workers
+/// (and those that check a split start workers beyond its limit).
+/// </summary>
+[Collection(nameof(WorkerPoolTests))]
+[CollectionDefinition(nameof(WorkerPoolTests), DisableParallelization = true)]
+public class WorkerPoolTests
+{
+    /// <summary>
+    /// 16 workspaces of 4 models, each wanting 2 participants, all calling at once from their own threads: the calls
+    /// hire the pool's workers, so the pool starts none beyond its limit (one fewer than the thread limit), where one
+    /// team per workspace would have started 16.
+    /// </summary>
+    [Fact]
+    public void ConcurrentWorkspacesOfManyModelsShareThePoolsWorkers()
+    {
+        var modules = new List<RecurrentModule>();
+        try
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                modules.Add(RecurrentModule.Create(RandomNetworks.Create(new RnnSpec(CellKind.Gru, 8, 32), i), ManagedThreadingTests.Options(2)));
+            }
+
+            int before = WorkerPool.Process.Started;
+            using var start = new Barrier(16);
+            var stillHired = new int[16];
+            var failures = new Exception?[16];
+            Thread[] callers = [.. Enumerable.Range(0, 16).Select(index => new Thread(() =>
+            {
+                try
+                {
+                    RecurrentModule module = modules[index % 4];
+                    using RnnWorkspace workspace = module.CreateWorkspace();
+                    start.SignalAndWait();
+                    for (int call = 0; call < 20; call++) ManagedThreadingTests.RunRowSplit(module, workspace);
+                    stillHired[index] = ((ManagedWorkspace)workspace).Team?.HiredThreads.Count() ?? 0;
+                }
+                catch (Exception e)
+                {
+                    failures[index] = e;
+                }
+            }))];
+            foreach (Thread caller in callers) caller.Start();
+            foreach (Thread caller in callers) caller.Join();
+
+            Assert.All(failures, failure => Assert.Null(failure));
+            Assert.All(stillHired, count => Assert.Equal(0, count)); // every call gave its workers back
+            Assert.Equal(int.Max(0, ManagedBackend.ThreadLimit - 1), WorkerPool.Process.Limit);
+            Assert.InRange(WorkerPool.Process.Started, before, int.Max(before, WorkerPool.Process.Limit));
+        }
+        finally
+        {
+            foreach (RecurrentModule module in modules) module.Dispose();
+        }
     }
 }

@@ -1,5 +1,7 @@
 #include "common/worker_team.h"
 
+#include "common/cpu_topology.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -52,58 +54,134 @@ constexpr int max_calls_alone = 1024;
 
 }  // namespace
 
-WorkerTeam::WorkerTeam(int participants) : participants_(participants) {
-    threads_.reserve(static_cast<std::size_t>(participants - 1));
-    try {
-        for (int participant = 1; participant < participants; ++participant) {
-            threads_.emplace_back([this, participant] { worker_main(participant); });
-        }
-    } catch (...) {
-        stop_and_join();  // the threads started so far
-        throw;
-    }
-}
+PooledWorker::PooledWorker() : thread_([this] { main(); }) {}
 
-WorkerTeam::~WorkerTeam() { stop_and_join(); }
-
-void WorkerTeam::stop_and_join() {
+PooledWorker::~PooledWorker() {
     {
         std::lock_guard<std::mutex> lock(mutex_);
         stopping_ = true;
-        generation_.fetch_add(1, std::memory_order_release);
+        posted_.fetch_add(1, std::memory_order_release);
     }
-    wake_.notify_all();
-    for (std::thread& thread : threads_) {
-        thread.join();
+    wake_.notify_one();
+    thread_.join();
+}
+
+void PooledWorker::post(WorkerTeam& team, int participant) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        team_ = &team;
+        participant_ = participant;
+        posted_.fetch_add(1, std::memory_order_release);
+    }
+    wake_.notify_one();
+}
+
+void PooledWorker::main() {
+    uint64_t seen = 0;
+    for (;;) {
+        const auto changed = [&] { return posted_.load(std::memory_order_acquire) != seen; };
+        if (!spin_until(changed, idle_spin)) {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, changed);
+        }
+        WorkerTeam* team = nullptr;
+        int participant = 0;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            seen = posted_.load(std::memory_order_relaxed);
+            if (stopping_) {
+                return;
+            }
+            team = team_;
+            participant = participant_;
+            team_ = nullptr;
+        }
+        team->work(participant);
     }
 }
 
-void WorkerTeam::run_erased(void* context, JobFn function, int active) {
-    const auto start = std::chrono::steady_clock::now();
-    finished_.store(0, std::memory_order_relaxed);
+WorkerPool& WorkerPool::process() {
+    // Never destroyed: at exit another thread may still be inside a call, and the workers then end with the process.
+    static WorkerPool* const pool = new WorkerPool(thread_limit() - 1);
+    return *pool;
+}
+
+int WorkerPool::hire(int wanted, std::vector<PooledWorker*>& hired) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    while (static_cast<int>(hired.size()) < wanted) {
+        if (idle_.empty()) {
+            if (static_cast<int>(workers_.size()) >= limit_) {
+                break;
+            }
+            try {
+                workers_.push_back(std::make_unique<PooledWorker>());
+            } catch (const std::exception&) {
+                break;  // no thread to be had (std::system_error, std::bad_alloc): the call runs on fewer
+            }
+            idle_.push_back(workers_.back().get());
+        }
+        hired.push_back(idle_.back());
+        idle_.pop_back();
+    }
+    return static_cast<int>(hired.size());
+}
+
+void WorkerPool::give_back(std::vector<PooledWorker*>& hired) {
+    if (hired.empty()) {
+        return;
+    }
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        job_context_ = context;
-        job_function_ = function;
-        active_ = active;
-        generation_.fetch_add(1, std::memory_order_release);
+        // In reverse, so that the next hire() takes them in the order this one did.
+        idle_.insert(idle_.end(), hired.rbegin(), hired.rend());
     }
-    wake_.notify_all();
+    hired.clear();
+}
+
+int WorkerPool::started() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return static_cast<int>(workers_.size());
+}
+
+int WorkerTeam::hire(int wanted) {
+    dismiss();
+    hired_.reserve(static_cast<std::size_t>(wanted - 1));  // once per size: steady calls do not allocate
+    pool_.hire(wanted - 1, hired_);
+    return size();
+}
+
+void WorkerTeam::run_erased(void* context, JobFn function) {
+    const auto start = std::chrono::steady_clock::now();
+    const int workers = static_cast<int>(hired_.size());
+    participants_ = workers + 1;
+    finished_.store(0, std::memory_order_relaxed);
+    job_context_ = context;
+    job_function_ = function;
+    // post() publishes the job (its mutex orders these stores before the worker reads them).
+    for (int worker = 0; worker < workers; ++worker) {
+        hired_[static_cast<std::size_t>(worker)]->post(*this, worker + 1);
+    }
     function(context, 0);
     // The workers finish a few stores after the job's last barrier: not worth blocking for.
-    const auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == participants_ - 1; };
+    const auto all_finished = [&] { return finished_.load(std::memory_order_acquire) == workers; };
     while (!spin_until(all_finished, idle_spin)) {
     }
+    dismiss();
     // Participants that waited at barriers for more than a quarter of their time were not getting their cores
     // (or the split does not pay).
     const auto elapsed = std::chrono::steady_clock::now() - start;
     const auto waited = std::chrono::nanoseconds(long_waits_.exchange(0, std::memory_order_relaxed));
-    if (waited * 4 > elapsed * active) {
+    if (waited * 4 > elapsed * participants_) {
         calls_alone_left_ = next_calls_alone_;
         next_calls_alone_ = std::min(next_calls_alone_ * 2, max_calls_alone);
     } else {
         next_calls_alone_ = 1;
     }
+}
+
+void WorkerTeam::work(int participant) {
+    job_function_(job_context_, participant);
+    finished_.fetch_add(1, std::memory_order_release);
 }
 
 bool WorkerTeam::congested() {
@@ -114,43 +192,15 @@ bool WorkerTeam::congested() {
     return true;
 }
 
-void WorkerTeam::worker_main(int participant) {
-    uint64_t seen = 0;
-    for (;;) {
-        const auto changed = [&] { return generation_.load(std::memory_order_acquire) != seen; };
-        if (!spin_until(changed, idle_spin)) {
-            std::unique_lock<std::mutex> lock(mutex_);
-            wake_.wait(lock, changed);
-        }
-        void* context = nullptr;
-        JobFn function = nullptr;
-        bool takes_part = false;
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            seen = generation_.load(std::memory_order_relaxed);
-            if (stopping_) {
-                return;
-            }
-            context = job_context_;
-            function = job_function_;
-            takes_part = participant < active_;
-        }
-        if (takes_part) {
-            function(context, participant);
-        }
-        finished_.fetch_add(1, std::memory_order_release);
-    }
-}
-
 void WorkerTeam::barrier() {
     const uint32_t phase = phase_.load(std::memory_order_acquire);
-    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == active_ - 1) {
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == participants_ - 1) {
         arrived_.store(0, std::memory_order_relaxed);
         phase_.store(phase + 1, std::memory_order_seq_cst);
         // A sleeper counted itself before it checked phase_ under the lock, so it is either seen here or it saw
         // the new phase; the lock orders the notify after its wait began.
         if (barrier_sleepers_.load(std::memory_order_seq_cst) > 0) {
-            { std::lock_guard<std::mutex> lock(mutex_); }
+            { std::lock_guard<std::mutex> lock(barrier_mutex_); }
             barrier_wake_.notify_all();
         }
         return;
@@ -162,7 +212,7 @@ void WorkerTeam::barrier() {
     // A long wait: timed (for congested()), and blocking after barrier_spin.
     const auto start = std::chrono::steady_clock::now();
     if (!spin_yielding(passed, start + barrier_spin)) {
-        std::unique_lock<std::mutex> lock(mutex_);
+        std::unique_lock<std::mutex> lock(barrier_mutex_);
         barrier_sleepers_.fetch_add(1, std::memory_order_seq_cst);
         barrier_wake_.wait(lock, passed);
         barrier_sleepers_.fetch_sub(1, std::memory_order_relaxed);

@@ -11,26 +11,17 @@
 #include <memory>
 #include <vector>
 
-// The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call, and the
-// worker threads of a multi-threaded model. The arena holds values of the model's arithmetic type (float or double):
-// the state, gate pre-activations and layer outputs (see "Precision" in native/README.md). Threads belong here, not
-// to the model, because a model is shared by callers that each bring their own workspace.
+// The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call, and the team
+// through which a multi-threaded call hires workers of the process's pool (its barrier and congestion advice). The
+// arena holds values of the model's arithmetic type (float or double): the state, gate pre-activations and layer
+// outputs (see "Precision" in native/README.md). The team belongs here, not to the model, because a model is shared
+// by callers that each bring their own workspace.
 struct frnn_workspace {
     uint64_t model_serial;  // the model it was created for
     int64_t chunk_budget_bytes;  // bound on a call's chunk buffers (cpu/forward.cpp), from chunk_budget_bytes()
     fusedrnn::AlignedArray<std::byte> arena;
-    std::unique_ptr<fusedrnn::WorkerTeam> team;  // created by the first call that uses threads (team_for)
+    fusedrnn::WorkerTeam team;
     std::vector<int32_t> sorted_slots;  // scratch of validate_slot_step
-
-    // The team of a call of `participants` (> 1) threads: grows to the most participants a call has wanted (the old
-    // workers are joined first); a call that wants fewer leaves the rest idle.
-    fusedrnn::WorkerTeam& team_for(int participants) {
-        if (team == nullptr || team->size() < participants) {
-            team.reset();
-            team = std::make_unique<fusedrnn::WorkerTeam>(participants);
-        }
-        return *team;
-    }
 
     // At least `count` values of T; reallocates only when the arena is smaller, so steady-state calls don't allocate.
     template <class T>

@@ -40,10 +40,13 @@ void dense_forward_in(const frnn_dense& dense, frnn_workspace& workspace, int64_
     if (dense.thread_count > 1 && checked_product({products, depth}, "rows*output_size*input_size") >= min_parallel_macs) {
         participants = static_cast<int>(std::min<int64_t>(dense.thread_count, blocks));
     }
-    if (participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
+    if (participants > 1 && workspace.team.congested()) {
         participants = 1;
     }
-    WorkerTeam* team = participants > 1 ? &workspace.team_for(participants) : nullptr;
+    if (participants > 1) {
+        participants = workspace.team.hire(participants);  // fewer when the pool has fewer idle
+    }
+    WorkerTeam* team = participants > 1 ? &workspace.team : nullptr;
     auto job = [&](int participant) {
         const Range mine = share(blocks, participant, participants);
         if (mine.size() > 0) {
@@ -61,7 +64,7 @@ void dense_forward_in(const frnn_dense& dense, frnn_workspace& workspace, int64_
     if (team == nullptr) {
         job(0);
     } else {
-        team->run(job, participants);
+        team->run(job);
     }
 }
 

@@ -462,15 +462,23 @@ template <class T>
 void forward_in(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
                 const frnn_forward_args& args, const SlotState* slots) {
     Sharing sharing = sharing_for<T>(model, call);
-    if (sharing.participants > 1 && workspace.team != nullptr && workspace.team->congested()) {
+    if (sharing.participants > 1 && workspace.team.congested()) {
         sharing = {1, Split::units};
     }
+    // The workers idle in the process's pool now, up to the split's: fewer participants share the call as well.
+    if (sharing.participants > 1) {
+        sharing.participants = workspace.team.hire(sharing.participants);
+        if (sharing.participants == 1) {
+            sharing = {1, Split::units};
+        }
+    }
+    WorkerTeam* team = sharing.participants > 1 ? &workspace.team : nullptr;
+    const DismissOnExit dismiss_if_not_run(team);
     const int64_t gate_columns = model.shape.gate_count * model.layers<T>().front().padded_hidden;
     const ChunkShape chunks =
         chunk_shape_for<T>(model.shape, gate_columns, call, sharing, workspace.chunk_budget_bytes);
     const ForwardBuffers<T> buffers =
         carve_buffers<T>(workspace, model.shape, gate_columns, call, chunks, regions_of(sharing));
-    WorkerTeam* team = sharing.participants > 1 ? &workspace.team_for(sharing.participants) : nullptr;
     // A unit split (or the caller alone) in one chunk reads every row of x in every layer-0 pass: converted here,
     // once, before the participants start (one barrier fewer; next to the weights a batch this split serves streams
     // every step, it is a small copy). A row split converts its own rows.
@@ -496,7 +504,7 @@ void forward_in(const frnn_model& model, frnn_workspace& workspace, const Forwar
         return;
     }
     auto job = [&plan](int participant) { plan.run(participant); };
-    plan.team->run(job, sharing.participants);
+    plan.team->run(job);
 }
 
 }  // namespace

@@ -146,8 +146,8 @@ internal static unsafe partial class FrnnNative
 
     /// <summary>
     /// Runs the layer on `rows` rows: x [rows, input_size], y [rows, output_size], which must not overlap. The workspace
-    /// may be one created for any model: the call borrows its memory and worker threads, so a sequence model's heads run
-    /// on the threads of the network before them (one thread at a time, as for frnn_model_forward). Each output is
+    /// may be one created for any model: the call borrows its memory and hires workers through it as a forward call does
+    /// (one thread at a time, as for frnn_model_forward). Each output is
     /// computed the same way whatever the thread count. On failure y has not been written.
     /// </summary>
     // frnn_status frnn_dense_forward(const frnn_dense* dense, frnn_workspace* workspace, int64_t rows, const float* x, int64_t x_count, float* y, int64_t y_count);

@@ -175,7 +175,7 @@ internal unsafe struct FrnnModelSpec
     [FieldOffset(24)]
     public int ProjSize;
 
-    /// <summary>most threads a forward call uses (workers belong to the workspace); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it</summary>
+    /// <summary>most threads a forward call uses (the workers are hired from one pool per process; fewer when fewer are idle); 0 = one per physical core, 1 = the caller only; values above the number of logical processors are capped to it</summary>
     [FieldOffset(28)]
     public int NumThreads;
 

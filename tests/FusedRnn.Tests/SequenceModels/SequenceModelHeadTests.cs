@@ -122,7 +122,7 @@ public class SequenceModelHeadTests
         using RecurrentModule module = RecurrentModule.Create(parts.Recurrent[0], options);
         using RnnWorkspace workspace = module.CreateWorkspace();
         var managed = (ManagedWorkspace)workspace;
-        managed.FollowsCongestionAdvice = false;
+        managed.SplitsAsPlanned = true;
         float[] x = RandomNetworks.Uniform(new Random(3), 2 * Middle, 1);
         var split = new float[2 * Classes];
         var alone = new float[2 * Classes];

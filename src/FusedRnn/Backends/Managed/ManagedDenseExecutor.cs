@@ -22,10 +22,11 @@ internal sealed unsafe class ManagedDenseExecutor(DenseLayer layer, RnnPrecision
         long multiplyAdds = (long)rows * outputs * Layer.InputSize;
         var managed = workspace as ManagedWorkspace;
         int planned = managed is not null && threads > 1 && multiplyAdds >= MinParallelMultiplyAdds ? int.Min(threads, outputs) : 1;
-        int participants = managed?.ParticipantsNow(planned) ?? 1;
-        double[]? wide = precision == RnnPrecision.Float64 ? ArrayPool<double>.Shared.Rent(rows * outputs) : null;
+        int participants = managed?.Hire(planned) ?? 1;
+        double[]? wide = null;
         try
         {
+            if (precision == RnnPrecision.Float64) wide = ArrayPool<double>.Shared.Rent(rows * outputs);
             if (participants == 1)
             {
                 Products(input, rows, output, wide, new IndexRange(0, outputs));
@@ -65,6 +66,7 @@ internal sealed unsafe class ManagedDenseExecutor(DenseLayer layer, RnnPrecision
         }
         finally
         {
+            managed?.Dismiss(); // only when Run did not happen: it gives its workers back itself
             if (wide is not null) ArrayPool<double>.Shared.Return(wide);
         }
     }

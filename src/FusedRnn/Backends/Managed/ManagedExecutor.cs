@@ -111,13 +111,20 @@ internal sealed class ManagedExecutor<TSimd, TVec, T, TCell> : RnnExecutor
     {
         (int planned, bool splitRows) = CallPlan.Share(
             ws.Threads, batch, _gates, _blocks, _width, Spec.OutputSize, SplitsOnlyRows, _largestLayerFloats);
-        int participants = ws.ParticipantsNow(planned);
+        int participants = ws.Hire(planned);
         if (participants == 1) splitRows = false;
-        Prepare(ws, seqLen, batch, lengths, participants);
-        Widen(input, ws.Input);
-        LoadInitialState(ws, batch, initialHidden, initialCell, state);
-        ws.Call = new CallShape(seqLen, batch, batchFirst, batchFirst, participants, splitRows);
-        ws.Run(participants);
+        try
+        {
+            Prepare(ws, seqLen, batch, lengths, participants);
+            Widen(input, ws.Input);
+            LoadInitialState(ws, batch, initialHidden, initialCell, state);
+            ws.Call = new CallShape(seqLen, batch, batchFirst, batchFirst, participants, splitRows);
+            ws.Run(participants);
+        }
+        finally
+        {
+            ws.Dismiss(); // only when Run did not happen: it gives its workers back itself
+        }
     }
 
     /// <summary>

@@ -1,17 +1,16 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace FusedRnn.Backends.Managed;
 
 /// <summary>
-/// What a managed workspace holds besides its buffers: the running call's shape and row order, and the worker
-/// threads of this caller, started by the first call that uses them. Workers read and write only the workspace's
-/// arrays (never the caller's spans), so a call is shared between threads without pinning anything.
+/// What a managed workspace holds besides its buffers: the running call's shape and row order, and the team through
+/// which its multi-threaded calls hire workers of the process's <see cref="WorkerPool"/>. Workers read and write only
+/// the workspace's arrays (never the caller's spans), so a call is shared between threads without pinning anything.
 /// </summary>
 internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWorkspace(owner)
 {
     private WorkerTeam? _team;
-
-    ~ManagedWorkspace() => Dispose(false);
 
     /// <summary>Batch rows sorted by length, longest first, so the rows still running are always a prefix.</summary>
     public int[] RowOrder = [];
@@ -28,26 +27,37 @@ internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWo
     /// <summary>Threads a call may use, the caller's included.</summary>
     public int Threads { get; } = threads;
 
-    /// <summary>The workers, started on first use; null until then and after disposal.</summary>
+    /// <summary>The team, made by the first call that wants workers; null until then.</summary>
     internal WorkerTeam? Team => _team;
 
     /// <summary>
-    /// Whether a call planned for more than one participant runs on the caller alone when the workers advise it
-    /// (<see cref="WorkerTeam.Congested"/>). Tests that check how a call is split turn it off.
+    /// Whether a call planned for P participants always runs on P: it ignores the congestion advice
+    /// (<see cref="WorkerTeam.Congested"/>) and hires workers beyond the pool's limit. Tests that check how a call is
+    /// split set it (a test runner's other tests keep the cores and the pool busy).
     /// </summary>
-    internal bool FollowsCongestionAdvice { get; set; } = true;
+    internal bool SplitsAsPlanned { get; set; }
 
-    /// <summary>The participants this call runs on: <paramref name="planned"/>, or 1 while the workers find the cores busy.</summary>
-    public int ParticipantsNow(int planned) =>
-        planned > 1 && FollowsCongestionAdvice && _team is { } team && team.Congested() ? 1 : planned;
+    /// <summary>
+    /// The participants this call runs on, hiring their workers: <paramref name="planned"/>, fewer when the pool has
+    /// fewer idle, or 1 while recent calls found the cores busy. The call then runs (<see cref="Run(int)"/>) or
+    /// <see cref="Dismiss"/>es them.
+    /// </summary>
+    public int Hire(int planned)
+    {
+        if (planned == 1) return 1;
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        WorkerTeam team = _team ??= new WorkerTeam(WorkerPool.Process);
+        if (!SplitsAsPlanned && team.Congested()) return 1;
+        return team.Hire(planned, beyondPoolLimit: SplitsAsPlanned);
+    }
+
+    /// <summary>Gives back workers hired for a call that did not run them; a no-op otherwise.</summary>
+    public void Dismiss() => _team?.Dismiss();
 
     /// <summary>The running dense layer's call (<see cref="ManagedDenseExecutor"/>); made on the first one that uses threads.</summary>
     internal DenseCall? Dense;
 
-    /// <summary>
-    /// Runs <see cref="Job"/> on <paramref name="participants"/> threads (1: the caller alone, no workers). The team
-    /// grows to the most participants a call has wanted; a call that wants fewer leaves the rest idle.
-    /// </summary>
+    /// <summary>Runs <see cref="Job"/> on the <paramref name="participants"/> <see cref="Hire"/> returned (1: the caller alone).</summary>
     public void Run(int participants) => Run(Job!, participants);
 
     /// <summary>Runs <paramref name="job"/> as <see cref="Run(int)"/> runs <see cref="Job"/>.</summary>
@@ -59,14 +69,8 @@ internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWo
             return;
         }
 
-        ObjectDisposedException.ThrowIf(IsDisposed, this);
-        if (_team is null || _team.Size < participants)
-        {
-            _team?.Stop();
-            _team = new WorkerTeam(participants);
-        }
-
-        _team.Run(job, participants);
+        Debug.Assert(_team is not null && _team.Size == participants, "participants other than the hired ones");
+        _team!.Run(job);
     }
 
     /// <summary>The per-step barrier; a no-op when the caller runs alone.</summary>
@@ -82,7 +86,7 @@ internal abstract class ManagedWorkspace(RnnExecutor owner, int threads) : RnnWo
 
     protected override void Dispose(bool disposing)
     {
-        Interlocked.Exchange(ref _team, null)?.Stop();
+        Interlocked.Exchange(ref _team, null)?.Dismiss();
         base.Dispose(disposing);
     }
 }

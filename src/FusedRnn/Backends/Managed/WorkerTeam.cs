@@ -1,28 +1,20 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 
 namespace FusedRnn.Backends.Managed;
 
 /// <summary>
-/// Persistent worker threads for one workspace (DeepCPU style): <see cref="Run"/> runs a job on the caller (participant
-/// 0) and workers 1..P−1 at once, P up to <see cref="Size"/> (the rest sit the call out); inside it the participants meet
-/// at <see cref="SignalAndWait"/>, a spinning barrier. No task or thread-pool dispatch per call or per step.
-/// <para>
-/// Between calls a worker spins for <see cref="IdleSpin"/> (back-to-back calls then start without a wake-up), then
-/// blocks on a monitor so idle workers burn no CPU. Workers are background threads that hold only this team — never
-/// the job between calls — so a workspace that is finalized rather than disposed can still stop them.
-/// </para>
+/// What one workspace keeps between its multi-threaded calls (DeepCPU style): the workers hired from a
+/// <see cref="WorkerPool"/> for the next call (<see cref="Hire"/>), the barrier the participants meet at
+/// (<see cref="SignalAndWait"/>), and the congestion advice. <see cref="Run"/> runs a job on the caller (participant 0)
+/// and the hired workers at once, then gives the workers back. No task or thread-pool dispatch per call or per step.
 /// <para>
 /// Participants that spend much of a call waiting at barriers are not getting their cores (other processes want the
 /// CPUs): the team then advises running the next calls on the caller alone (<see cref="Congested"/>; the split never
 /// changes a result), for a number of calls that doubles while it lasts. The native library's team does the same.
 /// </para>
 /// </summary>
-internal sealed class WorkerTeam
+internal sealed class WorkerTeam(WorkerPool pool)
 {
-    /// <summary>How long an idle worker spins before it blocks.</summary>
-    private static readonly TimeSpan IdleSpin = TimeSpan.FromMilliseconds(1);
-
     /// <summary>How long a participant spins at a barrier before it yields (not counted as a long wait).</summary>
     private static readonly long BarrierSpinTicks = Stopwatch.Frequency / 50_000; // 20 µs
 
@@ -35,15 +27,12 @@ internal sealed class WorkerTeam
     /// <summary>The longest stretch of calls run alone after a congested one, before threads are tried again.</summary>
     private const int MaxCallsAlone = 1024;
 
-    private readonly Thread[] _workers;
-    private readonly object _wake = new();
+    private PoolWorker[] _hired = [];
+    private int _hiredCount;
     private Action<int>? _job;
     private Exception? _failure;
-    private int _generation;
-    private int _sleepers;
     private int _running;
-    private int _participants;
-    private volatile bool _stopping;
+    private int _participants = 1;
 
     // The barrier: participants still to arrive, and the phase that flips when the last one does.
     private int _remaining;
@@ -57,39 +46,46 @@ internal sealed class WorkerTeam
     private int _callsAloneLeft;
     private int _nextCallsAlone = 1;
 
-    public WorkerTeam(int size)
+    /// <summary>The participants of the next <see cref="Run"/>: the caller and the hired workers.</summary>
+    public int Size => _hiredCount + 1;
+
+    /// <summary>The hired workers' threads (tests check them).</summary>
+    internal IEnumerable<Thread> HiredThreads => _hired.Take(_hiredCount).Select(worker => worker.Thread);
+
+    /// <summary>
+    /// Hires workers for the next <see cref="Run"/>: up to <paramref name="wanted"/> − 1, as many as the pool has idle
+    /// (all of them when <paramref name="beyondPoolLimit"/>). Returns the participants the call will have, the caller
+    /// included (1 when none was idle).
+    /// </summary>
+    public int Hire(int wanted, bool beyondPoolLimit = false)
     {
-        Size = size;
-        _workers = new Thread[size - 1];
-        for (int i = 0; i < _workers.Length; i++)
-        {
-            int participant = i + 1;
-            _workers[i] = new Thread(() => WorkerLoop(participant)) { IsBackground = true, Name = $"FusedRnn managed worker {participant}" };
-            _workers[i].Start();
-        }
+        Dismiss();
+        if (_hired.Length < wanted - 1) _hired = new PoolWorker[wanted - 1];
+        _hiredCount = pool.Hire(wanted - 1, beyondPoolLimit, _hired);
+        return Size;
     }
 
-    /// <summary>The caller plus the workers: the most participants a call can have.</summary>
-    public int Size { get; }
-
-    /// <summary>The worker threads (tests check that they end).</summary>
-    internal IReadOnlyList<Thread> Workers => _workers;
-
-    /// <summary>Runs <paramref name="job"/>(participant) on participants 0..<paramref name="participants"/>−1 and returns when all are done.</summary>
-    public void Run(Action<int> job, int participants)
+    /// <summary>Gives back the hired workers without running anything (a call that failed after <see cref="Hire"/>); a no-op when none.</summary>
+    public void Dismiss()
     {
-        Debug.Assert(participants >= 1 && participants <= Size, "more participants than the team has");
+        if (_hiredCount == 0) return;
+        pool.GiveBack(_hired, _hiredCount);
+        _hiredCount = 0;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="job"/>(participant) on the caller and the hired workers, returns when all are done, and gives
+    /// the workers back.
+    /// </summary>
+    public void Run(Action<int> job)
+    {
         long start = Stopwatch.GetTimestamp();
+        int workers = _hiredCount;
         _job = job;
-        _participants = participants;
-        _remaining = participants;
-        _running = participants - 1;
-        // Interlocked: a full fence between publishing the job and reading _sleepers (the workers fence the other way).
-        Interlocked.Increment(ref _generation);
-        if (Volatile.Read(ref _sleepers) > 0)
-        {
-            lock (_wake) Monitor.PulseAll(_wake);
-        }
+        _participants = workers + 1;
+        _remaining = _participants;
+        _running = workers;
+        for (int i = 0; i < workers; i++) _hired[i].Post(this, i + 1);
 
         try
         {
@@ -103,6 +99,7 @@ internal sealed class WorkerTeam
         var spin = default(SpinWait);
         while (Volatile.Read(ref _running) > 0) spin.SpinOnce(sleep1Threshold: -1);
         _job = null;
+        Dismiss();
         if (_failure is { } failure)
         {
             _failure = null;
@@ -110,7 +107,24 @@ internal sealed class WorkerTeam
             throw new InvalidOperationException("a managed worker thread failed", failure);
         }
 
-        AdviseOnCongestion(Stopwatch.GetTimestamp() - start, participants);
+        AdviseOnCongestion(Stopwatch.GetTimestamp() - start, _participants);
+    }
+
+    /// <summary>A worker's part of the running call; the team is not touched once the worker has counted itself done.</summary>
+    internal void Work(int participant)
+    {
+        try
+        {
+            _job!(participant);
+        }
+        catch (Exception e)
+        {
+            Fail(e);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+        }
     }
 
     /// <summary>
@@ -202,69 +216,10 @@ internal sealed class WorkerTeam
         if (Volatile.Read(ref _failure) is not null) throw new OperationCanceledException("another participant failed");
     }
 
-    /// <summary>Ends the workers (they finish the job they are running first). Safe from a finalizer.</summary>
-    public void Stop()
-    {
-        _stopping = true;
-        Interlocked.Increment(ref _generation);
-        lock (_wake) Monitor.PulseAll(_wake);
-    }
-
     /// <summary>Records the first failure and wakes the participants blocked at a barrier, which then give up.</summary>
     private void Fail(Exception e)
     {
         Interlocked.CompareExchange(ref _failure, e, null);
         lock (_barrierWake) Monitor.PulseAll(_barrierWake);
-    }
-
-    private void WorkerLoop(int participant)
-    {
-        int seen = 0;
-        while (true)
-        {
-            seen = WaitForWork(seen);
-            if (_stopping) return;
-            // Published before the generation that woke this worker (see Run).
-            if (participant >= _participants) continue;
-            RunJob(participant);
-            Interlocked.Decrement(ref _running);
-        }
-    }
-
-    /// <summary>Not inlined so that no reference to the job outlives it on the worker's stack.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RunJob(int participant)
-    {
-        try
-        {
-            _job!(participant);
-        }
-        catch (Exception e)
-        {
-            Fail(e);
-        }
-    }
-
-    private int WaitForWork(int seen)
-    {
-        long start = Stopwatch.GetTimestamp();
-        var spin = default(SpinWait);
-        while (Volatile.Read(ref _generation) == seen)
-        {
-            if (Stopwatch.GetElapsedTime(start) < IdleSpin)
-            {
-                spin.SpinOnce(sleep1Threshold: -1);
-                continue;
-            }
-
-            lock (_wake)
-            {
-                Interlocked.Increment(ref _sleepers);
-                while (Volatile.Read(ref _generation) == seen) Monitor.Wait(_wake);
-                Interlocked.Decrement(ref _sleepers);
-            }
-        }
-
-        return Volatile.Read(ref _generation);
     }
 }

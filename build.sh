@@ -29,12 +29,13 @@ ensure_packages() {
 }
 
 # What only the test verb needs: clang-14 with its sanitizer and libFuzzer runtimes (native sanitizer builds, the
-# C ABI fuzzer, the managed fuzzers' libFuzzer driver).
+# C ABI fuzzer, the managed fuzzers' libFuzzer driver; clang-14 also links the Native AOT test app, with zlib).
 ensure_test_packages() {
     local missing=()
     command -v clang-14 >/dev/null || missing+=(clang-14)
     command -v clang++-14 >/dev/null || missing+=(clang-14)
     compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" >/dev/null || missing+=(libclang-rt-14-dev)
+    [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
     apt_install $(printf '%s\n' "${missing[@]}" | sort -u)
 }
 

@@ -91,13 +91,23 @@ public static class RnnBackends
         }
         catch (Exception e) when (e is FileNotFoundException or FileLoadException or BadImageFormatException)
         {
-            return (found, $"the {NativeAssemblyName} assembly is not installed next to the application ({e.GetType().Name})");
+            return (found, $"the {NativeAssemblyName} assembly is not installed next to the application ({e.GetType().Name}); reference the " +
+                $"{NativeAssemblyName} package, and in a trimmed or Native AOT application call FusedRnn.Native.NativeBackends.Register() at " +
+                "startup, which keeps the assembly (AddFusedRnn does)");
         }
 
         foreach (RnnBackendProviderAttribute provider in assembly.GetCustomAttributes<RnnBackendProviderAttribute>())
         {
-            var backend = (IRnnBackend)Activator.CreateInstance(provider.BackendType)!;
-            found[backend.Name] = backend;
+            try
+            {
+                var backend = (IRnnBackend)Activator.CreateInstance(provider.BackendType)!;
+                found[backend.Name] = backend;
+            }
+            catch (Exception e) when (e is MissingMethodException or InvalidCastException or TargetInvocationException)
+            {
+                return (found, $"the {NativeAssemblyName} assembly's backend {provider.BackendType.Name} could not be created ({e.GetType().Name}: " +
+                    $"{e.Message}); call FusedRnn.Native.NativeBackends.Register() at startup instead");
+            }
         }
 
         return (found, null);

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace FusedRnn.Backends;
 
 /// <summary>A named way to execute networks (managed, cpu, cuda).</summary>
@@ -21,8 +23,13 @@ public interface IRnnBackend
 /// library needs no reference to native code.
 /// </summary>
 [AttributeUsage(AttributeTargets.Assembly, AllowMultiple = true)]
-public sealed class RnnBackendProviderAttribute(Type backendType) : Attribute
+public sealed class RnnBackendProviderAttribute(
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)] Type backendType) : Attribute
 {
-    /// <summary>A public type implementing <see cref="IRnnBackend"/> with a parameterless constructor.</summary>
+    /// <summary>
+    /// A public type implementing <see cref="IRnnBackend"/> with a parameterless constructor (which the annotation keeps
+    /// through trimming and Native AOT, wherever the attribute is kept).
+    /// </summary>
+    [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicParameterlessConstructor)]
     public Type BackendType { get; } = backendType;
 }

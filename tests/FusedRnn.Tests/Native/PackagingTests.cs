@@ -9,8 +9,9 @@ namespace FusedRnn.Tests.Native;
 /// What a user gets from the packages, packed as <c>./build.sh pack</c> packs them (FusedRnn, FusedRnn.Native and
 /// the fusedrnn tool, into one folder): libfusedrnn under runtimes/linux-x64/native, a readme, a license, the
 /// repository and XML docs in each; a console app that references only FusedRnn.Native from that folder restores
-/// FusedRnn from it too and runs on the cpu backend; a trimmed, self-contained host on FusedRnn.Hosting still runs
-/// its model on cpu; and <c>dotnet tool install</c> from it gives a working <c>fusedrnn</c>.
+/// FusedRnn from it too and runs on the cpu backend; a trimmed, self-contained host on FusedRnn.Hosting, and the same
+/// host compiled with Native AOT, still run their model on cpu (and a trimmed app that skips the registration is told
+/// to make it); and <c>dotnet tool install</c> from it gives a working <c>fusedrnn</c>.
 /// </summary>
 public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<PackagingTests.PackedFeed>
 {
@@ -156,36 +157,96 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
     }
 
     /// <summary>
-    /// A host on the FusedRnn.Hosting package, published trimmed and self-contained: its model runs on cpu, because
-    /// AddFusedRnn registers the native backend explicitly (the trimmer keeps what that call references), and the
-    /// configuration binds through generated code.
+    /// A trimmed, self-contained host on FusedRnn.Hosting: its model still runs on cpu, because AddFusedRnn registers the
+    /// native backend explicitly (the trimmer keeps what that call references), and the configuration binds through
+    /// generated code.
     /// </summary>
     [Fact]
     [Trait("Category", "Packaging")]
     public async Task ATrimmedHostStillRunsItsModelOnTheCpuBackend()
     {
+        ProcessResult run = await PublishAndRunHostAsync("trimmed", "<SelfContained>true</SelfContained><PublishTrimmed>true</PublishTrimmed>");
+        Assert.True(run.ExitCode == 0, $"the trimmed app: {run}");
+        Assert.Contains("backend=cpu outputs=10", run.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>The same host compiled ahead of time (Native AOT, clang-14 as the linker): still on cpu.</summary>
+    [Fact]
+    [Trait("Category", "Packaging")]
+    public async Task ANativeAotHostStillRunsItsModelOnTheCpuBackend()
+    {
+        ProcessResult run = await PublishAndRunHostAsync("aot", "<PublishAot>true</PublishAot><CppCompilerAndLinker>clang-14</CppCompilerAndLinker>");
+        Assert.True(run.ExitCode == 0, $"the Native AOT app: {run}");
+        Assert.Contains("backend=cpu outputs=10", run.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The control of the two tests above: a trimmed app that references FusedRnn.Native but never calls
+    /// <see cref="NativeBackends.Register"/> loses the assembly to the trimmer, so asking for cpu fails, with a message
+    /// that names the call to make. (The hosted apps pass because AddFusedRnn makes it.)
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Packaging")]
+    public async Task ATrimmedAppThatNeverRegistersTheNativeBackendIsToldTo()
+    {
         NativeTestSupport.RequireLibrary();
         string packages = await feed.PackagesAsync();
-        string app = feed.AppFolder("trimmed", packages);
-        File.WriteAllText(Path.Combine(app, "Trimmed.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <RuntimeIdentifier>linux-x64</RuntimeIdentifier>
-                <SelfContained>true</SelfContained>
-                <PublishTrimmed>true</PublishTrimmed>
-                <InvariantGlobalization>true</InvariantGlobalization>
-                <RestorePackagesPath>{Path.Combine(feed.WorkRoot, "nuget-cache")}</RestorePackagesPath>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="FusedRnn.Hosting" Version="{Version}" />
-                <PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.15" />
-              </ItemGroup>
-            </Project>
+        string app = feed.AppFolder("unregistered", packages);
+        File.WriteAllText(Path.Combine(app, "Unregistered.csproj"), AppProject(["FusedRnn.Native"], "<SelfContained>true</SelfContained><PublishTrimmed>true</PublishTrimmed>"));
+        File.WriteAllText(Path.Combine(app, "Program.cs"), """
+            using FusedRnn;
+
+            var spec = new RnnSpec(CellKind.Gru, 6, 10);
+            var weights = new RnnWeights(spec, [new LayerWeights(new float[30 * 6], new float[30 * 10], new float[30], new float[30])]);
+            try
+            {
+                using RecurrentModule module = RecurrentModule.Create(weights, new RnnOptions { Backend = RnnBackends.Cpu });
+                Console.WriteLine($"backend={module.Backend}");
+            }
+            catch (BackendUnavailableException e)
+            {
+                Console.WriteLine($"unavailable: {e.Message}");
+            }
             """);
+        string output = Path.Combine(app, "out");
+        await Dotnet(app, "publish", "-c", "Release", "-o", output, "-nodeReuse:false");
+        ProcessResult run = await ChildProcess.RunAsync(Path.Combine(output, "Unregistered"), [], StepTimeout, output, BuildEnvironment);
+        Assert.True(run.ExitCode == 0, $"the trimmed app: {run}");
+        Assert.Contains("unavailable: ", run.Stdout, StringComparison.Ordinal);
+        Assert.Contains("NativeBackends.Register()", run.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>A project of an app on the packed feed: linux-x64, with <paramref name="properties"/> (how it is published).</summary>
+    private string AppProject(IEnumerable<string> fusedRnnPackages, string properties, string otherReferences = "") => $"""
+        <Project Sdk="Microsoft.NET.Sdk">
+          <PropertyGroup>
+            <OutputType>Exe</OutputType>
+            <TargetFramework>net10.0</TargetFramework>
+            <ImplicitUsings>enable</ImplicitUsings>
+            <Nullable>enable</Nullable>
+            <RuntimeIdentifier>linux-x64</RuntimeIdentifier>
+            <InvariantGlobalization>true</InvariantGlobalization>
+            <RestorePackagesPath>{Path.Combine(feed.WorkRoot, "nuget-cache")}</RestorePackagesPath>
+            {properties}
+          </PropertyGroup>
+          <ItemGroup>
+            {string.Concat(fusedRnnPackages.Select(package => $"<PackageReference Include=\"{package}\" Version=\"{Version}\" />"))}
+            {otherReferences}
+          </ItemGroup>
+        </Project>
+        """;
+
+    /// <summary>
+    /// Publishes a host on FusedRnn.Hosting (one GRU model from configuration, backends "cpu") with
+    /// <paramref name="properties"/>, runs it, and returns what it printed: the model's backend and one step's output count.
+    /// </summary>
+    private async Task<ProcessResult> PublishAndRunHostAsync(string name, string properties)
+    {
+        NativeTestSupport.RequireLibrary();
+        string packages = await feed.PackagesAsync();
+        string app = feed.AppFolder(name, packages);
+        File.WriteAllText(Path.Combine(app, "Host.csproj"),
+            AppProject(["FusedRnn.Hosting"], properties, """<PackageReference Include="Microsoft.Extensions.Hosting" Version="10.0.15" />"""));
         var spec = new RnnSpec(CellKind.Gru, 6, 10);
         FusedRnn.IO.SafetensorsWriter.Write(Path.Combine(app, "gru.safetensors"), RandomNetworks.Create(spec, 5).ToStateDict());
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
@@ -214,9 +275,7 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
         string output = Path.Combine(app, "out");
         await Dotnet(app, "publish", "-c", "Release", "-o", output, "-nodeReuse:false");
         File.Copy(Path.Combine(app, "gru.safetensors"), Path.Combine(output, "gru.safetensors"));
-        ProcessResult run = await ChildProcess.RunAsync(Path.Combine(output, "Trimmed"), [], StepTimeout, output, BuildEnvironment);
-        Assert.True(run.ExitCode == 0, $"the trimmed app: {run}");
-        Assert.Contains("backend=cpu outputs=10", run.Stdout, StringComparison.Ordinal);
+        return await ChildProcess.RunAsync(Path.Combine(output, "Host"), [], StepTimeout, output, BuildEnvironment);
     }
 
     [Fact]

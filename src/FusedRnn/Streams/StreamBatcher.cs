@@ -38,6 +38,11 @@ public sealed class StreamBatcher : IDisposable
     private readonly long[] _batchIds;
     private readonly float[] _batchInput;
     private readonly float[][] _stageOutputs;  // [MaxBatch, outputs] of each network, then each head
+    // The batch's state in the networks a later stage's failure would leave advanced (all but the last network without
+    // heads; all of them with heads), saved before the stages run and restored if one fails: a batch advances every
+    // network's state or none. Empty for one network alone, whose call writes nothing when it fails.
+    private readonly int _guardedNetworks;
+    private readonly byte[] _savedState;
 
     /// <summary>Creates the batcher and the state slots of <see cref="StreamBatcherOptions.Capacity"/> streams.</summary>
     /// <param name="network">A unidirectional network (a module or a cell); the batcher uses its backend, precision and threads, and does not own it.</param>
@@ -89,6 +94,8 @@ public sealed class StreamBatcher : IDisposable
         _batchInput = new float[checked(_maxBatch * InputSize)];
         _stageOutputs = [.. Enumerable.Range(0, pipeline.Networks.Length + pipeline.Heads.Count).Select(stage => new float[checked(_maxBatch * pipeline.StageOutputs(stage))])];
         _workspaces = [.. pipeline.Networks.Select(network => network.CreateWorkspace())];
+        _guardedNetworks = pipeline.Heads.Count > 0 ? pipeline.Networks.Length : pipeline.Networks.Length - 1;
+        _savedState = new byte[checked(_maxBatch * pipeline.SlotBytes.Take(_guardedNetworks).Sum())];
         _tags = new TagList { { "fusedrnn.model", Options.Name }, { "fusedrnn.backend", pipeline.Backend } };
     }
 
@@ -382,8 +389,42 @@ public sealed class StreamBatcher : IDisposable
         }
     }
 
-    /// <summary>The batch's rows through the embedding, every network (its slots read and written in place) and the heads.</summary>
+    /// <summary>
+    /// The batch's rows through the embedding, every network (its slots read and written in place) and the heads. If a
+    /// stage fails, the networks before it get their state back, so the batch leaves every stream's state as it was.
+    /// </summary>
     private ReadOnlySpan<float> RunStages(int count, Span<float> input)
+    {
+        CopyGuardedState(count, save: true);
+        try
+        {
+            return RunStagesUnguarded(count, input);
+        }
+        catch
+        {
+            CopyGuardedState(count, save: false);
+            throw;
+        }
+    }
+
+    /// <summary>The batch's rows' slots of the guarded networks into <see cref="_savedState"/>, or back from it.</summary>
+    private void CopyGuardedState(int count, bool save)
+    {
+        int at = 0;
+        for (int network = 0; network < _guardedNetworks; network++)
+        {
+            int bytes = _pipeline.SlotBytes[network];
+            for (int row = 0; row < count; row++, at += bytes)
+            {
+                Span<byte> slot = SlotState(network, _batchSlots[row]);
+                Span<byte> saved = _savedState.AsSpan(at, bytes);
+                if (save) slot.CopyTo(saved);
+                else saved.CopyTo(slot);
+            }
+        }
+    }
+
+    private ReadOnlySpan<float> RunStagesUnguarded(int count, Span<float> input)
     {
         if (_pipeline.Embedding is { } embedding) embedding.Lookup(_batchIds.AsSpan(0, count), input);
         ReadOnlySpan<float> current = input;

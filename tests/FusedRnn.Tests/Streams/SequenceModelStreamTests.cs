@@ -81,6 +81,31 @@ public class SequenceModelStreamTests
         }
     }
 
+    /// <summary>
+    /// A batch whose second network fails (here it was disposed inside the model) gives the error and leaves the state
+    /// of the first as it was too: retrying the step later gives the result it would have given.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BackendsAndPrecisions))]
+    public void AFailedStageLeavesEveryNetworksStateAsItWas(string backendName, RnnPrecision precision)
+    {
+        using SequenceModel model = Model(BackendUnderTest.Get(backendName).In(precision), withEmbedding: false);
+        using var batcher = new StreamBatcher(model);
+        using RnnStream stream = batcher.Open();
+        FloatTensor x = RandomNetworks.FloatTensor(new Random(23), 3, 1, Embedding);
+        var y = new float[Classes];
+        stream.Step(x.Span[..Embedding], y);
+        stream.Step(x.Span.Slice(Embedding, Embedding), y);
+        byte[] before = stream.Snapshot();
+
+        model.Recurrent[1].Dispose();
+        var failure = Assert.Throws<InvalidOperationException>(() => stream.Step(x.Span.Slice(2 * Embedding, Embedding), y));
+
+        Assert.IsType<ObjectDisposedException>(failure.InnerException);
+        Assert.Equal(2, stream.Steps);
+        Assert.Equal(before, stream.Snapshot());
+    }
+
     [Fact]
     public void MisusedModelStreamsAreRefusedByName()
     {

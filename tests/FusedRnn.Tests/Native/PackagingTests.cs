@@ -23,6 +23,9 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
 
     private static string Version => typeof(RnnSpec).Assembly.GetName().Version!.ToString(3);
 
+    /// <summary>The property every published app sets.</summary>
+    private const string LinuxX64 = "<RuntimeIdentifier>linux-x64</RuntimeIdentifier>";
+
     // No build servers: they would outlive the test holding its output pipes.
     private static readonly Dictionary<string, string?> BuildEnvironment = new()
     {
@@ -117,21 +120,8 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
         }
 
         string app = feed.AppFolder("app", packages);
-        File.WriteAllText(Path.Combine(app, "Consumer.csproj"), $"""
-            <Project Sdk="Microsoft.NET.Sdk">
-              <PropertyGroup>
-                <OutputType>Exe</OutputType>
-                <TargetFramework>net10.0</TargetFramework>
-                <ImplicitUsings>enable</ImplicitUsings>
-                <Nullable>enable</Nullable>
-                <!-- A private package folder: a stale FusedRnn from an earlier run must not be picked up. -->
-                <RestorePackagesPath>{Path.Combine(feed.WorkRoot, "nuget-cache")}</RestorePackagesPath>
-              </PropertyGroup>
-              <ItemGroup>
-                <PackageReference Include="FusedRnn.Native" Version="{Version}" />
-              </ItemGroup>
-            </Project>
-            """);
+        // Framework-dependent and RID-less, as most apps are: libfusedrnn resolves from runtimes/linux-x64/native.
+        File.WriteAllText(Path.Combine(app, "Consumer.csproj"), AppProject(["FusedRnn.Native"], ""));
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using FusedRnn;
 
@@ -157,31 +147,23 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
     }
 
     /// <summary>
-    /// A trimmed, self-contained host on FusedRnn.Hosting: its model still runs on cpu, because AddFusedRnn registers the
-    /// native backend explicitly (the trimmer keeps what that call references), and the configuration binds through
-    /// generated code.
+    /// A host on FusedRnn.Hosting published trimmed and self-contained, or compiled ahead of time (Native AOT, clang-14
+    /// as the linker): its model still runs on cpu, because AddFusedRnn registers the native backend explicitly (the
+    /// trimmer keeps what that call references), and the configuration binds through generated code.
     /// </summary>
-    [Fact]
+    [Theory]
     [Trait("Category", "Packaging")]
-    public async Task ATrimmedHostStillRunsItsModelOnTheCpuBackend()
+    [InlineData("trimmed", "<SelfContained>true</SelfContained><PublishTrimmed>true</PublishTrimmed>")]
+    [InlineData("aot", "<PublishAot>true</PublishAot><CppCompilerAndLinker>clang-14</CppCompilerAndLinker>")]
+    public async Task APublishedHostStillRunsItsModelOnTheCpuBackend(string publishing, string properties)
     {
-        ProcessResult run = await PublishAndRunHostAsync("trimmed", "<SelfContained>true</SelfContained><PublishTrimmed>true</PublishTrimmed>");
-        Assert.True(run.ExitCode == 0, $"the trimmed app: {run}");
-        Assert.Contains("backend=cpu outputs=10", run.Stdout, StringComparison.Ordinal);
-    }
-
-    /// <summary>The same host compiled ahead of time (Native AOT, clang-14 as the linker): still on cpu.</summary>
-    [Fact]
-    [Trait("Category", "Packaging")]
-    public async Task ANativeAotHostStillRunsItsModelOnTheCpuBackend()
-    {
-        ProcessResult run = await PublishAndRunHostAsync("aot", "<PublishAot>true</PublishAot><CppCompilerAndLinker>clang-14</CppCompilerAndLinker>");
-        Assert.True(run.ExitCode == 0, $"the Native AOT app: {run}");
+        ProcessResult run = await PublishAndRunHostAsync(publishing, LinuxX64 + properties);
+        Assert.True(run.ExitCode == 0, $"the {publishing} app: {run}");
         Assert.Contains("backend=cpu outputs=10", run.Stdout, StringComparison.Ordinal);
     }
 
     /// <summary>
-    /// The control of the two tests above: a trimmed app that references FusedRnn.Native but never calls
+    /// The control of the test above: a trimmed app that references FusedRnn.Native but never calls
     /// <see cref="NativeBackends.Register"/> loses the assembly to the trimmer, so asking for cpu fails, with a message
     /// that names the call to make. (The hosted apps pass because AddFusedRnn makes it.)
     /// </summary>
@@ -192,7 +174,7 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
         NativeTestSupport.RequireLibrary();
         string packages = await feed.PackagesAsync();
         string app = feed.AppFolder("unregistered", packages);
-        File.WriteAllText(Path.Combine(app, "Unregistered.csproj"), AppProject(["FusedRnn.Native"], "<SelfContained>true</SelfContained><PublishTrimmed>true</PublishTrimmed>"));
+        File.WriteAllText(Path.Combine(app, "Unregistered.csproj"), AppProject(["FusedRnn.Native"], $"{LinuxX64}<SelfContained>true</SelfContained><PublishTrimmed>true</PublishTrimmed>"));
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using FusedRnn;
 
@@ -216,7 +198,10 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
         Assert.Contains("NativeBackends.Register()", run.Stdout, StringComparison.Ordinal);
     }
 
-    /// <summary>A project of an app on the packed feed: linux-x64, with <paramref name="properties"/> (how it is published).</summary>
+    /// <summary>
+    /// A project of an app on the packed feed referencing <paramref name="fusedRnnPackages"/>, with
+    /// <paramref name="properties"/> (how it is published).
+    /// </summary>
     private string AppProject(IEnumerable<string> fusedRnnPackages, string properties, string otherReferences = "") => $"""
         <Project Sdk="Microsoft.NET.Sdk">
           <PropertyGroup>
@@ -224,8 +209,8 @@ public class PackagingTests(PackagingTests.PackedFeed feed) : IClassFixture<Pack
             <TargetFramework>net10.0</TargetFramework>
             <ImplicitUsings>enable</ImplicitUsings>
             <Nullable>enable</Nullable>
-            <RuntimeIdentifier>linux-x64</RuntimeIdentifier>
             <InvariantGlobalization>true</InvariantGlobalization>
+            <!-- A private package folder: a stale FusedRnn from an earlier run must not be picked up. -->
             <RestorePackagesPath>{Path.Combine(feed.WorkRoot, "nuget-cache")}</RestorePackagesPath>
             {properties}
           </PropertyGroup>

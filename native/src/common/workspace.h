@@ -8,7 +8,6 @@
 #include <limits>
 #include <string>
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 // The object behind an frnn_workspace handle: one growable aligned arena the backend carves per call, and the team

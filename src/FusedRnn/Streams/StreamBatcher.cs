@@ -9,8 +9,9 @@ namespace FusedRnn.Streams;
 /// calls: a step that finds no batch forming starts one and waits up to <see cref="StreamBatcherOptions.BatchingWindow"/>
 /// for other streams' steps (less when every open stream has joined, or the batch is full), then runs them all in one
 /// call of the backend per network. Every stream's state lives in a slot of each network's buffer, which the backend
-/// reads and writes in place, addressed by a slot table: nothing is gathered or scattered but x_t and y_t. The caller whose step starts a batch runs it, and hands
-/// the next one to the oldest step still waiting, so no thread of the batcher's own waits or spins while it is idle.
+/// reads and writes in place, addressed by a slot table: nothing is gathered or scattered but x_t and y_t. The caller
+/// whose step starts a batch runs it, and hands the next one to the oldest step still waiting, so no thread of the
+/// batcher's own waits or spins while it is idle.
 /// Thread-safe: streams may be stepped from any threads.
 /// </summary>
 public sealed class StreamBatcher : IDisposable

@@ -5,6 +5,7 @@
 #   ./build.sh run [ARGS] build the CLI, then run it with ARGS (no ARGS: `fusedrnn demo`); only its output on stdout
 #   ./build.sh pack       pack FusedRnn, FusedRnn.Native, FusedRnn.Hosting and the fusedrnn .NET tool into artifacts/packages/
 #   ./build.sh bindings   regenerate src/FusedRnn.Native/Interop/*.g.cs from native/include/fusedrnn.h
+#   ./build.sh cuda-toolkit  install Debian's CUDA toolkit (non-free), so that later builds compile the CUDA sources
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$(pwd)
@@ -47,6 +48,26 @@ apt_install() {
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+# Debian bookworm's CUDA 11.8 toolkit (nvcc, cuBLAS, the runtime) from the non-free component (with contrib), which
+# this adds to apt's sources when it is missing, and clang-14, nvcc's host compiler (CUDA 11.8 refuses g++ 12). About 1.6 GB is
+# downloaded. No GPU is needed: the native build compiles the CUDA sources whenever CMake finds nvcc.
+install_cuda_toolkit() {
+    if command -v nvcc >/dev/null || [ -x /usr/bin/nvcc ]; then
+        log "CUDA toolkit present: $(nvcc --version | tail -n 1)"
+    else
+        local sources=/etc/apt/sources.list.d/fusedrnn-non-free.sources
+        if ! grep -rqsE 'non-free([[:space:]]|$)' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+            log "adding bookworm's non-free component to apt's sources ($sources)"
+            local sudo=""
+            [ "$(id -u)" -eq 0 ] || sudo="sudo"
+            printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm' 'Components: contrib non-free' \
+                'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' | $sudo tee "$sources" >/dev/null
+        fi
+        apt_install nvidia-cuda-toolkit
+    fi
+    command -v clang++-14 >/dev/null || apt_install clang-14
 }
 
 ensure_dotnet() {
@@ -127,7 +148,7 @@ native_sanitizer_and_fuzz_checks() {
     [ -f native/CMakeLists.txt ] || return 0
     local jobs
     jobs=$(nproc)
-    local sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFUSEDRNN_BUILD_BENCHMARKS=OFF)
+    local sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DFUSEDRNN_BUILD_BENCHMARKS=OFF -DFUSEDRNN_BUILD_CUDA=OFF)
 
     log "native tests with ASan + UBSan"
     cmake -S native -B "$ARTIFACTS/native/asan" "${sanitized[@]}" -DFUSEDRNN_SANITIZE=address,undefined >/dev/null
@@ -144,7 +165,7 @@ native_sanitizer_and_fuzz_checks() {
     log "fuzzing the C ABI (${FUSEDRNN_FUZZ_SECONDS:-60} s)"
     cmake -S native -B "$ARTIFACTS/native/fuzz" -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DFUSEDRNN_SANITIZE=address,undefined -DFUSEDRNN_BUILD_FUZZERS=ON -DFUSEDRNN_BUILD_TESTS=OFF \
-        -DFUSEDRNN_BUILD_BENCHMARKS=OFF -DFUSEDRNN_FUZZ_SECONDS="${FUSEDRNN_FUZZ_SECONDS:-60}" >/dev/null
+        -DFUSEDRNN_BUILD_BENCHMARKS=OFF -DFUSEDRNN_BUILD_CUDA=OFF -DFUSEDRNN_FUZZ_SECONDS="${FUSEDRNN_FUZZ_SECONDS:-60}" >/dev/null
     cmake --build "$ARTIFACTS/native/fuzz" -j "$jobs" >&2
     ctest --test-dir "$ARTIFACTS/native/fuzz" --output-on-failure
 }
@@ -189,6 +210,7 @@ case "$verb" in
         ensure_dotnet
         dotnet run --project src/FusedRnn.BindGen -c "$CONFIG" -- --repo "$ROOT"
         ;;
-    -h|--help|help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//' ;;
-    *) echo "unknown verb '$verb'; try: build, test, run [ARGS], pack, bindings" >&2; exit 2 ;;
+    cuda-toolkit) install_cuda_toolkit ;;
+    -h|--help|help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) echo "unknown verb '$verb'; try: build, test, run [ARGS], pack, bindings, cuda-toolkit" >&2; exit 2 ;;
 esac

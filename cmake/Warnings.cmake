@@ -11,12 +11,13 @@ function(fusedrnn_enable_warnings target)
             target_compile_options(${target} PRIVATE /WX)
         endif()
     else()
-        target_compile_options(${target} PRIVATE
+        # C++ sources only: a target's CUDA sources get theirs from fusedrnn_cuda_warnings (cmake/Cuda.cmake).
+        target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:
             -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Wcast-align
             -Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual -Wnull-dereference
-            -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+            -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough>)
         if(FUSEDRNN_WARNINGS_AS_ERRORS)
-            target_compile_options(${target} PRIVATE -Werror)
+            target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
         endif()
     endif()
 endfunction()

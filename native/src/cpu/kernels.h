@@ -3,6 +3,8 @@
 // microkernels (f32_lstm_step_avx512, f64_gemm_nt_avx2); dispatch.cpp picks one set per precision and process.
 #pragma once
 
+#include "common/cell_math.h"
+
 #include <cstdint>
 #include <limits>
 
@@ -36,23 +38,6 @@ using GemmNtFn = void (*)(int64_t rows, int64_t blocks, int64_t gate_count, int6
 // maximum first (NaNs aside) and sum in one fixed order, so a row's result does not depend on the thread that runs it.
 template <class T>
 using DenseActivationFn = void (*)(int32_t activation, T* values, int64_t count, float* out);
-
-// An activation of a cell variant: kind is an frnn_activation_kind (never DEFAULT: resolved at model creation).
-struct ActivationRule {
-    int32_t kind;
-    float alpha;
-    float beta;
-};
-
-// How a cell computes, for one direction (from the model's validated frnn_model_spec; forward.cpp sets it for every
-// cell). The vector sets' PyTorch-cell kernels do not read it; the reference set runs every cell from it.
-struct CellRules {
-    ActivationRule gates;      // f
-    ActivationRule candidate;  // g
-    ActivationRule output;     // h (LSTM)
-    float clip;                // 0: none; else gate pre-activations are clipped to [-clip, clip]
-    bool coupled_input_forget; // LSTM: f = 1 - i
-};
 
 // One time step t of one layer and direction over the whole batch, for hidden units [unit_begin, unit_end):
 // recurrent product + bias + activations + state update in one pass, gates never stored. Row b is active when

@@ -2,6 +2,7 @@
 // projection + recurrent dot products), activations and state update; gates are never stored. Everything is T
 // but the weights, which are converted as they are read. The reference set has no specialized PyTorch cells: every
 // cell, PyTorch's included, runs the variant steps with the rules forward.cpp resolves for it.
+#include "common/cell_math.h"
 #include "cpu/kernels.h"
 #include "cpu/step_rows.h"
 
@@ -12,11 +13,6 @@
 
 namespace fusedrnn::cpu {
 namespace {
-
-template <class T>
-T sigmoid(T value) {
-    return T(1) / (T(1) + std::exp(-value));
-}
 
 // weights[index * stride] . values; a unit's gate rows are interleaved k-major (stride G, see kernels.h).
 template <class T>
@@ -54,33 +50,9 @@ void rnn_step(const RecurrentStep<T>& step, Activation activation) {
     });
 }
 
-// An activation of a cell variant (see fusedrnn.h for each formula).
-template <class T>
-T activate(const ActivationRule& rule, T x) {
-    const T alpha = static_cast<T>(rule.alpha);
-    const T beta = static_cast<T>(rule.beta);
-    switch (rule.kind) {
-    case FRNN_ACTIVATION_IDENTITY: return x;
-    case FRNN_ACTIVATION_RELU: return std::max(x, T(0));
-    case FRNN_ACTIVATION_TANH: return std::tanh(x);
-    case FRNN_ACTIVATION_SIGMOID: return sigmoid(x);
-    case FRNN_ACTIVATION_AFFINE: return alpha * x + beta;
-    case FRNN_ACTIVATION_LEAKY_RELU: return x < T(0) ? alpha * x : x;
-    case FRNN_ACTIVATION_THRESHOLDED_RELU: return x > alpha ? x : T(0);
-    case FRNN_ACTIVATION_SCALED_TANH: return alpha * std::tanh(beta * x);
-    case FRNN_ACTIVATION_HARD_SIGMOID: return x != x ? x : std::min(T(1), std::max(T(0), alpha * x + beta));
-    case FRNN_ACTIVATION_ELU: return x < T(0) ? alpha * (std::exp(x) - T(1)) : x;
-    case FRNN_ACTIVATION_SOFTSIGN: return x / (T(1) + std::fabs(x));
-    case FRNN_ACTIVATION_SOFTPLUS: return std::max(x, T(0)) + std::log1p(std::exp(-std::fabs(x)));
-    default: return x;  // unreachable: the spec was validated
-    }
-}
-
-template <class T>
-T clipped(const CellRules& rules, T x) {
-    const T clip = static_cast<T>(rules.clip);
-    return rules.clip > 0.0f && x == x ? std::min(clip, std::max(-clip, x)) : x;
-}
+using cell_math::activate;
+using cell_math::clipped;
+using cell_math::gru_blend;
 
 template <class T>
 void lstm_variant_step(const RecurrentStep<T>& step) {
@@ -99,20 +71,11 @@ void lstm_variant_step(const RecurrentStep<T>& step) {
             const auto peephole = [&](int which) {
                 return step.peepholes != nullptr ? step.peepholes[which * step.peephole_stride + unit] : T(0);
             };
-            const T c_prev = c[unit];
-            const T input_gate = activate(
-                rules.gates, clipped(rules, gate_projection[0] + dot(weights, h_prev, state, 4) + peephole(0) * c_prev));
-            const T forget_gate =
-                rules.coupled_input_forget
-                    ? T(1) - input_gate
-                    : activate(rules.gates, clipped(rules, gate_projection[1] + dot(weights + 1, h_prev, state, 4) +
-                                                               peephole(1) * c_prev));
-            const T candidate =
-                activate(rules.candidate, clipped(rules, gate_projection[2] + dot(weights + 2, h_prev, state, 4)));
-            c[unit] = forget_gate * c_prev + input_gate * candidate;
-            const T output_gate = activate(
-                rules.gates, clipped(rules, gate_projection[3] + dot(weights + 3, h_prev, state, 4) + peephole(2) * c[unit]));
-            cell_output[unit] = output_gate * activate(rules.output, c[unit]);
+            const auto recurrent = [&](int gate) { return dot(weights + gate, h_prev, state, 4); };
+            cell_output[unit] = cell_math::lstm_unit(
+                rules, gate_projection[0] + recurrent(0), gate_projection[1] + recurrent(1),
+                gate_projection[2] + recurrent(2), gate_projection[3] + recurrent(3), peephole(0), peephole(1),
+                peephole(2), c[unit]);
         }
         if (step.weight_hr != nullptr) {
             for (int64_t output = 0; output < state; ++output) {
@@ -138,7 +101,7 @@ void gru_variant_step(const RecurrentStep<T>& step) {
                 activate(rules.gates, clipped(rules, gate_projection[1] + dot(weights + 1, h_prev, hidden, 3)));
             const T recurrent_new = dot(weights + 2, h_prev, hidden, 3) + step.new_gate_bias[unit];
             const T new_gate = activate(rules.candidate, clipped(rules, gate_projection[2] + reset_gate * recurrent_new));
-            h_next[unit] = (T(1) - update_gate) * new_gate + update_gate * h_prev[unit];
+            h_next[unit] = gru_blend(update_gate, new_gate, h_prev[unit]);
         }
     });
 }
@@ -165,7 +128,7 @@ void gru_reset_before_step(const RecurrentStep<T>& step) {
         for (int64_t unit = 0; unit < hidden; ++unit) {
             const T new_gate = activate(rules.candidate, clipped(rules, projection[unit * 3 + 2] +
                                                                          dot(step.weight_hn + unit * hidden, reset_hidden, hidden)));
-            h_next[unit] = (T(1) - update[unit]) * new_gate + update[unit] * h_prev[unit];
+            h_next[unit] = gru_blend(update[unit], new_gate, h_prev[unit]);
         }
     });
 }

@@ -1,6 +1,8 @@
-// The exported C functions: each one is a guard_api_call around C++ that validates its arguments first.
+// The exported C functions: each one is a guard_api_call around C++ that validates its arguments first and hands the
+// validated call to the library's backend (common/backend.h).
 #include <fusedrnn.h>
 
+#include "common/backend.h"
 #include "common/checked_math.h"
 #include "common/dense.h"
 #include "common/error.h"
@@ -8,9 +10,6 @@
 #include "common/shape_checks.h"
 #include "common/struct_layout.h"
 #include "common/workspace.h"
-#include "cpu/dense_forward.h"
-#include "cpu/dispatch.h"
-#include "cpu/forward.h"
 
 #include <algorithm>
 #include <cstring>
@@ -40,7 +39,7 @@ frnn_status frnn_struct_field_offset(const char* struct_name, const char* field_
 frnn_status frnn_isa_name(const char** out_name) {
     return guard_api_call("frnn_isa_name", [&] {
         require_not_null(out_name, "out_name");
-        *out_name = cpu::active_isa_name();
+        *out_name = library_backend().kernel_set_name();
     });
 }
 
@@ -50,8 +49,7 @@ frnn_status frnn_model_create(const frnn_model_spec* spec, const frnn_layer_weig
         require_not_null(out_model, "out_model");
         *out_model = nullptr;
         const frnn_model_spec known_spec = read_spec(spec);
-        *out_model = model_registry().adopt(
-            create_model(known_spec, weights, weights_count, cpu::panel_width_for(known_spec.precision)));
+        *out_model = model_registry().adopt(create_model(known_spec, weights, weights_count));
     });
 }
 
@@ -85,7 +83,7 @@ frnn_status frnn_workspace_create(const frnn_model* model, frnn_workspace** out_
         *out_workspace = nullptr;
         auto workspace = std::make_unique<frnn_workspace>();
         workspace->model_serial = model_registry().require_live(model, "model").serial;
-        workspace->chunk_budget_bytes = chunk_budget_bytes();
+        workspace->backend = library_backend().create_workspace();
         *out_workspace = workspace_registry().adopt(std::move(workspace));
     });
 }
@@ -106,7 +104,7 @@ frnn_status frnn_model_forward(const frnn_model* model, frnn_workspace* workspac
             fail(FRNN_STATUS_INVALID_ARGUMENT, "workspace was created for another model; create one per model");
         }
         const ForwardShape call = validate_forward_args(live_model.shape, args);
-        cpu::forward(live_model, live_workspace, call, *args);
+        library_backend().forward(live_model, live_workspace, call, *args);
     });
 }
 
@@ -128,7 +126,7 @@ frnn_status frnn_model_step_slots(const frnn_model* model, frnn_workspace* works
             fail(FRNN_STATUS_INVALID_ARGUMENT, "workspace was created for another model; create one per model");
         }
         validate_slot_step(live_model.shape, args, live_workspace.sorted_slots);
-        cpu::step_slots(live_model, live_workspace, *args);
+        library_backend().step_slots(live_model, live_workspace, *args);
     });
 }
 
@@ -138,8 +136,7 @@ frnn_status frnn_dense_create(const frnn_dense_spec* spec, const float* weight, 
         require_not_null(out_dense, "out_dense");
         *out_dense = nullptr;
         const frnn_dense_spec known_spec = read_dense_spec(spec);
-        *out_dense = dense_registry().adopt(create_dense(known_spec, weight, weight_count, bias, bias_count,
-                                                         cpu::panel_width_for(known_spec.precision)));
+        *out_dense = dense_registry().adopt(create_dense(known_spec, weight, weight_count, bias, bias_count));
     });
 }
 
@@ -157,6 +154,6 @@ frnn_status frnn_dense_forward(const frnn_dense* dense, frnn_workspace* workspac
         const frnn_dense& live_dense = dense_registry().require_live(dense, "dense");
         frnn_workspace& live_workspace = workspace_registry().require_live(workspace, "workspace");
         validate_dense_forward(live_dense.shape, rows, x, x_count, y, y_count);
-        cpu::dense_forward(live_dense, live_workspace, rows, x, y);
+        library_backend().dense_forward(live_dense, live_workspace, rows, x, y);
     });
 }

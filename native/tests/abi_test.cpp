@@ -1,5 +1,5 @@
 // The ABI self-report: version, struct layouts as the managed side will check them, the kernel ISA.
-#include "common/cpu_features.h"
+#include "cpu/cpu_features.h"
 #include "test_support.h"
 
 #include <cstddef>

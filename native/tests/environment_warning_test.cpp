@@ -1,7 +1,7 @@
 // Environment variables the library reads that hold no valid value: it keeps its default and says so, once, on
 // stderr. An executable of its own, because the kernel set is chosen once per process, at first use: nothing else
 // here calls the library before these tests set the variables.
-#include "common/cpu_features.h"
+#include "cpu/cpu_features.h"
 #include "test_support.h"
 
 #include <algorithm>

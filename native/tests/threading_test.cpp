@@ -2,7 +2,7 @@
 // row groups, so each output is computed by the same code on the same data whatever the split, and threaded
 // results equal single-threaded ones bit for bit. Also the worker threads, which belong to one pool per process and
 // are hired by the calls of every workspace.
-#include "common/worker_team.h"
+#include "cpu/worker_team.h"
 #include "network_cases.h"
 #include "test_support.h"
 

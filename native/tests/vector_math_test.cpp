@@ -1,6 +1,6 @@
 // The documented error bounds of the vector exp / sigmoid / tanh (src/cpu/vector_math.h), per vector ISA this
 // CPU has. libm itself is within about an ulp, which the bounds leave room for.
-#include "common/cpu_features.h"
+#include "cpu/cpu_features.h"
 #include "test_support.h"
 #include "vector_math_check.h"
 

@@ -1,6 +1,7 @@
 #include "cpu/dense_forward.h"
 
 #include "common/checked_math.h"
+#include "cpu/cpu_backend.h"
 #include "cpu/dispatch.h"
 
 #include <algorithm>
@@ -21,12 +22,12 @@ void dense_forward_in(const frnn_dense& dense, frnn_workspace& workspace, int64_
     const KernelTable<T>& kernels = active_kernels<T>();
     const DenseShape& shape = dense.shape;
     const int64_t depth = shape.input_size;
-    const int64_t width = dense.panel_width;
-    const int64_t padded = dense.padded_outputs;
+    const int64_t width = cpu_part(dense).panel_width;
+    const int64_t padded = cpu_part(dense).padded_outputs;
     const int64_t blocks = padded / width;
     const int64_t products = checked_product({rows, padded}, "rows*output_size");
     const int64_t widened = std::is_same_v<T, float> ? 0 : checked_product({rows, depth}, "rows*input_size");
-    T* const c = workspace.reserve<T>(static_cast<std::size_t>(checked_sum({products, widened}, "the dense workspace")));
+    T* const c = cpu_part(workspace).reserve<T>(static_cast<std::size_t>(checked_sum({products, widened}, "the dense workspace")));
     const T* a = nullptr;
     if constexpr (std::is_same_v<T, float>) {
         a = x;
@@ -37,21 +38,21 @@ void dense_forward_in(const frnn_dense& dense, frnn_workspace& workspace, int64_
     }
 
     int participants = 1;
-    if (dense.thread_count > 1 && checked_product({products, depth}, "rows*output_size*input_size") >= min_parallel_macs) {
-        participants = static_cast<int>(std::min<int64_t>(dense.thread_count, blocks));
+    if (cpu_part(dense).thread_count > 1 && checked_product({products, depth}, "rows*output_size*input_size") >= min_parallel_macs) {
+        participants = static_cast<int>(std::min<int64_t>(cpu_part(dense).thread_count, blocks));
     }
-    if (participants > 1 && workspace.team.congested()) {
+    if (participants > 1 && cpu_part(workspace).team.congested()) {
         participants = 1;
     }
     if (participants > 1) {
-        participants = workspace.team.hire(participants);  // fewer when the pool has fewer idle
+        participants = cpu_part(workspace).team.hire(participants);  // fewer when the pool has fewer idle
     }
-    WorkerTeam* team = participants > 1 ? &workspace.team : nullptr;
+    WorkerTeam* team = participants > 1 ? &cpu_part(workspace).team : nullptr;
     auto job = [&](int participant) {
         const Range mine = share(blocks, participant, participants);
         if (mine.size() > 0) {
-            kernels.gemm_nt(rows, mine.size(), 1, depth, a, dense.weight.data() + mine.begin * depth * width,
-                            dense.bias<T>() + mine.begin * width, c + mine.begin * width, padded);
+            kernels.gemm_nt(rows, mine.size(), 1, depth, a, cpu_part(dense).weight.data() + mine.begin * depth * width,
+                            cpu_part(dense).bias<T>() + mine.begin * width, c + mine.begin * width, padded);
         }
         if (team != nullptr) {
             team->barrier();

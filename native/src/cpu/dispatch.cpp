@@ -1,6 +1,6 @@
 #include "cpu/dispatch.h"
 
-#include "common/cpu_features.h"
+#include "cpu/cpu_features.h"
 
 #include <fusedrnn.h>
 

@@ -23,7 +23,7 @@ float round_to_float(T value) {
     return value != value ? std::numeric_limits<float>::quiet_NaN() : static_cast<float>(value);
 }
 
-// Weight layout (see common/weight_packing.h): the G*H gate rows of a matrix are ordered (unit block j, gate g,
+// Weight layout (see cpu/weight_packing.h): the G*H gate rows of a matrix are ordered (unit block j, gate g,
 // lane l) for hidden unit j*W + l, W = KernelTable::panel_width, H padded up to a multiple of W with zero rows;
 // the G*W rows of a unit block are stored k-major, [depth][G][W].
 

@@ -1,4 +1,4 @@
-#include "common/cpu_topology.h"
+#include "cpu/cpu_topology.h"
 
 #include <algorithm>
 #include <cerrno>

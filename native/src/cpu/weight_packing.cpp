@@ -1,4 +1,4 @@
-#include "common/weight_packing.h"
+#include "cpu/weight_packing.h"
 
 #include <algorithm>
 #include <cstddef>

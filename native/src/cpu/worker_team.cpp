@@ -1,6 +1,6 @@
-#include "common/worker_team.h"
+#include "cpu/worker_team.h"
 
-#include "common/cpu_topology.h"
+#include "cpu/cpu_topology.h"
 
 #include <algorithm>
 #include <chrono>

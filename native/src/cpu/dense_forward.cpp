@@ -21,13 +21,15 @@ template <class T>
 void dense_forward_in(const frnn_dense& dense, frnn_workspace& workspace, int64_t rows, const float* x, float* y) {
     const KernelTable<T>& kernels = active_kernels<T>();
     const DenseShape& shape = dense.shape;
+    const CpuDense& packed = cpu_part(dense);
+    CpuWorkspace& scratch = cpu_part(workspace);
     const int64_t depth = shape.input_size;
-    const int64_t width = cpu_part(dense).panel_width;
-    const int64_t padded = cpu_part(dense).padded_outputs;
+    const int64_t width = packed.panel_width;
+    const int64_t padded = packed.padded_outputs;
     const int64_t blocks = padded / width;
     const int64_t products = checked_product({rows, padded}, "rows*output_size");
     const int64_t widened = std::is_same_v<T, float> ? 0 : checked_product({rows, depth}, "rows*input_size");
-    T* const c = cpu_part(workspace).reserve<T>(static_cast<std::size_t>(checked_sum({products, widened}, "the dense workspace")));
+    T* const c = scratch.reserve<T>(static_cast<std::size_t>(checked_sum({products, widened}, "the dense workspace")));
     const T* a = nullptr;
     if constexpr (std::is_same_v<T, float>) {
         a = x;
@@ -38,21 +40,21 @@ void dense_forward_in(const frnn_dense& dense, frnn_workspace& workspace, int64_
     }
 
     int participants = 1;
-    if (cpu_part(dense).thread_count > 1 && checked_product({products, depth}, "rows*output_size*input_size") >= min_parallel_macs) {
-        participants = static_cast<int>(std::min<int64_t>(cpu_part(dense).thread_count, blocks));
+    if (packed.thread_count > 1 && checked_product({products, depth}, "rows*output_size*input_size") >= min_parallel_macs) {
+        participants = static_cast<int>(std::min<int64_t>(packed.thread_count, blocks));
     }
-    if (participants > 1 && cpu_part(workspace).team.congested()) {
+    if (participants > 1 && scratch.team.congested()) {
         participants = 1;
     }
     if (participants > 1) {
-        participants = cpu_part(workspace).team.hire(participants);  // fewer when the pool has fewer idle
+        participants = scratch.team.hire(participants);  // fewer when the pool has fewer idle
     }
-    WorkerTeam* team = participants > 1 ? &cpu_part(workspace).team : nullptr;
+    WorkerTeam* team = participants > 1 ? &scratch.team : nullptr;
     auto job = [&](int participant) {
         const Range mine = share(blocks, participant, participants);
         if (mine.size() > 0) {
-            kernels.gemm_nt(rows, mine.size(), 1, depth, a, cpu_part(dense).weight.data() + mine.begin * depth * width,
-                            cpu_part(dense).bias<T>() + mine.begin * width, c + mine.begin * width, padded);
+            kernels.gemm_nt(rows, mine.size(), 1, depth, a, packed.weight.data() + mine.begin * depth * width,
+                            packed.bias<T>() + mine.begin * width, c + mine.begin * width, padded);
         }
         if (team != nullptr) {
             team->barrier();

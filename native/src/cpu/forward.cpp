@@ -87,20 +87,21 @@ Sharing sharing_for(const frnn_model& model, const ForwardShape& call) {
     constexpr int64_t min_parallel_step_macs = 32 * 1024;
     constexpr std::size_t cache_resident_weight_bytes = 256 * 1024;  // a quarter of a 1 MiB L2 (Zen 4/5), or less
     const ModelShape& shape = model.shape;
-    const int64_t padded_hidden = cpu_part(model).layers<T>().front().padded_hidden;
+    const CpuModel& packed = cpu_part(model);
+    const int64_t padded_hidden = packed.layers<T>().front().padded_hidden;
     const int64_t step_macs = call.batch * shape.gate_count * padded_hidden * shape.output_size;
-    if (cpu_part(model).thread_count == 1 || step_macs < min_parallel_step_macs) {
+    if (packed.thread_count == 1 || step_macs < min_parallel_step_macs) {
         return {1, Split::units};
     }
     std::size_t largest_layer_floats = 0;
-    for (const PackedLayer<T>& layer : cpu_part(model).layers<T>()) {
+    for (const PackedLayer<T>& layer : packed.layers<T>()) {
         largest_layer_floats =
             std::max(largest_layer_floats, layer.weight_ih.size() + layer.weight_hh.size() + layer.weight_hn.size());
     }
     const bool weights_fit_every_cache = largest_layer_floats * sizeof(float) <= cache_resident_weight_bytes;
-    const int64_t row_parts = std::min(cpu_part(model).thread_count, call.batch / row_group);
+    const int64_t row_parts = std::min(packed.thread_count, call.batch / row_group);
     const bool units_mix = shape.has_projection || shape.cell.reset_before_product;
-    const int64_t unit_parts = units_mix ? 1 : std::min(cpu_part(model).thread_count, padded_hidden / cpu_part(model).panel_width);
+    const int64_t unit_parts = units_mix ? 1 : std::min(packed.thread_count, padded_hidden / packed.panel_width);
     if (row_parts > 1 && (weights_fit_every_cache || row_parts > unit_parts)) {
         return {static_cast<int>(row_parts), Split::rows};
     }
@@ -324,6 +325,7 @@ struct ForwardPlan {
 template <class T>
 void ForwardPlan<T>::run(int participant) const {
     const ModelShape& shape = model.shape;
+    const CpuModel& packed = cpu_part(model);
     const RecurrentStepFn<T> step_function = step_kernel(kernels, shape);
     CellRules rules[2];
     for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
@@ -334,8 +336,8 @@ void ForwardPlan<T>::run(int participant) const {
         rules[direction] = {rule(activations.gates), rule(activations.candidate), rule(activations.output),
                             shape.cell.clip, shape.cell.coupled_input_forget};
     }
-    const int64_t width = cpu_part(model).panel_width;
-    const int64_t padded_hidden = cpu_part(model).layers<T>().front().padded_hidden;
+    const int64_t width = packed.panel_width;
+    const int64_t padded_hidden = packed.layers<T>().front().padded_hidden;
     const int64_t gate_columns = shape.gate_count * padded_hidden;
     const int64_t output_width = shape.num_directions * shape.output_size;
     const RowGrid whole_call{{0, call.seq_len}, {0, call.batch}, call.batch_first};
@@ -367,7 +369,7 @@ void ForwardPlan<T>::run(int participant) const {
         for (int64_t direction = 0; direction < shape.num_directions; ++direction) {
             const bool is_last_pass = is_last_layer && direction == shape.num_directions - 1;
             const int64_t slice = layer * shape.num_directions + direction;
-            const PackedLayer<T>& weights = cpu_part(model).layers<T>()[static_cast<std::size_t>(slice)];
+            const PackedLayer<T>& weights = packed.layers<T>()[static_cast<std::size_t>(slice)];
             hidden_state.load(slice, rows, state_columns, buffers.hidden[0]);
             if (shape.has_cell_state()) {
                 cell_state.load(slice, rows, cell_columns, buffers.cell);
@@ -462,22 +464,23 @@ void ForwardPlan<T>::run(int participant) const {
 template <class T>
 void forward_in(const frnn_model& model, frnn_workspace& workspace, const ForwardShape& call,
                 const frnn_forward_args& args, const SlotState* slots) {
+    CpuWorkspace& scratch = cpu_part(workspace);
     Sharing sharing = sharing_for<T>(model, call);
-    if (sharing.participants > 1 && cpu_part(workspace).team.congested()) {
+    if (sharing.participants > 1 && scratch.team.congested()) {
         sharing = {1, Split::units};
     }
     // The workers idle in the process's pool now, up to the split's: fewer participants share the call as well.
     if (sharing.participants > 1) {
-        sharing.participants = cpu_part(workspace).team.hire(sharing.participants);
+        sharing.participants = scratch.team.hire(sharing.participants);
         if (sharing.participants == 1) {
             sharing = {1, Split::units};
         }
     }
-    WorkerTeam* team = sharing.participants > 1 ? &cpu_part(workspace).team : nullptr;
+    WorkerTeam* team = sharing.participants > 1 ? &scratch.team : nullptr;
     const DismissOnExit dismiss_if_not_run(team);
     const int64_t gate_columns = model.shape.gate_count * cpu_part(model).layers<T>().front().padded_hidden;
     const ChunkShape chunks =
-        chunk_shape_for<T>(model.shape, gate_columns, call, sharing, cpu_part(workspace).chunk_budget_bytes);
+        chunk_shape_for<T>(model.shape, gate_columns, call, sharing, scratch.chunk_budget_bytes);
     const ForwardBuffers<T> buffers =
         carve_buffers<T>(workspace, model.shape, gate_columns, call, chunks, regions_of(sharing));
     // A unit split (or the caller alone) in one chunk reads every row of x in every layer-0 pass: converted here,
